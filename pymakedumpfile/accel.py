@@ -1,0 +1,88 @@
+"""Compiled kernels and their pure-Python twins.
+
+Every function exists twice: ``<name>_native`` from the C extension
+``pymakedumpfile._accel`` (sources in the top-level ``accel/`` folder) and
+``<name>_python`` here.  ``<name>`` is the one in use, chosen by
+``PYMAKEDUMPFILE_ACCEL=auto|native|python`` (``auto``: native when it was
+built).  :data:`BACKEND` says which was chosen.  Both give the same results;
+the tests run every kernel through both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from . import _lzo_py
+
+_native: ModuleType | None
+try:
+    from . import _accel as _native  # type: ignore[attr-defined, no-redef]
+except ImportError:  # no compiler when installed, or a minimal initramfs
+    _native = None
+
+NATIVE_AVAILABLE = _native is not None
+
+
+# ---- pure-Python twins ---------------------------------------------------
+
+
+def is_zero_python(buf: bytes | memoryview) -> bool:
+    """True if every byte of ``buf`` is zero."""
+    return not any(bytes(buf)) if len(buf) < 64 else bytes(buf).count(0) == len(buf)
+
+
+def zero_pages_python(buf: bytes | memoryview, page_size: int) -> tuple[bytes, int]:
+    """Bitmap (LSB first) of the all-zero pages in ``buf``, and their count."""
+    if page_size <= 0 or len(buf) % page_size:
+        raise ValueError("buffer is not a whole number of pages")
+    count = len(buf) // page_size
+    out = bytearray((count + 7) // 8)
+    zero = bytes(page_size)
+    mv = memoryview(buf)
+    zeros = 0
+    for i in range(count):
+        if mv[i * page_size : (i + 1) * page_size] == zero:
+            out[i >> 3] |= 1 << (i & 7)
+            zeros += 1
+    return bytes(out), zeros
+
+
+def popcount_python(buf: bytes | memoryview) -> int:
+    """Number of set bits in ``buf``."""
+    return int.from_bytes(buf, "little").bit_count()
+
+
+lzo1x_1_compress_python = _lzo_py.lzo1x_1_compress
+lzo1x_decompress_safe_python = _lzo_py.lzo1x_decompress_safe
+
+# ---- selection -----------------------------------------------------------
+
+NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe")
+_policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
+if _policy not in ("auto", "native", "python"):
+    raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
+if _policy == "native" and _native is None:
+    raise ImportError("PYMAKEDUMPFILE_ACCEL=native but the compiled module pymakedumpfile._accel is missing")
+BACKEND = "native" if (_native is not None and _policy != "python") else "python"
+
+_g = globals()
+for _name in NAMES:
+    _g[_name + "_native"] = getattr(_native, _name) if _native is not None else None
+    _g[_name] = _g[_name + ("_native" if BACKEND == "native" else "_python")]
+
+is_zero: Callable[[Any], bool]
+zero_pages: Callable[[Any, int], tuple[bytes, int]]
+popcount: Callable[[Any], int]
+lzo1x_1_compress: Callable[[Any], bytes]
+lzo1x_decompress_safe: Callable[[Any, int], bytes]
+
+
+def implementations(name: str) -> dict[str, Callable[..., Any]]:
+    """Both implementations of kernel ``name`` that exist here, by backend."""
+    out = {"python": _g[name + "_python"]}
+    if _g.get(name + "_native") is not None:
+        out["native"] = _g[name + "_native"]
+    return out

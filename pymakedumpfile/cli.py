@@ -1,0 +1,252 @@
+"""Command line: a drop-in for makedumpfile's syntax.
+
+This module knows options, messages and exit codes, nothing about formats:
+it opens an input context, asks :mod:`pymakedumpfile.filter` for a write
+context and hands it to :func:`pymakedumpfile.output.write_dump`.
+
+Exit codes are makedumpfile's: 0 success, 1 failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__, accel, codecs
+from .errors import DumpError, UsageError
+
+PROG = "pymakedumpfile"
+
+# message-level bits, as makedumpfile's
+ML_PROGRESS, ML_COMMON, ML_ERROR, ML_DEBUG, ML_REPORT = 1, 2, 4, 8, 16
+DEFAULT_MESSAGE_LEVEL = ML_PROGRESS | ML_COMMON | ML_ERROR
+
+# Options makedumpfile has that later work will implement: accepted by the
+# parser, refused at run time with "not supported yet".
+NOT_YET = {
+    "flatten": "-F",
+    "rearrange": "-R",
+    "split": "--split",
+    "reassemble": "--reassemble",
+    "limit": "-L",
+    "vmlinux": "-x",
+    "vmcoreinfo_in": "-i",
+    "gen_vmcoreinfo": "-g",
+    "config": "--config",
+    "eppic": "--eppic",
+    "dump_dmesg": "--dump-dmesg",
+    "partial_dmesg": "--partial-dmesg",
+    "mem_usage": "--mem-usage",
+    "vtop": "--vtop",
+    "exclude_vmemmap": "-e",
+    "exclude_xen_dom": "-X",
+    "xen_syms": "--xen-syms",
+    "xen_vmcoreinfo": "--xen-vmcoreinfo",
+    "xen_phys_start": "--xen_phys_start",
+    "diskset": "--diskset",
+    "extension": "--extension",
+    "block_order": "-b",
+    "cyclic_buffer": "--cyclic-buffer",
+    "splitblock_size": "--splitblock-size",
+    "work_dir": "--work-dir",
+    "non_mmap": "--non-mmap",
+    "show_stats": "--show-stats",
+}
+
+
+class Messages:
+    """makedumpfile-style messages on stderr, filtered by --message-level.
+    stdout is never written: it is reserved for dump data (-F)."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self._last = 0.0
+
+    def say(self, bit: int, text: str) -> None:
+        if self.level & bit:
+            print(text, file=sys.stderr, flush=True)
+
+    def error(self, text: str) -> None:
+        if self.level & ML_ERROR:
+            print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+    def progress(self, what: str) -> Any:
+        if not self.level & ML_PROGRESS:
+            return None
+
+        def cb(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done < total and now - self._last < 1.0:
+                return
+            self._last = now
+            pct = 100.0 * done / total if total else 100.0
+            print(f"{what:<50}: [{pct:5.1f} %]", file=sys.stderr, flush=True)
+
+        return cb
+
+
+def _version_text() -> str:
+    av = codecs.available()
+    lines = [f"{PROG}: version {__version__} (accel: {accel.BACKEND})"]
+    for name in ("lzo", "snappy", "zstd"):
+        lines.append(f"{name}\t{'enabled' if av[name] else 'disabled'}")
+    return "\n".join(lines) + "\n"
+
+
+def _fail(msg: Messages, text: str) -> NoReturn:
+    msg.error(text)
+    msg.say(ML_ERROR, f"\n{PROG} Failed.")
+    sys.exit(1)
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command(context_settings=CONTEXT_SETTINGS, no_args_is_help=False)
+@click.option("-c", "comp", flag_value="zlib", help="Compress each page with zlib.")
+@click.option("-l", "comp", flag_value="lzo", help="Compress each page with LZO.")
+@click.option("-p", "comp", flag_value="snappy", help="Compress each page with snappy.")
+@click.option("-z", "comp", flag_value="zstd", help="Compress each page with zstd.")
+@click.option("-E", "elf", is_flag=True, help="Write an ELF dump instead of kdump-compressed.")
+@click.option("-d", "dump_level", default="0", metavar="DL[,DL...]", help="Dump level 0-31 (sum of 1 zero, 2 cache, 4 cache+private, 8 user, 16 free); a list retries with the next level.")
+@click.option("-f", "force", is_flag=True, help="Overwrite DUMPFILE if it exists.")
+@click.option("-F", "flatten", is_flag=True, help="Write a flattened stream to stdout. [not supported yet]")
+@click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin. [not supported yet]")
+@click.option("-L", "limit", metavar="SIZE", help="Limit the dump size (K/M/G). [not supported yet]")
+@click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel with debug information. [not supported yet]")
+@click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file. [not supported yet]")
+@click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Generate VMCOREINFO from -x VMLINUX. [not supported yet]")
+@click.option("-b", "block_order", type=int, metavar="ORDER", help="Write cache of 2^ORDER pages. [not supported yet]")
+@click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]")
+@click.option("-X", "exclude_xen_dom", is_flag=True, help="Exclude Xen domain user pages. [not supported yet]")
+@click.option("-D", "debug", is_flag=True, help="Print debugging messages.")
+@click.option("-v", "version", is_flag=True, help="Print the version and the codecs available.")
+@click.option("--message-level", "message_level", type=click.IntRange(0, 31), default=DEFAULT_MESSAGE_LEVEL, show_default=True, help="Bits: 1 progress, 2 common, 4 error, 8 debug, 16 report.")
+@click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments.")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file.")
+@click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024), help="Threads compressing pages (default: the CPUs available).")
+@click.option("--split", "split", is_flag=True, help="Split the dump into DUMPFILE1..N. [not supported yet]")
+@click.option("--reassemble", "reassemble", is_flag=True, help="Join split DUMPFILEs. [not supported yet]")
+@click.option("--splitblock-size", "splitblock_size", type=int, help="[not supported yet]")
+@click.option("--cyclic-buffer", "cyclic_buffer", type=int, help="[not supported yet]")
+@click.option("--work-dir", "work_dir", help="[not supported yet]")
+@click.option("--non-mmap", "non_mmap", is_flag=True, help="[not supported yet]")
+@click.option("--config", "config", help="Filter config file. [not supported yet]")
+@click.option("--eppic", "eppic", help="[not supported yet]")
+@click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="Write the kernel log of VMCORE to LOGFILE. [not supported yet]")
+@click.option("--partial-dmesg", "partial_dmesg", is_flag=True, help="[not supported yet]")
+@click.option("--mem-usage", "mem_usage", is_flag=True, help="[not supported yet]")
+@click.option("--vtop", "vtop", help="[not supported yet]")
+@click.option("--show-stats", "show_stats", is_flag=True, help="[not supported yet]")
+@click.option("--xen-syms", "xen_syms", help="[not supported yet]")
+@click.option("--xen-vmcoreinfo", "xen_vmcoreinfo", help="[not supported yet]")
+@click.option("--xen_phys_start", "xen_phys_start", help="[not supported yet]")
+@click.option("--diskset", "diskset", multiple=True, help="[not supported yet]")
+@click.option("--extension", "extension", help="[not supported yet]")
+@click.argument("args", nargs=-1, metavar="VMCORE DUMPFILE")
+def command(**o: Any) -> None:
+    """Make a small dumpfile of kdump (makedumpfile-compatible).
+
+    \b
+    pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-f] VMCORE DUMPFILE
+    """
+    msg = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0))
+    if o["version"]:
+        sys.stderr.write(_version_text())
+        return
+    for key, opt in NOT_YET.items():
+        v = o.get(key)
+        if v not in (None, False, (), 0) or (key in ("block_order", "cyclic_buffer", "splitblock_size") and v is not None):
+            _fail(msg, f"{opt}: not supported yet")
+    try:
+        levels = [int(x) for x in o["dump_level"].split(",")]
+    except ValueError:
+        _fail(msg, f"Dump_level({o['dump_level']}) is invalid.")
+    for lv in levels:
+        if not 0 <= lv <= 31:
+            _fail(msg, f"Dump_level({lv}) is invalid.")
+    if len(levels) > 1:
+        _fail(msg, "-d with a retry list: not supported yet")
+    if o["elf"] and o["comp"]:
+        _fail(msg, "-E cannot be combined with -c, -l, -p or -z (ELF pages are not compressed).")
+    args: Sequence[str] = o["args"]
+    if len(args) != 2:
+        _fail(msg, "Commandline parameter is invalid: expected VMCORE DUMPFILE.\nTry `pymakedumpfile --help' for more information.")
+    vmcore, dumpfile = args
+    comp = o["comp"] or "none"
+    if comp in ("snappy", "zstd") and not codecs.available()[comp]:
+        _fail(msg, f"-{codecs.CODECS[comp].option}: {comp} support is not installed")
+    if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
+        _fail(msg, f"{dumpfile}: the dump file is the input file")
+    if not o["force"] and not o["dry_run"] and os.path.lexists(dumpfile):
+        _fail(msg, f"{dumpfile}: Cannot create dump file: it exists (use -f to overwrite)")
+    if o["check_params"]:
+        return
+    run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], dump_level=levels[0], force=o["force"], dry_run=o["dry_run"], threads=o["num_threads"])
+
+
+def run_convert(msg: Messages, vmcore: str, dumpfile: str, *, comp: str, elf: bool, dump_level: int, force: bool, dry_run: bool, threads: int | None) -> None:
+    from .filter import make_write_context
+    from .input import open_dump
+    from .output import write_dump
+
+    t0 = time.monotonic()
+    src = open_dump(vmcore)
+    try:
+        w = make_write_context(
+            src, format="elf" if elf else "kdump", compression=comp, dump_level=dump_level,
+            progress=msg.progress("Excluding zero pages"),
+        )
+        if dry_run:
+            msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
+            return
+        res = write_dump(w, dumpfile, force=force, threads=threads, progress=msg.progress("Copying data"))
+    finally:
+        src.close()
+    msg.say(ML_REPORT, f"Pages written   : {res.pages_written:#018x}\n  zero pages    : {res.zero_pages:#018x}\nWrite bytes     : {res.bytes_written}")
+    msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")
+    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code. Errors are one line, no traceback."""
+    try:
+        command.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        print(e.format_message() if hasattr(e, "format_message") else str(e), file=sys.stderr)
+        return 1
+    except click.UsageError as e:
+        print(f"{PROG}: {e.format_message()}\nTry `{PROG} --help' for more information.", file=sys.stderr)
+        return 1
+    except click.exceptions.Abort:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 1
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except DumpError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        print(f"\n{PROG} Failed.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{PROG}: out of memory", file=sys.stderr)
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
+
+
+__all__ = ["UsageError", "main"]

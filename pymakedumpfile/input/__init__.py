@@ -1,0 +1,71 @@
+"""Input contexts: open a dump file (or a split set) whatever its format.
+
+Readers are probed in the order of :data:`READERS`; each reads through the
+transport layer (:mod:`.source`), which unwraps flattened streams, so every
+format can also be read flattened.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..context import Context
+from ..errors import DumpError, UnsupportedDumpError
+from .base import DumpReader
+from .elf import ElfReader
+from .kdump import KdumpReader
+from .source import Source, open_source
+from .split import SplitReader
+
+READERS: tuple[type[DumpReader], ...] = (ElfReader, KdumpReader)
+
+PathLike = str | os.PathLike[str]
+
+
+def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
+    """Probe ``path`` with every reader and open it with the first that accepts it."""
+    src: Source = open_source(path, name)
+    try:
+        for cls in READERS:
+            if cls.probe(src):
+                return cls(src)
+        head = src.pread(0, 8)
+        if not head:
+            raise UnsupportedDumpError("Cannot open: the file is empty", src.name)
+        raise UnsupportedDumpError(
+            f"Cannot open: not a crash dump we know (starts with {head.hex()})", src.name
+        )
+    except BaseException:
+        src.close()
+        raise
+
+
+def open_dump(paths: PathLike | int | Sequence[PathLike]) -> Context:
+    """Open a dump as an input :class:`~pymakedumpfile.context.Context`.
+
+    :param paths: a file name or an open file descriptor; or several file
+        names, the parts of a split dump in any order.
+    """
+    if isinstance(paths, (str, os.PathLike, int)):
+        return Context(open_reader(paths))
+    paths = list(paths)
+    if len(paths) == 1:
+        return Context(open_reader(paths[0]))
+    readers: list[DumpReader] = []
+    try:
+        for p in paths:
+            readers.append(open_reader(p))
+        kd = []
+        for r in readers:
+            if not isinstance(r, KdumpReader):
+                raise UnsupportedDumpError("Cannot open split set: only kdump-compressed files can be split parts", r.name)
+            kd.append(r)
+        return Context(SplitReader(kd))
+    except BaseException:
+        for r in readers:
+            r.close()
+        raise
+
+
+__all__ = ["READERS", "DumpError", "open_dump", "open_reader"]

@@ -1,0 +1,149 @@
+"""What every reader provides, and the attribute building they share."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..errors import PageExcludedError
+from ..formats import elf as elff
+from ..pagemap import PageMap
+from ..translate import ArchInfo
+from ..vmcoreinfo import VmcoreInfo
+from .source import Source
+
+UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
+
+
+class DumpReader:
+    """One dump format.  Subclasses set :attr:`format_name` and implement
+    :meth:`probe`, :meth:`read_page` and fill the common fields in
+    ``__init__``.
+
+    :ivar pagemap: pfns whose contents the file holds.
+    :ivar memmap: pfns that are RAM (kdump bitmap 1, ELF PT_LOAD ranges).
+    """
+
+    format_name: ClassVar[str]
+    description: str
+    source: Source
+    page_size: int
+    max_pfn: int
+    pagemap: PageMap
+    memmap: PageMap
+    arch: ArchInfo | None
+    endian: str  # "<" or ">"
+    notes: bytes
+    vmcoreinfo: VmcoreInfo
+    uts: dict[str, str]
+    incomplete: bool = False
+
+    @classmethod
+    def probe(cls, source: Source) -> bool:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def read_page(self, pfn: int) -> bytes:
+        """One page of data. :raises PageExcludedError: not stored."""
+        raise NotImplementedError
+
+    def read_pages(self, pfn: int, count: int) -> bytes:
+        """``count`` consecutive stored pages from ``pfn`` (concatenated)."""
+        return b"".join(self.read_page(p) for p in range(pfn, pfn + count))
+
+    def close(self) -> None:
+        self.source.close()
+
+    def excluded(self, pfn: int, why: str = "page excluded") -> PageExcludedError:
+        return PageExcludedError(pfn, self.name, why)
+
+    # ---- shared helpers ----
+    def parse_notes(self) -> list[elff.Note]:
+        return elff.parse_notes(self.notes, self.endian)
+
+    def vmcoreinfo_from_notes(self) -> bytes:
+        for n in self.parse_notes():
+            if n.name == elff.VMCOREINFO_NOTE_NAME:
+                return n.desc
+        return b""
+
+    def read_uts_from_memory(self, phys_base: int) -> dict[str, str] | None:
+        """``init_uts_ns.name`` read through the kernel image mapping."""
+        vi = self.vmcoreinfo
+        va = vi.SYMBOL.get("init_uts_ns")
+        if va is None or self.arch is None:
+            return None
+        pa = self.arch.kernel_text_to_phys(va, vi, phys_base)
+        if pa is None:
+            return None
+        try:
+            blob = self._read_phys(pa, 512)
+        except Exception:  # noqa: BLE001 - any failure means "not available"
+            return None
+        off = vi.OFFSET.get("uts_namespace.name")
+        if off is None:
+            rel = (vi.osrelease or "").encode()
+            pos = blob.find(rel + b"\0") if rel else -1
+            if pos < 130:
+                return None
+            off = pos - 130
+        if off + 6 * 65 > len(blob):
+            return None
+        uts = {}
+        for i, f in enumerate(UTS_FIELDS):
+            raw = blob[off + i * 65 : off + (i + 1) * 65]
+            uts[f] = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        if vi.osrelease and uts["release"] != vi.osrelease:
+            return None
+        return uts
+
+    def _read_phys(self, address: int, size: int) -> bytes:
+        out = bytearray()
+        ps = self.page_size
+        while size > 0:
+            pfn, off = divmod(address, ps)
+            n = min(size, ps - off)
+            out += self.read_page(pfn)[off : off + n]
+            address += n
+            size -= n
+        return bytes(out)
+
+    def count_cpus(self) -> list[bytes]:
+        return [n.desc for n in self.parse_notes() if n.type == elff.NT_PRSTATUS and n.name == b"CORE"]
+
+    def attributes(self) -> dict[str, Any]:
+        """The attribute tree this reader contributes to a context."""
+        a: dict[str, Any] = {
+            "file.format": self.format_name,
+            "file.description": self.description,
+            "file.pagemap": self.pagemap,
+            "memory.pagemap": self.memmap,
+            "file.notes": self.notes,
+            "file.incomplete": bool(self.incomplete),
+            "arch.page_size": self.page_size,
+            "arch.page_shift": self.page_size.bit_length() - 1,
+            "arch.byte_order": "little" if self.endian == "<" else "big",
+            "max_pfn": self.max_pfn,
+        }
+        if self.arch is not None:
+            a["arch.name"] = self.arch.name
+            a["arch.ptr_size"] = self.arch.ptr_size
+        prs = self.count_cpus()
+        a["cpu.number"] = len(prs)
+        for i, desc in enumerate(prs):
+            a[f"cpu.{i}.PRSTATUS"] = desc
+        vi = self.vmcoreinfo
+        a["linux.vmcoreinfo.raw"] = vi.raw
+        for k, v in vi.lines.items():
+            a[f"linux.vmcoreinfo.lines.{k}"] = v
+        for kind in ("SYMBOL", "OFFSET", "SIZE", "LENGTH", "NUMBER"):
+            for k, n in getattr(vi, kind).items():
+                a[f"linux.vmcoreinfo.{kind}.{k}"] = n
+        ct = vi.get_int("CRASHTIME")
+        if ct is not None:
+            a["linux.crashtime"] = ct
+        for k, v in self.uts.items():
+            a[f"linux.uts.{k}"] = v
+        return a

@@ -1,0 +1,209 @@
+"""ELF vmcores: ``/proc/vmcore``, QEMU's ``dump-guest-memory``, makedumpfile ``-E``.
+
+ELF32 and ELF64 in either byte order; program headers wherever ``e_phoff``
+puts them (QEMU places them after the section headers); ``PN_XNUM``
+extended numbering (the count in section header 0's ``sh_info``).  A PT_LOAD
+whose ``p_filesz`` is below ``p_memsz`` holds RAM whose tail is not in the
+file (makedumpfile's filtered ELF): those pages are excluded.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from ..errors import CorruptDumpError, UnsupportedDumpError
+from ..formats import elf as elff
+from ..pagemap import RangeMap
+from ..translate import ARCHES, get_arch
+from ..vmcoreinfo import VmcoreInfo
+from .base import DumpReader
+from .source import Source
+
+MAX_PHNUM = 1 << 22  # far beyond any real vmcore; bounds the header read
+
+
+@dataclass(frozen=True)
+class Load:
+    """One PT_LOAD: physical ``paddr`` .. ``paddr + memsz``, the first
+    ``filesz`` bytes stored at file ``offset``."""
+
+    paddr: int
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+
+
+class ElfReader(DumpReader):
+    format_name = "elf"
+
+    @classmethod
+    def probe(cls, source: Source) -> bool:
+        return source.pread(0, 4) == elff.ELFMAG
+
+    def __init__(self, source: Source, page_size: int | None = None) -> None:
+        self.source = source
+        ident = source.read_exact(0, 16, "ELF identification")
+        cls_, data = ident[4], ident[5]
+        if cls_ not in (elff.ELFCLASS32, elff.ELFCLASS64) or data not in (elff.ELFDATA2LSB, elff.ELFDATA2MSB):
+            raise CorruptDumpError(f"Cannot read ELF header: bad class {cls_} or data encoding {data}", self.name)
+        self.bits = 64 if cls_ == elff.ELFCLASS64 else 32
+        self.endian = "<" if data == elff.ELFDATA2LSB else ">"
+        es = elff.Ehdr.struct(self.endian, self.bits)
+        self.ehdr = eh = elff.Ehdr.unpack(source.read_exact(0, es.size, "ELF header"), self.endian, self.bits)
+        if eh.e_type != elff.ET_CORE:
+            raise UnsupportedDumpError(f"Cannot open ELF file: e_type {eh.e_type} is not ET_CORE (a core dump)", self.name)
+        self.description = f"ELF{self.bits} dump"
+        self.incomplete = bool(eh.e_flags & elff.ELF_FLAG_INCOMPLETE)
+        self.phdrs = self._read_phdrs()
+        self.arch = get_arch(elff.EM_TO_ARCH.get(eh.e_machine, "")) if eh.e_machine in elff.EM_TO_ARCH else None
+
+        notes = []
+        loads = []
+        for ph in self.phdrs:
+            if ph.p_type == elff.PT_NOTE and ph.p_filesz:
+                if ph.p_filesz > 64 << 20:
+                    raise CorruptDumpError(f"Cannot read ELF notes: absurd PT_NOTE size {ph.p_filesz:#x}", self.name)
+                notes.append(source.read_exact(ph.p_offset, ph.p_filesz, "PT_NOTE segment"))
+            elif ph.p_type == elff.PT_LOAD:
+                if ph.p_filesz > ph.p_memsz:
+                    raise CorruptDumpError(
+                        f"Cannot read PT_LOAD at {ph.p_paddr:#x}: p_filesz {ph.p_filesz:#x} > p_memsz {ph.p_memsz:#x}",
+                        self.name,
+                    )
+                if ph.p_filesz and ph.p_offset + ph.p_filesz > source.size:
+                    if not self.incomplete:
+                        raise CorruptDumpError(
+                            f"Cannot read PT_LOAD at {ph.p_paddr:#x}: data at {ph.p_offset:#x}+{ph.p_filesz:#x} "
+                            f"runs past the end of the file ({source.size:#x})",
+                            self.name,
+                        )
+                loads.append(Load(ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz))
+        self.notes = b"".join(notes)
+        self.loads = loads
+        self.vmcoreinfo = VmcoreInfo(self.vmcoreinfo_from_notes())
+        ps = page_size or self.vmcoreinfo.page_size or (self.arch.default_page_size if self.arch else 4096)
+        if ps <= 0 or ps & (ps - 1) or ps > 1 << 20:
+            raise CorruptDumpError(f"Cannot use page size {ps}: not a power of two up to 1 MiB", self.name)
+        self.page_size = ps
+        self._build_maps()
+        self.phys_base = self._phys_base()
+        self.uts = self.read_uts_from_memory(self.phys_base) or self._fallback_uts()
+
+    def _read_phdrs(self) -> list[elff.Phdr]:
+        eh = self.ehdr
+        phnum = eh.e_phnum
+        if phnum == elff.PN_XNUM:
+            ss = elff.Shdr.struct(self.endian, self.bits)
+            if eh.e_shoff == 0:
+                raise CorruptDumpError("Cannot read program headers: PN_XNUM without a section header", self.name)
+            sh0 = elff.Shdr.unpack(self.source.read_exact(eh.e_shoff, ss.size, "section header 0"), 0, self.endian, self.bits)
+            phnum = sh0.sh_info
+        ps = elff.Phdr.struct(self.endian, self.bits)
+        if phnum and eh.e_phentsize != ps.size:
+            raise CorruptDumpError(f"Cannot read program headers: e_phentsize {eh.e_phentsize} != {ps.size}", self.name)
+        if phnum > MAX_PHNUM:
+            raise CorruptDumpError(f"Cannot read program headers: absurd count {phnum}", self.name)
+        raw = self.source.read_exact(eh.e_phoff, phnum * ps.size, f"{phnum} program headers")
+        return [elff.Phdr.unpack(raw, i * ps.size, self.endian, self.bits) for i in range(phnum)]
+
+    def _build_maps(self) -> None:
+        ps = self.page_size
+        mem, stored = [], []
+        # Physical extents backed by file data, first PT_LOAD wins on overlap
+        # (the kernel-text PT_LOAD repeats part of a RAM PT_LOAD).
+        ext: list[tuple[int, int, int]] = []  # (pstart, pend, file offset)
+        for ld in self.loads:
+            mem.append((ld.paddr // ps, -(-(ld.paddr + ld.memsz) // ps)))
+            file_end = ld.paddr + ld.filesz
+            if self.incomplete:  # data the file lost reads as missing
+                file_end = min(file_end, ld.paddr + max(0, self.source.size - ld.offset))
+            if file_end > ld.paddr:
+                stored.append((ld.paddr // ps, -(-file_end // ps)))
+                ext.append((ld.paddr, file_end, ld.offset))
+        ext.sort()
+        merged: list[tuple[int, int, int]] = []
+        for a, b, off in ext:
+            if merged and a < merged[-1][1]:
+                if b <= merged[-1][1]:
+                    continue
+                off += merged[-1][1] - a
+                a = merged[-1][1]
+            merged.append((a, b, off))
+        self._ext = merged
+        self._ext_starts = [a for a, _, _ in merged]
+        max_pfn = max((b for _, b in mem), default=0)
+        self.max_pfn = max_pfn
+        self.memmap = RangeMap(mem, max_pfn)
+        self.pagemap = RangeMap(stored, max_pfn)
+
+    def _phys_base(self) -> int:
+        vi = self.vmcoreinfo
+        pb = vi.NUMBER.get("phys_base")
+        if pb is None:
+            pb = vi.get_int("phys_base")
+        if pb is not None:
+            return pb
+        base = self.arch.kernel_text_base if self.arch else None
+        if base is not None:  # the kernel-image PT_LOAD: paddr = vaddr - base + phys_base
+            for ld in self.loads:
+                if ld.vaddr >= base:
+                    return ld.paddr - (ld.vaddr - base)
+        return 0
+
+    def _fallback_uts(self) -> dict[str, str]:
+        mach = {"x86_64": "x86_64", "ia32": "i686"}.get(self.arch.name, self.arch.name) if self.arch else ""
+        return {
+            "sysname": "Linux",
+            "nodename": "",
+            "release": self.vmcoreinfo.osrelease or "",
+            "version": "",
+            "machine": mach,
+            "domainname": "",
+        }
+
+    def attributes(self) -> dict[str, object]:
+        a = super().attributes()
+        a["elf.class"] = self.bits
+        a["elf.machine"] = self.ehdr.e_machine
+        a["elf.loads"] = tuple((ld.paddr, ld.vaddr, ld.memsz) for ld in self.loads)
+        a["linux.phys_base"] = self.phys_base
+        return a
+
+    def read_page(self, pfn: int) -> bytes:
+        ps = self.page_size
+        a = pfn * ps
+        if not self.pagemap.test(pfn):
+            raise self.excluded(pfn, "not in the dump" if self.memmap.test(pfn) else "not in any PT_LOAD")
+        return self._read_range(a, ps)
+
+    def read_pages(self, pfn: int, count: int) -> bytes:
+        ps = self.page_size
+        if count <= 0:
+            return b""
+        if self.pagemap.count(pfn, pfn + count) != count:
+            missing = next(p for p in range(pfn, pfn + count) if not self.pagemap.test(p))
+            raise self.excluded(missing, "not in the dump")
+        return self._read_range(pfn * ps, count * ps)
+
+    def _read_range(self, a: int, size: int) -> bytes:
+        end = a + size
+        i = bisect.bisect_right(self._ext_starts, a) - 1
+        if i >= 0:
+            s, e, off = self._ext[i]
+            if s <= a and end <= e:  # the common case: one extent
+                return self.source.read_exact(off + (a - s), size, f"page data at {a:#x}")
+        out = bytearray(size)
+        i = max(i, 0)
+        while i < len(self._ext) and self._ext[i][0] < end:
+            s, e, off = self._ext[i]
+            lo, hi = max(s, a), min(e, end)
+            if lo < hi:
+                data = self.source.pread(off + (lo - s), hi - lo)
+                out[lo - a : lo - a + len(data)] = data
+            i += 1
+        return bytes(out)
+
+
+__all__ = ["ARCHES", "ElfReader", "Load"]

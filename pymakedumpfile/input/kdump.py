@@ -1,0 +1,307 @@
+"""kdump-compressed dumps (makedumpfile, QEMU ``kdump-*``): signatures
+``KDUMP   `` and ``DISKDUMP``, header versions 1 to 6.
+
+The header's ABI (LP64 or ILP32, either byte order) is found by trying each
+and keeping the one whose fields are sane, as libkdumpfile's ``try_header``
+does; the two ILP32 sub-header layouts are told apart by where
+``offset_vmcoreinfo`` points.  Layout: shared/formats.md section 1.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from .. import accel, codecs
+from ..errors import CorruptDumpError, UnsupportedDumpError
+from ..formats import diskdump as dd
+from ..formats import elf as elff
+from ..pagemap import Bitmap
+from ..translate import arch_from_machine
+from ..vmcoreinfo import VmcoreInfo
+from .base import DumpReader
+from .source import Source
+
+_RANK_BITS = 4096  # pfns per rank-index entry
+MAX_BLOCK_SIZE = 1 << 20
+
+
+def _sane(h: dd.DiskDumpHeader) -> bool:
+    bs = h.block_size
+    return 0 < h.header_version < 64 and 512 <= bs <= MAX_BLOCK_SIZE and bs & (bs - 1) == 0 and h.sub_hdr_size >= 0
+
+
+class KdumpReader(DumpReader):
+    format_name = "kdump"
+
+    @classmethod
+    def probe(cls, source: Source) -> bool:
+        return source.pread(0, 8) in dd.SIGNATURES
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        head = source.read_exact(0, 464, "kdump main header")
+        found = None
+        for layout in ("64", "i386"):
+            for endian in ("<", ">"):
+                h = dd.DiskDumpHeader.unpack(head, endian, layout)
+                if _sane(h):
+                    found = (h, endian, layout)
+                    break
+            if found:
+                break
+        if found is None:
+            raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size and version", self.name)
+        h, self.endian, layout = found
+        self.header = h
+        bs = h.block_size
+        self.page_size = bs
+        if h.header_version > dd.HEADER_VERSION:
+            raise UnsupportedDumpError(f"Cannot read kdump header version {h.header_version} (we know 1 to 6)", self.name)
+        uts = h.uts()
+        self.uts = uts
+        self.arch = arch_from_machine(uts["machine"])
+        if layout == "i386" and h.header_version >= 3:
+            raw = source.read_exact(bs, 96, "kdump sub header")
+            probe = dd.KdumpSubHeader.unpack(raw, self.endian, "i386", h.header_version)
+            if not bs <= probe.offset_vmcoreinfo < bs * (1 + h.sub_hdr_size):
+                layout = "32pad"
+        self.layout = layout
+        sub_size = dd.KdumpSubHeader.struct(self.endian, layout).size
+        if h.sub_hdr_size == 0 and h.header_version >= 2:
+            raise CorruptDumpError("Cannot read kdump sub header: sub_hdr_size is 0", self.name)
+        raw = source.read_exact(bs, sub_size, "kdump sub header") if h.sub_hdr_size else bytes(sub_size)
+        self.sub = sub = dd.KdumpSubHeader.unpack(raw, self.endian, layout, h.header_version)
+        self.description = "Compressed KDUMP" if h.signature == dd.SIG_KDUMP else "Diskdump"
+        self.incomplete = bool(h.status & dd.DUMP_DH_COMPRESSED_INCOMPLETE)
+        self.dump_level = sub.dump_level
+
+        max_mapnr = sub.max_mapnr_64 if h.header_version >= 6 and sub.max_mapnr_64 else h.max_mapnr
+        self.max_pfn = max_mapnr
+
+        # bitmaps
+        if h.bitmap_blocks % 2:
+            raise CorruptDumpError(f"Cannot read bitmaps: bitmap_blocks {h.bitmap_blocks} is odd", self.name)
+        half = h.bitmap_blocks // 2 * bs
+        if half * 8 < max_mapnr:
+            raise CorruptDumpError(
+                f"Cannot read bitmaps: {half * 8:#x} bits do not cover max_mapnr {max_mapnr:#x}", self.name
+            )
+        self.bitmap_offset = (1 + h.sub_hdr_size) * bs
+        nbytes = (max_mapnr + 7) // 8
+        if self.bitmap_offset + half + nbytes > source.size:
+            raise CorruptDumpError(
+                f"Cannot read bitmaps: they end at {self.bitmap_offset + half + nbytes:#x}, past the end of the file "
+                f"({source.size:#x})",
+                self.name,
+            )
+        self.memmap = Bitmap(source.read_exact(self.bitmap_offset, nbytes, "first bitmap"), max_mapnr)
+        self.pagemap_full = Bitmap(source.read_exact(self.bitmap_offset + half, nbytes, "second bitmap"), max_mapnr)
+        self.pd_offset = (1 + h.sub_hdr_size + h.bitmap_blocks) * bs
+        self._build_rank()
+
+        # a part of a split set holds [start, end) only
+        self.split = bool(sub.split)
+        if self.split:
+            start = sub.start_pfn_64 if h.header_version >= 6 else sub.start_pfn
+            end = sub.end_pfn_64 if h.header_version >= 6 else sub.end_pfn
+            if not 0 <= start <= end <= max_mapnr:
+                raise CorruptDumpError(f"Cannot use split range {start:#x}-{end:#x} (max_mapnr {max_mapnr:#x})", self.name)
+            self.start_pfn, self.end_pfn = start, end
+            self.pagemap = _Window(self.pagemap_full, start, end)
+        else:
+            self.start_pfn, self.end_pfn = 0, max_mapnr
+            self.pagemap = self.pagemap_full
+        self._first_rank = self._rank_of(self.start_pfn)
+        self.num_dumpable = self._rank_of(self.end_pfn) - self._first_rank
+
+        # notes and VMCOREINFO
+        notes = b""
+        if h.header_version >= 4 and sub.size_note:
+            notes = self._blob(sub.offset_note, sub.size_note, "ELF notes")
+        self.notes = notes
+        vmci = self.vmcoreinfo_from_notes() if notes else b""
+        if not vmci and h.header_version >= 3 and sub.size_vmcoreinfo:
+            vmci = self._blob(sub.offset_vmcoreinfo, sub.size_vmcoreinfo, "VMCOREINFO")
+        self.vmcoreinfo = VmcoreInfo(vmci)
+        self.eraseinfo = b""
+        if h.header_version >= 5 and sub.size_eraseinfo:
+            self.eraseinfo = self._blob(sub.offset_eraseinfo, sub.size_eraseinfo, "eraseinfo")
+        self.phys_base = sub.phys_base
+        self._decomp: dict[int, object] = {}
+        if not self.uts["release"] and self.vmcoreinfo.osrelease:
+            # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
+            pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
+            self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux", release=self.vmcoreinfo.osrelease)
+
+    def _blob(self, offset: int, size: int, what: str) -> bytes:
+        if size > 64 << 20 or offset < 0:
+            raise CorruptDumpError(f"Cannot read {what}: absurd size {size:#x} or offset {offset:#x}", self.name)
+        return self.source.read_exact(offset, size, what)
+
+    def _build_rank(self) -> None:
+        buf = self.pagemap_full.buf
+        step = _RANK_BITS // 8
+        rank = array("Q", [0])
+        total = 0
+        for off in range(0, len(buf), step):
+            total += accel.popcount(buf[off : off + step])
+            rank.append(total)
+        self._rank = rank
+
+    def _rank_of(self, pfn: int) -> int:
+        """Number of dumped pages below ``pfn`` (set bits of bitmap 2)."""
+        blk, rem = divmod(pfn, _RANK_BITS)
+        n = self._rank[blk]
+        if rem:
+            n += self.pagemap_full.count(blk * _RANK_BITS, pfn)
+        return n
+
+    def attributes(self) -> dict[str, object]:
+        a = super().attributes()
+        h, sub = self.header, self.sub
+        a.update(
+            {
+                "file.compression": _compression_name(h.status),
+                "file.eraseinfo.raw": self.eraseinfo,
+                "kdump.header_version": h.header_version,
+                "kdump.signature": h.signature.decode("ascii", "replace"),
+                "kdump.layout": self.layout,
+                "kdump.status": h.status,
+                "kdump.dump_level": sub.dump_level,
+                "kdump.split": int(self.split),
+                "kdump.start_pfn": self.start_pfn,
+                "kdump.end_pfn": self.end_pfn,
+                "kdump.num_dumpable": self.num_dumpable,
+                "linux.phys_base": self.vmcoreinfo.NUMBER.get("phys_base", sub.phys_base),
+                "filter.dump_level": sub.dump_level,
+            }
+        )
+        if "linux.crashtime" not in a and h.tv_sec:
+            a["linux.crashtime"] = h.tv_sec
+        return a
+
+    # ---- page access ----
+    def _descs(self, pfn: int, count: int) -> list[tuple[int, int, int, int]]:
+        idx = self._rank_of(pfn) - self._first_rank
+        pds = dd.page_desc_struct(self.endian)
+        raw = self.source.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+        out = []
+        for i in range(count):
+            if (i + 1) * dd.PAGE_DESC_SIZE <= len(raw):
+                out.append(pds.unpack_from(raw, i * dd.PAGE_DESC_SIZE))
+            else:  # descriptors past the end of an incomplete file
+                out.append((0, 0, 0, 0))
+        return out
+
+    def _check(self, pfn: int) -> None:
+        if not self.pagemap.test(pfn):
+            if self.pagemap_full.test(pfn):
+                raise self.excluded(pfn, "in another file of the split dump")
+            raise self.excluded(pfn, "page excluded" if self.memmap.test(pfn) else "not in memory (a hole)")
+
+    def read_page(self, pfn: int) -> bytes:
+        self._check(pfn)
+        return self._page(pfn, self._descs(pfn, 1)[0], None)
+
+    def read_pages(self, pfn: int, count: int) -> bytes:
+        if count <= 0:
+            return b""
+        if self.pagemap.count(pfn, pfn + count) != count:
+            for p in range(pfn, pfn + count):
+                self._check(p)
+        descs = self._descs(pfn, count)
+        # read the data of the whole run in one go when it is contiguous
+        first = descs[0][0]
+        span = None
+        if first > 0:
+            end = first
+            for off, size, _flags, _pf in descs:
+                if off != end:
+                    break
+                end += size
+            else:
+                span = self.source.pread(first, end - first)
+        parts = []
+        for i, d in enumerate(descs):
+            parts.append(self._page(pfn + i, d, (span, first) if span is not None else None))
+        return b"".join(parts)
+
+    def _page(self, pfn: int, desc: tuple[int, int, int, int], span: tuple[bytes, int] | None) -> bytes:
+        offset, size, flags, _ = desc
+        ps = self.page_size
+        if offset == 0:
+            raise self.excluded(pfn, "lost: the dump is incomplete" if self.incomplete else "descriptor has offset 0")
+        if offset < self.pd_offset or size > ps or size == 0:
+            raise CorruptDumpError(
+                f"Cannot read pfn {pfn:#x}: bad page descriptor (offset {offset:#x}, size {size})", self.name
+            )
+        if span is not None and 0 <= offset - span[1] and offset - span[1] + size <= len(span[0]):
+            data = span[0][offset - span[1] : offset - span[1] + size]
+        else:
+            data = self.source.pread(offset, size)
+        if len(data) != size:
+            if self.incomplete:
+                raise self.excluded(pfn, "lost: the dump is incomplete")
+            raise CorruptDumpError(
+                f"Cannot read pfn {pfn:#x}: data at {offset:#x}+{size} is past the end of the file", self.name
+            )
+        comp = flags & dd.COMPRESSION_MASK
+        if not comp:
+            if size != ps:
+                raise CorruptDumpError(f"Cannot read pfn {pfn:#x}: raw page of {size} bytes", self.name)
+            return data
+        fn = self._decomp.get(comp)
+        if fn is None:
+            fn = self._decomp[comp] = codecs.decompressor(comp)
+        try:
+            page = fn(data, ps)  # type: ignore[operator]
+        except UnsupportedDumpError as e:
+            raise UnsupportedDumpError(f"Cannot read pfn {pfn:#x}: {e.message}", self.name) from None
+        except Exception as e:  # noqa: BLE001 - every codec has its own error type
+            raise CorruptDumpError(f"Cannot read pfn {pfn:#x}: {_compression_name(comp)} data is corrupt ({e})", self.name) from None
+        if len(page) != ps:
+            raise CorruptDumpError(
+                f"Cannot read pfn {pfn:#x}: {_compression_name(comp)} data gives {len(page)} bytes, not {ps}", self.name
+            )
+        return bytes(page)
+
+    def raw_descriptors(self, pfn: int, count: int) -> list[tuple[int, int, int, int]]:
+        """The page descriptors (offset, size, flags, page_flags) of ``count``
+        dumped pages from ``pfn`` (which must be set in bitmap 2)."""
+        return self._descs(pfn, count)
+
+
+class _Window:
+    """A page map restricted to [start, end)."""
+
+    def __init__(self, inner: Bitmap, start: int, end: int) -> None:
+        self.inner, self.start, self.end = inner, start, end
+        self.max_pfn = inner.max_pfn
+
+    def test(self, pfn: int) -> bool:
+        return self.start <= pfn < self.end and self.inner.test(pfn)
+
+    def runs(self, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
+        end = self.end if end is None else min(end, self.end)
+        return self.inner.runs(max(start, self.start), end)
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        end = self.end if end is None else min(end, self.end)
+        return self.inner.count(max(start, self.start), end) if max(start, self.start) < end else 0
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.max_pfn if end is None else end
+        out = Bitmap.empty(end - start)
+        for a, b in self.runs(start, end):
+            out.set_range(a - start, b - start)
+        return bytes(out.buf)
+
+
+def _compression_name(status: int) -> str:
+    for flag, c in codecs.BY_FLAG.items():
+        if status & flag:
+            return c.name
+    return "none"
+
+
+__all__ = ["KdumpReader", "elff"]

@@ -1,0 +1,185 @@
+"""Transport layer under every reader: positioned reads from a dump file.
+
+A reader never touches a file directly; it calls :meth:`Source.pread`.
+:func:`open_source` recognises a flattened stream (makedumpfile ``-F``) by its
+header and returns a :class:`FlattenedSource` that presents the rebuilt file,
+so every format can be read from a flattened file with no ``-R`` step.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import stat
+
+from ..errors import CorruptDumpError, DumpError, TruncatedDumpError
+from ..formats import flattened as flat
+
+
+class Source:
+    """A seekable, read-only view of a dump file.
+
+    :param name: the file name used in messages.
+    """
+
+    name: str
+    size: int
+
+    def pread(self, offset: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``offset``; short only at the end of the data."""
+        raise NotImplementedError
+
+    def read_exact(self, offset: int, size: int, what: str) -> bytes:
+        """Like :meth:`pread` but a short read is a :class:`TruncatedDumpError`."""
+        if offset < 0 or size < 0:
+            raise CorruptDumpError(f"Cannot read {what}: negative offset or size", self.name)
+        data = self.pread(offset, size)
+        if len(data) != size:
+            raise TruncatedDumpError(
+                f"Cannot read {what}: file ends at {self.size:#x}, need {offset + size:#x}", self.name
+            )
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+class FileSource(Source):
+    """A regular file, block device or ``/proc/vmcore`` read with ``pread``."""
+
+    def __init__(self, path: str | os.PathLike[str] | int, name: str | None = None) -> None:
+        if isinstance(path, int):
+            self.fd = path
+            self._own = False
+            self.name = name or f"fd {path}"
+        else:
+            self.name = name or os.fspath(path)
+            try:
+                self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError as e:
+                raise DumpError(f"Cannot open: {e.strerror}", self.name) from None
+            self._own = True
+        st = os.fstat(self.fd)
+        if stat.S_ISDIR(st.st_mode):
+            self.close()
+            raise DumpError("Cannot open: is a directory", self.name)
+        if stat.S_ISBLK(st.st_mode):
+            self.size = os.lseek(self.fd, 0, os.SEEK_END)
+        else:
+            self.size = st.st_size
+
+    def pread(self, offset: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        try:
+            data = os.pread(self.fd, size, offset)
+            if len(data) == size or not data:
+                return data
+            parts = [data]  # a short read before EOF (pipes, some /proc files)
+            got = len(data)
+            while got < size:
+                more = os.pread(self.fd, size - got, offset + got)
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            return b"".join(parts)
+        except OSError as e:
+            raise DumpError(f"Cannot read {size} bytes at {offset:#x}: {e.strerror}", self.name) from None
+
+    def close(self) -> None:
+        if self._own and self.fd >= 0:
+            os.close(self.fd)
+        self.fd = -1
+
+
+class FlattenedSource(Source):
+    """The file a flattened stream describes, read in place.
+
+    The stream is a header and records ``{offset, size, data}``; records may
+    come in any order and overlap, the later one winning (as ``-R`` does).
+    The constructor reads every record header once to build a map from
+    logical offsets to stream offsets.
+    """
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.name = inner.name
+        # disjoint logical intervals: _starts[i] .. _ends[i] -> stream offset _where[i]
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._where: list[int] = []
+        pos = flat.HEADER_SIZE
+        size = 0
+        hdr = flat.DATA_HEADER
+        while True:
+            raw = inner.pread(pos, hdr.size)
+            if len(raw) < hdr.size:
+                raise TruncatedDumpError(
+                    f"Cannot read flattened stream: no end marker (stream ends at {inner.size:#x})", self.name
+                )
+            off, n = hdr.unpack(raw)
+            pos += hdr.size
+            if off == flat.END_OFFSET and n == flat.END_SIZE:
+                break
+            if off < 0 or n < 0:
+                raise CorruptDumpError(f"Cannot read flattened stream: bad record at {pos - hdr.size:#x}", self.name)
+            if pos + n > inner.size:
+                raise TruncatedDumpError(
+                    f"Cannot read flattened stream: record at {pos - hdr.size:#x} runs past the end", self.name
+                )
+            if n:
+                self._paint(off, off + n, pos)
+                size = max(size, off + n)
+            pos += n
+        self.size = size
+
+    def _paint(self, a: int, b: int, where: int) -> None:
+        starts, ends, wh = self._starts, self._ends, self._where
+        i = bisect.bisect_right(ends, a)  # first interval ending after a
+        if i == len(starts) and (not starts or starts[-1] < a):
+            starts.append(a), ends.append(b), wh.append(where)  # common case: in order
+            return
+        new_s, new_e, new_w = [], [], []
+        j = i
+        while j < len(starts) and starts[j] < b:
+            s, e, w = starts[j], ends[j], wh[j]
+            if s < a:  # keep the head
+                new_s.append(s), new_e.append(a), new_w.append(w)
+            if e > b:  # keep the tail
+                new_s.append(b), new_e.append(e), new_w.append(w + (b - s))
+            j += 1
+        new_s.append(a), new_e.append(b), new_w.append(where)
+        order = sorted(range(len(new_s)), key=new_s.__getitem__)
+        starts[i:j] = [new_s[k] for k in order]
+        ends[i:j] = [new_e[k] for k in order]
+        wh[i:j] = [new_w[k] for k in order]
+
+    def pread(self, offset: int, size: int) -> bytes:
+        end = min(offset + size, self.size)
+        if offset >= end:
+            return b""
+        out = bytearray(end - offset)  # gaps read as zeros, as in the -R output
+        i = bisect.bisect_right(self._ends, offset)
+        while i < len(self._starts) and self._starts[i] < end:
+            s, e = max(self._starts[i], offset), min(self._ends[i], end)
+            data = self.inner.read_exact(self._where[i] + (s - self._starts[i]), e - s, "flattened record")
+            out[s - offset : e - offset] = data
+            i += 1
+        return bytes(out)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def open_source(path: str | os.PathLike[str] | int, name: str | None = None) -> Source:
+    """Open ``path`` for reading, unwrapping a flattened stream."""
+    src: Source = FileSource(path, name)
+    try:
+        head = src.pread(0, flat.HEADER.size)
+        if flat.is_header(head):
+            return FlattenedSource(src)
+    except BaseException:
+        src.close()
+        raise
+    return src

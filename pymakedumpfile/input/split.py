@@ -1,0 +1,91 @@
+"""A split dump (makedumpfile ``--split``) opened as one reader.
+
+Every part is a complete kdump file carrying the global bitmaps and its own
+pfn range [start, end); the parts may be given in any order.  The set must
+cover every pfn exactly once, so nothing is silently missing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from ..errors import CorruptDumpError
+from .base import DumpReader
+from .kdump import KdumpReader
+
+
+class SplitReader(DumpReader):
+    format_name = "kdump"
+
+    def __init__(self, parts: list[KdumpReader]) -> None:
+        if not parts:
+            raise ValueError("no parts")
+        parts = sorted(parts, key=lambda p: p.start_pfn)
+        first = parts[0]
+        self.parts = parts
+        self.source = first.source
+        for p in parts:
+            if not p.split:
+                raise CorruptDumpError("Cannot open split set: this file is not part of a split dump", p.name)
+            if (p.header.block_size, p.max_pfn, p.header.utsname) != (
+                first.header.block_size,
+                first.max_pfn,
+                first.header.utsname,
+            ):
+                raise CorruptDumpError(f"Cannot open split set: header differs from {first.name}'s", p.name)
+            if p.memmap.buf != first.memmap.buf or p.pagemap_full.buf != first.pagemap_full.buf:
+                raise CorruptDumpError(f"Cannot open split set: bitmaps differ from {first.name}'s", p.name)
+        pos = 0
+        for p in parts:
+            if p.start_pfn != pos:
+                what = "overlaps the previous part" if p.start_pfn < pos else f"pfns {pos:#x}-{p.start_pfn:#x} are in no file given"
+                raise CorruptDumpError(f"Cannot open split set: range {p.start_pfn:#x}-{p.end_pfn:#x} {what}", p.name)
+            pos = p.end_pfn
+        if pos != first.max_pfn:
+            raise CorruptDumpError(
+                f"Cannot open split set: pfns {pos:#x}-{first.max_pfn:#x} are in no file given", parts[-1].name
+            )
+        self._starts = [p.start_pfn for p in parts]
+        for attr in ("page_size", "max_pfn", "memmap", "arch", "endian", "notes", "vmcoreinfo", "uts", "description"):
+            setattr(self, attr, getattr(first, attr))
+        self.pagemap = first.pagemap_full
+        self.incomplete = any(p.incomplete for p in parts)
+
+    @property
+    def name(self) -> str:
+        return ",".join(p.name for p in self.parts)
+
+    def _part(self, pfn: int) -> KdumpReader:
+        return self.parts[max(bisect.bisect_right(self._starts, pfn) - 1, 0)]
+
+    def read_page(self, pfn: int) -> bytes:
+        return self._part(pfn).read_page(pfn)
+
+    def read_pages(self, pfn: int, count: int) -> bytes:
+        out = []
+        while count > 0:
+            p = self._part(pfn)
+            n = min(count, p.end_pfn - pfn)
+            out.append(p.read_pages(pfn, n))
+            pfn += n
+            count -= n
+        return b"".join(out)
+
+    def attributes(self) -> dict[str, Any]:
+        a = self.parts[0].attributes()
+        a["file.pagemap"] = self.pagemap
+        a["file.incomplete"] = self.incomplete
+        a["kdump.split"] = 0
+        a["kdump.start_pfn"], a["kdump.end_pfn"] = 0, self.max_pfn
+        a["kdump.num_dumpable"] = sum(p.num_dumpable for p in self.parts)
+        a["file.set.number"] = len(self.parts)
+        for i, p in enumerate(self.parts):
+            a[f"file.set.{i}.name"] = p.name
+            a[f"file.set.{i}.start_pfn"] = p.start_pfn
+            a[f"file.set.{i}.end_pfn"] = p.end_pfn
+        return a
+
+    def close(self) -> None:
+        for p in self.parts:
+            p.close()

@@ -1,0 +1,188 @@
+"""kdump-compressed writer, header version 6, laid out as makedumpfile does
+(shared/formats.md section 1.3): main header, sub header, the ELF notes,
+bitmap 1 (RAM) and bitmap 2 (dumped), 24-byte page descriptors, packed page
+data with one shared zero page first when zero pages are excluded.
+
+Data is written before the descriptors that point to it, so a file cut
+short never has a descriptor pointing past what was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import accel, codecs
+from ..context import Context
+from ..formats import diskdump as dd
+from ..formats import elf as elff
+from .pages import Compressor, default_threads, page_runs
+from .target import Target
+
+U64 = (1 << 64) - 1
+FLUSH_BYTES = 4 << 20
+
+
+@dataclass
+class WriteResult:
+    """What a writer did.  Counts are in pages."""
+
+    pages_written: int = 0
+    zero_pages: int = 0
+    compressed_pages: int = 0
+    bytes_written: int = 0
+
+
+def notes_with_vmcoreinfo(ctx: Context) -> bytes:
+    """The notes blob to store: the input's, or one VMCOREINFO note."""
+    notes: bytes = ctx.attr.get("file.notes", b"")
+    if notes:
+        return notes
+    raw: bytes = ctx.attr.get("linux.vmcoreinfo.raw", b"")
+    if not raw:
+        return b""
+    endian = "<" if ctx.attr.get("arch.byte_order", "little") == "little" else ">"
+    return elff.pack_note(elff.VMCOREINFO_NOTE_NAME, 0, raw, endian)
+
+
+def build_headers(ctx: Context, num_dumpable_hint: int | None = None, split: tuple[int, int] | None = None) -> dict[str, object]:
+    """Everything before the page descriptors, as (offset, bytes) pieces."""
+    a = ctx.attr
+    ps = ctx.page_size
+    max_mapnr = ctx.max_pfn
+    endian = "<" if a.get("arch.byte_order", "little") == "little" else ">"
+    layout = "64" if a.get("arch.ptr_size", 8) == 8 else "i386"
+    notes = notes_with_vmcoreinfo(ctx)
+    sub_size = dd.KdumpSubHeader.struct(endian, layout).size
+    sub_hdr_size = -(-(sub_size + len(notes)) // ps)
+    one_bitmap = dd.bitmap_bytes(max_mapnr, ps)
+    bitmap_blocks = 2 * one_bitmap // ps
+    offset_note = ps + sub_size
+    vmci = elff.find_note_offset(notes, endian, elff.VMCOREINFO_NOTE_NAME) if notes else None
+    codec = codecs.CODECS.get(a.get("file.compression", "none"))
+    status = codec.flag if codec else 0
+    uts = {f: a.get(f"linux.uts.{f}", "") for f in dd.UTSNAME_FIELDS}
+    hdr = dd.DiskDumpHeader(
+        signature=dd.SIG_KDUMP,
+        header_version=dd.HEADER_VERSION,
+        utsname=dd.DiskDumpHeader.make_utsname(uts),
+        tv_sec=int(a.get("linux.crashtime", 0)),
+        tv_usec=0,
+        status=status,
+        block_size=ps,
+        sub_hdr_size=sub_hdr_size,
+        bitmap_blocks=bitmap_blocks,
+        max_mapnr=min(max_mapnr, 0xFFFFFFFF),
+        nr_cpus=int(a.get("cpu.number", 0)),
+    )
+    start, end = split if split else (0, 0)
+    sub = dd.KdumpSubHeader(
+        phys_base=int(a.get("linux.phys_base", 0)) & U64,
+        dump_level=int(a.get("filter.dump_level", 0)),
+        split=1 if split else 0,
+        start_pfn=start & 0xFFFFFFFF if layout != "64" else start,
+        end_pfn=end & 0xFFFFFFFF if layout != "64" else end,
+        offset_vmcoreinfo=offset_note + vmci[0] if vmci else 0,
+        size_vmcoreinfo=vmci[1] if vmci else 0,
+        offset_note=offset_note if notes else 0,
+        size_note=len(notes),
+        start_pfn_64=start,
+        end_pfn_64=end,
+        max_mapnr_64=max_mapnr,
+    )
+    bitmap_offset = (1 + sub_hdr_size) * ps
+    return {
+        "endian": endian,
+        "layout": layout,
+        "header": hdr,
+        "sub": sub,
+        "notes": notes,
+        "bitmap_offset": bitmap_offset,
+        "one_bitmap": one_bitmap,
+        "pd_offset": bitmap_offset + 2 * one_bitmap,
+    }
+
+
+def write_kdump(ctx: Context, target: Target, threads: int | None = None, progress: object = None) -> WriteResult:
+    """Write the write context ``ctx`` as a kdump-compressed file."""
+    a = ctx.attr
+    ps = ctx.page_size
+    h = build_headers(ctx)
+    endian, layout = h["endian"], h["layout"]
+    hdr: dd.DiskDumpHeader = h["header"]  # type: ignore[assignment]
+    sub: dd.KdumpSubHeader = h["sub"]  # type: ignore[assignment]
+    notes: bytes = h["notes"]  # type: ignore[assignment]
+    bitmap_offset: int = h["bitmap_offset"]  # type: ignore[assignment]
+    one: int = h["one_bitmap"]  # type: ignore[assignment]
+    pd_offset: int = h["pd_offset"]  # type: ignore[assignment]
+
+    target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
+    target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
+    max_mapnr = ctx.max_pfn
+    bm1 = a["memory.pagemap"].to_bytes(0, max_mapnr)
+    bm2 = ctx.pagemap.to_bytes(0, max_mapnr)
+    target.pwrite(bm1.ljust(one, b"\0"), bitmap_offset)
+    target.pwrite(bm2.ljust(one, b"\0"), bitmap_offset + one)
+
+    num_dumpable = accel.popcount(bm2)
+    res = WriteResult()
+    pds = dd.page_desc_struct(endian)  # type: ignore[arg-type]
+    pd_pos = pd_offset
+    data_pos = pd_offset + dd.PAGE_DESC_SIZE * num_dumpable
+    level = int(a.get("filter.dump_level", 0))
+    exclude_zero = bool(level & 1)
+    pd_zero = b""
+    if exclude_zero:
+        target.pwrite(bytes(ps), data_pos)
+        pd_zero = pds.pack(data_pos, ps, 0, 0)
+        data_pos += ps
+    cname = a.get("file.compression", "none")
+    codec = codecs.CODECS.get(cname)
+    comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps, threads or default_threads())
+    reader = ctx.reader
+    descs = bytearray()
+    datas = bytearray()
+    try:
+        for pfn, n in page_runs(ctx):
+            buf = reader.read_pages(pfn, n)
+            zmap = accel.zero_pages(buf, ps)[0] if exclude_zero else None
+            pages = []
+            kinds = []
+            for i in range(n):
+                if zmap is not None and zmap[i >> 3] >> (i & 7) & 1:
+                    kinds.append(None)
+                    res.zero_pages += 1
+                else:
+                    pages.append(buf[i * ps : (i + 1) * ps])
+                    kinds.append(len(pages) - 1)
+            out = comp.compress(pages)
+            for k in kinds:
+                if k is None:
+                    descs += pd_zero
+                    continue
+                data, flags = out[k]
+                descs += pds.pack(data_pos + len(datas), len(data), flags, 0)
+                datas += data
+                if flags:
+                    res.compressed_pages += 1
+            res.pages_written += n
+            if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
+                data_pos, pd_pos = _flush(target, datas, descs, data_pos, pd_pos)
+            if progress is not None:
+                progress(res.pages_written, num_dumpable)  # type: ignore[operator]
+        data_pos, pd_pos = _flush(target, datas, descs, data_pos, pd_pos)
+    finally:
+        comp.close()
+    res.bytes_written = data_pos
+    return res
+
+
+def _flush(target: Target, datas: bytearray, descs: bytearray, data_pos: int, pd_pos: int) -> tuple[int, int]:
+    if datas:
+        target.pwrite(datas, data_pos)
+        data_pos += len(datas)
+    if descs:
+        target.pwrite(descs, pd_pos)
+        pd_pos += len(descs)
+    datas.clear()
+    descs.clear()
+    return data_pos, pd_pos

@@ -1,0 +1,99 @@
+"""Where a dump is written: created safely, written with positioned writes.
+
+A new dump is created with ``O_EXCL`` and mode 0600 and never through a
+symlink.  With ``force`` an existing file is replaced only when the new one
+is complete: the dump is written to a temporary file beside it and renamed
+over it at the end, so a failure leaves the old file as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from ..errors import OutputError
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class Target:
+    """An output file.
+
+    :param path: the dump file name.
+    :param force: replace an existing regular file (``-f``).
+    """
+
+    def __init__(self, path: str, force: bool = False) -> None:
+        self.path = path
+        self.tmp: str | None = None
+        self.written = 0
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
+        if st is not None:
+            if stat.S_ISLNK(st.st_mode):
+                raise OutputError("Cannot create dump file: it is a symbolic link (refusing to follow it)", path)
+            if not force:
+                raise OutputError("Cannot create dump file: it exists (use -f to overwrite)", path)
+            if not stat.S_ISREG(st.st_mode):
+                raise OutputError("Cannot overwrite: not a regular file", path)
+            d, base = os.path.split(path)
+            self.tmp = os.path.join(d, f".{base}.pymakedumpfile-{os.getpid()}")
+        try:
+            self.fd = os.open(self.tmp or path, _FLAGS, 0o600)
+        except OSError as e:
+            raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
+        mv = memoryview(data)
+        while mv:
+            try:
+                n = os.pwrite(self.fd, mv, offset)
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    continue
+                raise OutputError(f"Cannot write at {offset:#x}: {e.strerror}", self.path) from e
+            mv = mv[n:]
+            offset += n
+        self.written = max(self.written, offset)
+
+    def finish(self) -> None:
+        """Flush, close and put the file in place."""
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EROFS):
+                raise OutputError(f"Cannot flush: {e.strerror}", self.path) from e
+        os.close(self.fd)
+        self.fd = -1
+        if self.tmp:
+            os.replace(self.tmp, self.path)
+            self.tmp = None
+
+    def abort(self) -> None:
+        """Close; remove a temporary file (a new file is left for the caller)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.tmp:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
+
+    def remove(self) -> None:
+        """Abort and delete the file this run created (never a file it was
+        to replace: that one is untouched until :meth:`finish`)."""
+        replacing = self.tmp is not None
+        self.abort()
+        if replacing:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

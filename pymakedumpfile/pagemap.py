@@ -1,0 +1,212 @@
+"""Page maps: which pfns a dump holds (or a write context will write).
+
+Two representations share one small interface (libkdumpfile's
+``kdump_bmp_ops`` in spirit): :class:`RangeMap`, sorted disjoint pfn ranges
+(ELF PT_LOADs), and :class:`Bitmap`, one bit per pfn, least significant bit
+first, exactly as the kdump-compressed format stores it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from . import accel
+
+_NONZERO = re.compile(rb"[^\x00]+")
+_NOTFF = re.compile(rb"[^\xff]")
+
+
+class PageMap(Protocol):
+    """Read-only view of a set of pfns below :attr:`max_pfn`."""
+
+    max_pfn: int
+
+    def test(self, pfn: int) -> bool: ...
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]: ...
+
+    def count(self, start: int = 0, end: int | None = None) -> int: ...
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes: ...
+
+
+class RangeMap:
+    """A page map made of sorted, disjoint, half-open pfn ranges."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]], max_pfn: int) -> None:
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(r for r in ranges if r[1] > r[0]):
+            b = min(b, max_pfn)
+            if a >= b:
+                continue
+            if merged and a <= merged[-1][1]:
+                if b > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], b)
+            else:
+                merged.append((a, b))
+        self.ranges = merged
+        self._starts = [a for a, _ in merged]
+        self.max_pfn = max_pfn
+
+    def test(self, pfn: int) -> bool:
+        i = bisect.bisect_right(self._starts, pfn) - 1
+        return i >= 0 and pfn < self.ranges[i][1]
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        for a, b in self.ranges[i:]:
+            if a >= end:
+                break
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                yield a, b
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        return sum(b - a for a, b in self.runs(start, end))
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.max_pfn if end is None else end
+        bm = Bitmap.empty(end - start)
+        for a, b in self.runs(start, end):
+            bm.set_range(a - start, b - start)
+        return bytes(bm.buf)
+
+
+class Bitmap:
+    """One bit per pfn over a bytes-like buffer (LSB first).
+
+    :param buf: the bitmap bytes; a ``bytearray`` makes the map mutable.
+    :param max_pfn: number of meaningful bits (the buffer may be longer).
+    """
+
+    def __init__(self, buf: bytes | bytearray | memoryview, max_pfn: int) -> None:
+        if len(buf) * 8 < max_pfn:
+            raise ValueError("bitmap shorter than max_pfn")
+        self.buf = buf
+        self.max_pfn = max_pfn
+
+    @classmethod
+    def empty(cls, max_pfn: int) -> Bitmap:
+        return cls(bytearray((max_pfn + 7) // 8), max_pfn)
+
+    @classmethod
+    def copy_of(cls, pm: PageMap) -> Bitmap:
+        """A mutable bitmap with the same bits as ``pm``."""
+        if isinstance(pm, Bitmap):
+            n = (pm.max_pfn + 7) // 8
+            buf = bytearray(pm.buf[:n])
+            if pm.max_pfn & 7:  # clear bits past max_pfn
+                buf[-1] &= (1 << (pm.max_pfn & 7)) - 1
+            return cls(buf, pm.max_pfn)
+        bm = cls.empty(pm.max_pfn)
+        for a, b in pm.runs():
+            bm.set_range(a, b)
+        return bm
+
+    def test(self, pfn: int) -> bool:
+        if not 0 <= pfn < self.max_pfn:
+            return False
+        return bool(self.buf[pfn >> 3] >> (pfn & 7) & 1)
+
+    def set(self, pfn: int) -> None:
+        self.buf[pfn >> 3] |= 1 << (pfn & 7)  # type: ignore[index]
+
+    def clear(self, pfn: int) -> None:
+        self.buf[pfn >> 3] &= ~(1 << (pfn & 7)) & 0xFF  # type: ignore[index]
+
+    def set_range(self, a: int, b: int) -> None:
+        self._fill(a, b, True)
+
+    def clear_range(self, a: int, b: int) -> None:
+        self._fill(a, b, False)
+
+    def _fill(self, a: int, b: int, value: bool) -> None:
+        b = min(b, self.max_pfn)
+        buf = self.buf
+        while a < b and a & 7:
+            self.set(a) if value else self.clear(a)
+            a += 1
+        full_end = b & ~7
+        if a < full_end:
+            buf[a >> 3 : full_end >> 3] = (b"\xff" if value else b"\x00") * ((full_end - a) >> 3)  # type: ignore[index]
+            a = full_end
+        while a < b:
+            self.set(a) if value else self.clear(a)
+            a += 1
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+        """Yield the maximal runs [a, b) of set bits within [start, end)."""
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        if start >= end:
+            return
+        first = start >> 3
+        view = bytes(self.buf[first : (end + 7) >> 3])
+        for a, b in _byte_runs(view, first * 8):
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                yield a, b
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        if start >= end:
+            return 0
+        a8, b8 = (start + 7) & ~7, end & ~7
+        if a8 >= b8:
+            return sum(1 for p in range(start, end) if self.test(p))
+        n = accel.popcount(bytes(self.buf[a8 >> 3 : b8 >> 3]))
+        n += sum(1 for p in range(start, a8) if self.test(p))
+        n += sum(1 for p in range(b8, end) if self.test(p))
+        return n
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.max_pfn if end is None else end
+        if start & 7 == 0:
+            raw = bytearray(self.buf[start >> 3 : (end + 7) >> 3])
+            raw.extend(bytes((end - start + 7) // 8 - len(raw)))
+            if end > self.max_pfn or end & 7:
+                lim = min(end, self.max_pfn) - start
+                for p in range(max(lim, 0), len(raw) * 8):
+                    raw[p >> 3] &= ~(1 << (p & 7)) & 0xFF
+            return bytes(raw)
+        out = Bitmap.empty(end - start)
+        for a, b in self.runs(start, end):
+            out.set_range(a - start, b - start)
+        return bytes(out.buf)
+
+
+def _byte_runs(view: bytes, base: int) -> Iterator[tuple[int, int]]:
+    """Maximal runs of set bits in ``view``; bit 0 of ``view`` is pfn ``base``."""
+    run_a = run_b = -1
+    for m in _NONZERO.finditer(view):
+        pos, stop_nz = m.start(), m.end()
+        while pos < stop_nz:
+            nf = _NOTFF.search(view, pos, stop_nz)
+            stop = nf.start() if nf else stop_nz
+            if stop > pos:  # whole 0xff bytes
+                pa, pb = base + pos * 8, base + stop * 8
+                if pa == run_b:
+                    run_b = pb
+                else:
+                    if run_a >= 0:
+                        yield run_a, run_b
+                    run_a, run_b = pa, pb
+                pos = stop
+                continue
+            byte = view[pos]
+            pb0 = base + pos * 8
+            for bit in range(8):
+                if byte >> bit & 1:
+                    pfn = pb0 + bit
+                    if pfn == run_b:
+                        run_b = pfn + 1
+                    else:
+                        if run_a >= 0:
+                            yield run_a, run_b
+                        run_a, run_b = pfn, pfn + 1
+            pos += 1
+    if run_a >= 0:
+        yield run_a, run_b

@@ -1,0 +1,77 @@
+"""VMCOREINFO: the kernel's ``KEY=VALUE`` description of itself.
+
+Parsed once into typed lookups.  Kinds follow the kernel's
+``kernel/vmcore_info.c`` macros: ``SYMBOL(x)`` (hex address), ``OFFSET(t.m)``,
+``SIZE(t)``, ``LENGTH(x)`` (decimal) and ``NUMBER(x)`` (decimal, may be
+negative; printed with ``%ld``).  Plain keys (OSRELEASE, PAGESIZE,
+KERNELOFFSET (hex), CRASHTIME ...) stay strings in :attr:`lines`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KIND = re.compile(r"^(SYMBOL|OFFSET|SIZE|LENGTH|NUMBER)\((.*)\)$")
+_HEX_KEYS = {"KERNELOFFSET", "phys_base"}
+
+
+class VmcoreInfo:
+    """Parsed VMCOREINFO text.
+
+    :ivar raw: the note's bytes as found.
+    :ivar lines: every ``KEY=VALUE`` line, the value as a string.
+    :ivar SYMBOL: ``name -> address``; likewise ``OFFSET``, ``SIZE``,
+        ``LENGTH``, ``NUMBER`` map names to integers.
+    """
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.lines: dict[str, str] = {}
+        self.SYMBOL: dict[str, int] = {}
+        self.OFFSET: dict[str, int] = {}
+        self.SIZE: dict[str, int] = {}
+        self.LENGTH: dict[str, int] = {}
+        self.NUMBER: dict[str, int] = {}
+        text = raw.split(b"\0", 1)[0].decode("ascii", "replace")
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if not sep or not key:
+                continue
+            self.lines[key] = value
+            m = _KIND.match(key)
+            if not m:
+                continue
+            kind, name = m.groups()
+            try:
+                num = int(value, 16) if kind == "SYMBOL" else _int(value)
+            except ValueError:
+                continue  # a malformed value is kept only in lines
+            getattr(self, kind)[name] = num
+
+    def get_int(self, key: str, default: int | None = None) -> int | None:
+        """A plain key's value as an integer (KERNELOFFSET is hex)."""
+        v = self.lines.get(key)
+        if v is None:
+            return default
+        try:
+            return int(v, 16) if key in _HEX_KEYS else _int(v)
+        except ValueError:
+            return default
+
+    @property
+    def osrelease(self) -> str | None:
+        return self.lines.get("OSRELEASE")
+
+    @property
+    def page_size(self) -> int | None:
+        return self.get_int("PAGESIZE")
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def _int(v: str) -> int:
+    v = v.strip()
+    if v.lower().startswith(("0x", "-0x")):
+        return int(v, 16)
+    return int(v, 10)
