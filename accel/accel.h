@@ -12,7 +12,7 @@
 /* Worst-case compressed size for n input bytes (as liblzo2 documents). */
 #define PMD_LZO_BOUND(n) ((n) + (n) / 16 + 64 + 3)
 /* Bytes of scratch memory the compressor needs. */
-#define PMD_LZO1X_1_MEM (1u << 14) * sizeof(uint16_t)
+#define PMD_LZO1X_1_MEM ((1u << 14) * sizeof(uint16_t))
 
 /* Compress src[0:n] into dst (capacity PMD_LZO_BOUND(n)); *dst_len receives
  * the compressed size.  wrkmem must hold PMD_LZO1X_1_MEM bytes.  Returns 0. */
