@@ -1,0 +1,80 @@
+"""Helpers for the real-dump tests: page digests by our reader and by
+libkdumpfile, and running the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LKDF = REPO / "tests" / "tools" / "lkdf_pages.py"
+
+
+def run_cli(*args: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([sys.executable, "-m", "pymakedumpfile", *args], capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if check and p.returncode != 0:
+        raise AssertionError(f"pymakedumpfile {' '.join(args)} exited {p.returncode}:\n{p.stderr}")
+    return p
+
+
+def our_digests(paths: str | os.PathLike[str] | Sequence[str]) -> dict[int, str]:
+    """pfn -> digest of every page our reader says the dump holds."""
+    from pymakedumpfile import open_dump
+
+    out: dict[int, str] = {}
+    with open_dump(paths) as ctx:  # type: ignore[arg-type]
+        ps = ctx.page_size
+        for a, b in ctx.reader.pagemap.runs():
+            while a < b:
+                n = min(256, b - a)
+                buf = ctx.reader.read_pages(a, n)
+                for i in range(n):
+                    out[a + i] = hashlib.blake2b(buf[i * ps : (i + 1) * ps], digest_size=8).hexdigest()
+                a += n
+    return out
+
+
+_LKDF_CACHE: dict[tuple[str, float, int], dict[str, object]] = {}
+
+
+def lkdf(path: str | os.PathLike[str]) -> dict[str, object]:
+    """libkdumpfile's view of a dump: max_pfn, release, VMCOREINFO keys, page digests."""
+    st = os.stat(path)
+    key = (os.fspath(path), st.st_mtime, st.st_size)
+    if key not in _LKDF_CACHE:
+        p = subprocess.run(["/usr/bin/python3", str(LKDF), os.fspath(path)], capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            raise AssertionError(f"libkdumpfile could not read {path}:\n{p.stderr[-2000:]}")
+        d = json.loads(p.stdout)
+        d["pages"] = {int(k): v for k, v in d["pages"].items()}
+        _LKDF_CACHE[key] = d
+    return _LKDF_CACHE[key]
+
+
+def diff_pages(a: dict[int, str], b: dict[int, str], limit: int = 10) -> str:
+    only_a = sorted(set(a) - set(b))
+    only_b = sorted(set(b) - set(a))
+    differ = sorted(p for p in set(a) & set(b) if a[p] != b[p])
+    return (f"only in first: {len(only_a)} {[hex(p) for p in only_a[:limit]]}; "
+            f"only in second: {len(only_b)} {[hex(p) for p in only_b[:limit]]}; "
+            f"different: {len(differ)} {[hex(p) for p in differ[:limit]]}")
+
+
+ZERO_DIGEST = hashlib.blake2b(bytes(4096), digest_size=8).hexdigest()
+
+
+def assert_same_pages(got: dict[int, str], want: dict[int, str], *, zero_may_differ: bool = True) -> None:
+    """Pages present on both sides are identical; a page present on one side
+    only is allowed solely when it is a zero page and ``zero_may_differ``
+    (libkdumpfile reads the unbacked edges of ELF PT_LOADs as zeros, and an
+    ELF file cannot tell an excluded page from a hole)."""
+    differ = [p for p in set(got) & set(want) if got[p] != want[p]]
+    one_sided = {p: d for p, d in {**{p: got[p] for p in set(got) - set(want)},
+                                    **{p: want[p] for p in set(want) - set(got)}}.items()}
+    bad_one_sided = [p for p, d in one_sided.items() if not (zero_may_differ and d == ZERO_DIGEST)]
+    assert not differ and not bad_one_sided, diff_pages(got, want)

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Make (or reuse) the real dumps the tests read, with the shared rig in ../shared/vmcores.
+#   PMD_RIG_DIR  where dumps are cached (default ~/.cache/pymakedumpfile/rig); outside git.
+#   RIG_SRC      the rig scripts (default: ../shared/vmcores beside the repository)
+# A dump set is reused while its marker file exists; delete the folder to remake it.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RIG_SRC=${RIG_SRC:-$REPO/../shared/vmcores}
+export RIG_DIR=${PMD_RIG_DIR:-$HOME/.cache/pymakedumpfile/rig}
+mkdir -p "$RIG_DIR"
+[ -d "$RIG_SRC" ] || { echo "make-dumps: no rig scripts at $RIG_SRC" >&2; exit 1; }
+
+if [ ! -e "$RIG_DIR/kernel/KPKG" ]; then
+	SKIP_APT=${SKIP_APT:-0} "$RIG_SRC/setup.sh"
+fi
+[ -e "$RIG_DIR/initramfs.cpio.gz" ] || "$RIG_SRC/build-initramfs.sh"
+
+# 512 MiB guest, 4-level paging: QEMU ELF + flattened kdump, real kexec capture, makedumpfile references
+D=$RIG_DIR/dumps/mem512
+if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
+	python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --mdf-levels 31,1 --mdf-comp c,l
+	python3 "$RIG_SRC/mdf_reference.py" "$D/vmcore.elf"
+fi
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps"
