@@ -183,8 +183,10 @@ def command(**o: Any) -> None:
         _fail(msg, f"-{codecs.CODECS[comp].option}: {comp} support is not installed")
     if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
         _fail(msg, f"{dumpfile}: the dump file is the input file")
-    if not o["force"] and not o["dry_run"] and os.path.lexists(dumpfile):
-        _fail(msg, f"{dumpfile}: Cannot create dump file: it exists (use -f to overwrite)")
+    if not o["dry_run"]:
+        from .output.target import check_target
+
+        check_target(dumpfile, o["force"])  # fail before reading anything
     if o["check_params"]:
         return
     run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], dump_level=levels[0], force=o["force"], dry_run=o["dry_run"], threads=o["num_threads"])

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .input.base import DumpReader
 
 _MISSING = object()
+_DELETED = object()  # a tombstone: hides the base's value
 
 # Known attributes and the Python type each must have.  Others are free-form.
 ATTR_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -63,6 +64,8 @@ class Attributes(MutableMapping[str, Any]):
         t: Attributes | None = self
         while t is not None:
             v = t._own.get(key, _MISSING)
+            if v is _DELETED:
+                return _MISSING
             if v is not _MISSING:
                 return v
             t = t._base
@@ -88,7 +91,7 @@ class Attributes(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         if self._lookup(key) is _MISSING:
             raise KeyError(key)
-        self._own[key] = _MISSING  # hides the base's value
+        self._own[key] = _DELETED
 
     def _all(self) -> dict[str, Any]:
         chain = []
@@ -99,7 +102,7 @@ class Attributes(MutableMapping[str, Any]):
         merged: dict[str, Any] = {}
         for own in reversed(chain):
             merged.update(own)
-        return {k: v for k, v in merged.items() if v is not _MISSING}
+        return {k: v for k, v in merged.items() if v is not _DELETED}
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._all()))

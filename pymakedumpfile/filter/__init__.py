@@ -48,8 +48,9 @@ def make_write_context(
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
-    level = dump_level | int(src.attr.get("kdump.dump_level", 0))
-    unsupported = level & ~int(SUPPORTED_LEVELS)
+    done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
+    level = dump_level | done
+    unsupported = level & ~done & ~int(SUPPORTED_LEVELS)
     if unsupported:
         raise UsageError(
             f"dump level {level} needs page classification (bits {unsupported:#x}), which is not supported yet"

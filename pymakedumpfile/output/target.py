@@ -17,6 +17,26 @@ from ..errors import OutputError
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def check_target(path: str, force: bool) -> bool:
+    """Raise :class:`OutputError` unless a dump may be written to ``path``.
+
+    :returns: True if an existing file will be replaced.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise OutputError("Cannot create dump file: it is a symbolic link (refusing to follow it)", path)
+    if not force:
+        raise OutputError("Cannot create dump file: it exists (use -f to overwrite)", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError("Cannot overwrite: not a regular file", path)
+    return True
+
+
 class Target:
     """An output file.
 
@@ -28,19 +48,7 @@ class Target:
         self.path = path
         self.tmp: str | None = None
         self.written = 0
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as e:
-            raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
-        if st is not None:
-            if stat.S_ISLNK(st.st_mode):
-                raise OutputError("Cannot create dump file: it is a symbolic link (refusing to follow it)", path)
-            if not force:
-                raise OutputError("Cannot create dump file: it exists (use -f to overwrite)", path)
-            if not stat.S_ISREG(st.st_mode):
-                raise OutputError("Cannot overwrite: not a regular file", path)
+        if check_target(path, force):
             d, base = os.path.split(path)
             self.tmp = os.path.join(d, f".{base}.pymakedumpfile-{os.getpid()}")
         try:

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Run pymakedumpfile's test suite on a fresh Debian machine (as root, or with sudo available):
+#  1. Debian packages the tests use (compiler, makedumpfile, crash, python3-libkdumpfile, QEMU for the rig)
+#  2. the real dumps, made once by the shared rig (../shared/vmcores) and cached in ~/.cache/pymakedumpfile/rig
+#  3. a virtualenv (.venv) with the package installed editable, the accel module compiled
+#  4. pytest, twice: with the compiled accel module, then with its pure-Python twin
+# Extra arguments go to pytest.  PMD_SKIP_APT=1 skips step 1, PMD_SKIP_RIG=1 step 2.
+set -euo pipefail
+cd "$(dirname "$0")"
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+if [ "${PMD_SKIP_APT:-0}" != 1 ]; then
+	PKGS="gcc libc6-dev python3-dev python3-venv binutils makedumpfile crash python3-libkdumpfile liblzo2-2
+	      qemu-system-x86 busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
+	missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+	if [ -n "$missing" ]; then
+		$SUDO apt-get update -qq
+		# shellcheck disable=SC2086
+		$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+fi
+[ "${PMD_SKIP_RIG:-0}" = 1 ] || SKIP_APT=1 tests/rig/make-dumps.sh
+[ -x .venv/bin/python ] || python3 -m venv .venv
+PYMAKEDUMPFILE_REQUIRE_ACCEL=1 .venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+PYMAKEDUMPFILE_ACCEL=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/real "$@"

@@ -1,0 +1,76 @@
+"""Attribute trees, copy-on-write clones and page maps."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymakedumpfile.context import Attributes
+from pymakedumpfile.pagemap import Bitmap, RangeMap
+
+
+def test_clone_is_copy_on_write() -> None:
+    base = Attributes()
+    base["file.format"] = "elf"
+    base["linux.uts.release"] = "6.1"
+    base["linux.uts.machine"] = "x86_64"
+    base["file.pagemap"] = Bitmap(bytearray(b"\xff"), 8)
+    clone = Attributes(base)
+    assert clone["file.format"] == "elf"
+    clone["file.format"] = "kdump"
+    assert base["file.format"] == "elf" and clone["file.format"] == "kdump"
+    assert not clone.is_own("linux.uts.release")
+    assert clone["linux.uts"] == {"release": "6.1", "machine": "x86_64"}
+    pm = clone.mutable("file.pagemap")
+    pm.clear(3)
+    assert base["file.pagemap"].test(3) and not clone["file.pagemap"].test(3)
+    del clone["linux.uts.machine"]
+    assert "linux.uts.machine" not in clone and "linux.uts.machine" in base
+    with pytest.raises(TypeError):
+        clone["arch.page_size"] = "4096"
+
+
+def _bits(pm: object, n: int) -> list[bool]:
+    return [pm.test(i) for i in range(n)]  # type: ignore[attr-defined]
+
+
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 300)), max_size=12), st.integers(0, 310))
+@settings(max_examples=200, deadline=None)
+def test_rangemap_and_bitmap_agree(ranges: list[tuple[int, int]], start: int) -> None:
+    n = 300
+    rm = RangeMap([(min(a, b), max(a, b)) for a, b in ranges], n)
+    bm = Bitmap.copy_of(rm)
+    assert _bits(rm, n) == _bits(bm, n)
+    assert list(rm.runs(start)) == list(bm.runs(start))
+    assert rm.count(start) == bm.count(start) == sum(_bits(rm, n)[start:])
+    s8 = start & ~7
+    assert rm.to_bytes(s8, n) == bm.to_bytes(s8, n)
+
+
+def test_bitmap_runs_random() -> None:
+    rnd = random.Random(1)
+    for _ in range(50):
+        n = rnd.randrange(1, 5000)
+        raw = bytearray(rnd.choice([0, 0xFF, rnd.randrange(256)]) for _ in range((n + 7) // 8))
+        bm = Bitmap(raw, n)
+        want: list[tuple[int, int]] = []
+        for i in range(n):
+            if bm.test(i):
+                if want and want[-1][1] == i:
+                    want[-1] = (want[-1][0], i + 1)
+                else:
+                    want.append((i, i + 1))
+        assert list(bm.runs()) == want
+        a, b = sorted(rnd.sample(range(n + 1), 2)) if n > 1 else (0, n)
+        assert list(bm.runs(a, b)) == [(max(x, a), min(y, b)) for x, y in want if min(y, b) > max(x, a)]
+
+
+def test_bitmap_set_clear_range() -> None:
+    bm = Bitmap.empty(100)
+    bm.set_range(3, 77)
+    assert bm.count() == 74 and list(bm.runs()) == [(3, 77)]
+    bm.clear_range(10, 20)
+    assert list(bm.runs()) == [(3, 10), (20, 77)]
