@@ -7,7 +7,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c"]
+SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c"]
 CFLAGS = ["-O2", "-std=c99", "-fvisibility=hidden", "-Wall", "-Wextra"]
 if os.environ.get("PYMAKEDUMPFILE_WERROR") == "1":
     CFLAGS.append("-Werror")

@@ -47,4 +47,42 @@ size_t pmd_zero_pages(const uint8_t *buf, size_t page_size, size_t count,
 /* Number of set bits in bitmap[0:nbytes]. */
 uint64_t pmd_popcount(const uint8_t *bitmap, size_t nbytes);
 
+/* ---- page classification (classify.c) -------------------------------
+ * params: an int64 array indexed by PMD_C_*; missing offsets are -1,
+ * missing flag numbers -1, *_HAS says whether a marker value exists. */
+enum {
+	PMD_C_SIZE_PAGE, PMD_C_ULONG_SIZE, PMD_C_BIG_ENDIAN, PMD_C_DUMP_LEVEL,
+	PMD_C_OFF_FLAGS, PMD_C_OFF_MAPPING, PMD_C_OFF_MAPCOUNT, PMD_C_OFF_PRIVATE,
+	PMD_C_OFF_COMPOUND_HEAD,
+	PMD_C_ORDER_MODE, /* 0 none, 1 offsets in page[1], 2 page[1].flags + PG_hugetlb, 3 page[1].flags + hugetlb mapcount */
+	PMD_C_ORDER_OFF, PMD_C_ORDER_WIDTH, PMD_C_DTOR_OFF, PMD_C_DTOR_WIDTH,
+	PMD_C_HEAD_MASK, PMD_C_PG_LRU, PMD_C_PG_PRIVATE, PMD_C_PG_SWAPCACHE,
+	PMD_C_PG_SWAPBACKED, PMD_C_PG_SLAB, PMD_C_PG_HWPOISON, PMD_C_PG_BUDDY,
+	PMD_C_PG_HUGETLB,
+	PMD_C_BUDDY_MODE, /* 0 none, 2 PG_buddy flag, 3 _mapcount value */
+	PMD_C_BUDDY_MC, PMD_C_SLAB_MC_HAS, PMD_C_SLAB_MC, PMD_C_OFFLINE_HAS,
+	PMD_C_OFFLINE_MC, PMD_C_UNACCEPTED_HAS, PMD_C_UNACCEPTED_MC,
+	PMD_C_HUGETLB_MC, PMD_C_HUGETLB_DTOR_HAS, PMD_C_HUGETLB_DTOR,
+	PMD_C_FREE_HUGE_PAGE_HAS, PMD_C_FREE_HUGE_PAGE, PMD_C_FREE_AREA_LEN,
+	PMD_C_NPARAMS
+};
+
+/* counters[] indexes */
+enum {
+	PMD_CNT_CACHE, PMD_CNT_CACHE_PRIVATE, PMD_CNT_USER, PMD_CNT_FREE,
+	PMD_CNT_HWPOISON, PMD_CNT_OFFLINE, PMD_CNT_BAD_ORDER, PMD_CNT_N
+};
+
+/* Classify the struct pages of pfns pfn0 .. pfn0+count-1 held in pages
+ * (nstruct records, one more than count when the next page is available, so
+ * a head at the end can read its order).  Pfns below skip_until are not
+ * examined (the tail of an exclusion begun in the previous batch).  Clears
+ * the bits of excluded pfns in keep (nbits bits, absolute pfns), skips pfns
+ * not set in valid, adds to counters[PMD_CNT_N].  Returns the next pfn to
+ * examine, which is past pfn0+count when an exclusion ran beyond it. */
+uint64_t pmd_classify(const uint8_t *pages, uint64_t nstruct, uint64_t pfn0,
+		      uint64_t count, uint64_t skip_until, const int64_t *params,
+		      const uint8_t *valid, uint8_t *keep, uint64_t nbits,
+		      uint64_t *counters);
+
 #endif

@@ -132,7 +132,61 @@ accel_lzo1x_decompress_safe(PyObject *self, PyObject *args)
 	return out;
 }
 
+static PyObject *
+accel_classify(PyObject *self, PyObject *args)
+{
+	Py_buffer pages, params, valid, keep, counters;
+	unsigned long long nstruct, pfn0, count, skip_until, nbits, r = 0;
+	int ok = 1;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*KKKKy*y*w*Kw*:classify", &pages, &nstruct, &pfn0,
+			      &count, &skip_until, &params, &valid, &keep, &nbits, &counters))
+		return NULL;
+	if (params.len < (Py_ssize_t)(PMD_C_NPARAMS * sizeof(int64_t)) ||
+	    counters.len < (Py_ssize_t)(PMD_CNT_N * sizeof(uint64_t))) {
+		PyErr_SetString(PyExc_ValueError, "params or counters array too short");
+		ok = 0;
+	} else {
+		const int64_t *prm = params.buf;
+		uint64_t sz = (uint64_t)prm[PMD_C_SIZE_PAGE];
+		if (sz == 0 || nstruct < count || (uint64_t)pages.len / sz < nstruct ||
+		    (uint64_t)valid.len * 8 < nbits || (uint64_t)keep.len * 8 < nbits) {
+			PyErr_SetString(PyExc_ValueError, "buffer sizes do not match the arguments");
+			ok = 0;
+		} else {
+			/* every field offset must lie inside a struct page */
+			static const int offs[] = {PMD_C_OFF_FLAGS, PMD_C_OFF_MAPPING, PMD_C_OFF_MAPCOUNT,
+				PMD_C_OFF_PRIVATE, PMD_C_OFF_COMPOUND_HEAD, PMD_C_ORDER_OFF, PMD_C_DTOR_OFF};
+			size_t j;
+			for (j = 0; j < sizeof(offs) / sizeof(offs[0]); j++)
+				if (prm[offs[j]] >= 0 && (uint64_t)prm[offs[j]] + 8 > sz)
+					ok = 0;
+			if (prm[PMD_C_ULONG_SIZE] != 4 && prm[PMD_C_ULONG_SIZE] != 8)
+				ok = 0;
+			if (prm[PMD_C_ORDER_WIDTH] > 8 || prm[PMD_C_DTOR_WIDTH] > 8)
+				ok = 0;
+			if (!ok)
+				PyErr_SetString(PyExc_ValueError, "struct page field offsets out of range");
+		}
+	}
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS
+		r = pmd_classify(pages.buf, nstruct, pfn0, count, skip_until, params.buf,
+				 valid.buf, keep.buf, nbits, counters.buf);
+		Py_END_ALLOW_THREADS
+	}
+	PyBuffer_Release(&pages);
+	PyBuffer_Release(&params);
+	PyBuffer_Release(&valid);
+	PyBuffer_Release(&keep);
+	PyBuffer_Release(&counters);
+	if (!ok)
+		return NULL;
+	return PyLong_FromUnsignedLongLong(r);
+}
+
 static PyMethodDef accel_methods[] = {
+	{"classify", accel_classify, METH_VARARGS, NULL},
 	{"is_zero", accel_is_zero, METH_VARARGS, NULL},
 	{"zero_pages", accel_zero_pages, METH_VARARGS, NULL},
 	{"popcount", accel_popcount, METH_VARARGS, NULL},

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import _lzo_py
+from . import _classify_py, _lzo_py
 
 _native: ModuleType | None
 try:
@@ -55,12 +55,13 @@ def popcount_python(buf: bytes | memoryview) -> int:
     return int.from_bytes(buf, "little").bit_count()
 
 
+classify_python = _classify_py.classify_python
 lzo1x_1_compress_python = _lzo_py.lzo1x_1_compress
 lzo1x_decompress_safe_python = _lzo_py.lzo1x_decompress_safe
 
 # ---- selection -----------------------------------------------------------
 
-NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe")
+NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -78,6 +79,7 @@ zero_pages: Callable[[Any, int], tuple[bytes, int]]
 popcount: Callable[[Any], int]
 lzo1x_1_compress: Callable[[Any], bytes]
 lzo1x_decompress_safe: Callable[[Any, int], bytes]
+classify: Callable[..., int]
 
 
 def implementations(name: str) -> dict[str, Callable[..., Any]]:

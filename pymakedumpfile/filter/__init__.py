@@ -3,19 +3,29 @@
 Level bits (makedumpfile's ``-d``): 1 zero pages, 2 non-private cache,
 4 all cache, 8 user data, 16 free pages.  Zero pages are found while
 writing a kdump file (each page is read once) and by a pre-pass for ELF
-output, as makedumpfile does.  The other levels classify ``struct page``
-records and are not implemented yet.
+output, as makedumpfile does.  The other levels, and the pages always
+excluded (hwpoison, offline), come from classifying the ``struct page`` of
+every pfn (:mod:`.classify`, :mod:`.memmap`).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
+from array import array
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .. import accel
 from ..context import Context
-from ..errors import UsageError
+from ..errors import DumpError, UnsupportedDumpError, UsageError
 from ..pagemap import Bitmap
+from ..translate import KernelMemory, get_arch
+from .classify import C, Cnt, MissingInfo, build_params, scan_needed
+from .memmap import find_mem_map
+
+log = logging.getLogger(__name__)
+BATCH_PAGES = 16384  # struct pages read and classified together
 
 MAX_DUMP_LEVEL = 31
 
@@ -28,7 +38,25 @@ class DumpLevel(enum.IntFlag):
     EXCLUDE_FREE = 0x10
 
 
-SUPPORTED_LEVELS = DumpLevel.EXCLUDE_ZERO
+
+
+@dataclass
+class FilterStats:
+    """Pages excluded per category (makedumpfile's --message-level 16 report).
+    ``zero`` is filled in by the writer for kdump output."""
+
+    zero: int = 0
+    cache: int = 0
+    cache_private: int = 0
+    user: int = 0
+    free: int = 0
+    hwpoison: int = 0
+    offline: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def excluded(self) -> int:
+        return self.zero + self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline
 
 
 def make_write_context(
@@ -50,19 +78,77 @@ def make_write_context(
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
     done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
     level = dump_level | done
-    unsupported = level & ~done & ~int(SUPPORTED_LEVELS)
-    if unsupported:
-        raise UsageError(
-            f"dump level {level} needs page classification (bits {unsupported:#x}), which is not supported yet"
-        )
     w = src.clone()
     w.attr["file.format"] = format
     w.attr["file.compression"] = compression if format == "kdump" else "none"
     w.attr["filter.dump_level"] = level
     keep: Bitmap = w.attr.mutable("file.pagemap")
+    stats = FilterStats()
+    w.attr["filter.stats"] = stats
+    exclude_unnecessary_pages(w, keep, level, stats, progress)
     if format == "elf" and level & DumpLevel.EXCLUDE_ZERO:
-        exclude_zero_pages(w, keep, progress)
+        stats.zero = exclude_zero_pages(w, keep, progress)
     return w
+
+
+def exclude_unnecessary_pages(
+    ctx: Context, keep: Bitmap, level: int, stats: FilterStats, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Classify every pfn's ``struct page`` and clear the excluded ones from ``keep``."""
+    a = ctx.attr
+    vi = ctx.reader.vmcoreinfo
+    ptr = int(a.get("arch.ptr_size", 8))
+    try:
+        params = build_params(vi, level, ptr, a.get("arch.byte_order", "little") == "big")
+    except MissingInfo as e:
+        if level & (2 | 4 | 8 | 16):
+            raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e}", ctx.name) from None
+        return
+    if not scan_needed(params):
+        return
+    if level & 16 and not params[C.BUDDY_MODE]:
+        stats.warnings.append("free pages not excluded: the kernel has no buddy marker (free-list walk not implemented)")
+    arch = get_arch(a.get("arch.name", ""))
+    if arch is None:
+        raise UnsupportedDumpError("Cannot filter: unknown architecture", ctx.name)
+    km = KernelMemory(arch, ctx.read_phys, vi, int(a.get("linux.phys_base", 0)))
+    max_pfn = ctx.max_pfn
+    try:
+        ranges = find_mem_map(vi, km, max_pfn, ctx.page_size, arch.name)
+    except DumpError as e:
+        raise type(e)(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
+    valid = a["memory.pagemap"].to_bytes(0, max_pfn)
+    buf = keep.buf
+    counters = array("Q", [0] * Cnt.N)
+    sz = params[C.SIZE_PAGE]
+    total = sum(r.pfn_end - r.pfn_start for r in ranges)
+    done = 0
+    for r in ranges:
+        skip = r.pfn_start
+        pfn = r.pfn_start
+        while pfn < r.pfn_end:
+            n = min(BATCH_PAGES, r.pfn_end - pfn)
+            if skip >= pfn + n:
+                pfn += n
+                continue
+            extra = 1 if pfn + n < r.pfn_end else 0
+            try:
+                pages = km.read(r.mem_map + (pfn - r.pfn_start) * sz, (n + extra) * sz)
+            except DumpError as e:
+                raise DumpError(f"Cannot read struct page of pfns {pfn:#x}-{pfn + n:#x}: {e.message}", ctx.name) from None
+            skip = accel.classify(pages, n + extra, pfn, n, skip, params, valid, buf, max_pfn, counters)
+            pfn += n
+            done += n
+            if progress is not None:
+                progress(done, total)
+    stats.cache += counters[Cnt.CACHE]
+    stats.cache_private += counters[Cnt.CACHE_PRIVATE]
+    stats.user += counters[Cnt.USER]
+    stats.free += counters[Cnt.FREE]
+    stats.hwpoison += counters[Cnt.HWPOISON]
+    stats.offline += counters[Cnt.OFFLINE]
+    if counters[Cnt.BAD_ORDER]:
+        stats.warnings.append(f"{counters[Cnt.BAD_ORDER]} free pages with an invalid order were kept")
 
 
 def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int], None] | None = None) -> int:

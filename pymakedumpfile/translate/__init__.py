@@ -68,3 +68,36 @@ def arch_from_machine(machine: str) -> ArchInfo | None:
 
 def get_arch(name: str) -> ArchInfo | None:
     return ARCHES.get(name)
+
+
+class KernelMemory:
+    """Reads of kernel virtual memory of a dump, through its page tables.
+
+    :param read_phys: reads ``n`` bytes at a physical address.
+    """
+
+    def __init__(self, arch: ArchInfo, read_phys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:  # type: ignore[no-untyped-def]
+        from ..errors import UnsupportedDumpError
+
+        self.read_phys = read_phys
+        if arch.name != "x86_64":
+            raise UnsupportedDumpError(f"kernel address translation for {arch.name} is not implemented yet")
+        from .x86_64 import X86_64Translator
+
+        self.xlat = X86_64Translator(read_phys, vmcoreinfo, phys_base)
+
+    def vtop(self, vaddr: int) -> int:
+        return self.xlat.vtop(vaddr)
+
+    def read(self, vaddr: int, size: int) -> bytes:
+        """``size`` bytes of kernel virtual memory, crossing mappings as needed."""
+        out = []
+        while size > 0:
+            n = min(size, self.xlat.mapping_size(vaddr))
+            out.append(self.read_phys(self.xlat.vtop(vaddr), n))
+            vaddr += n
+            size -= n
+        return b"".join(out)
+
+    def read_u64(self, vaddr: int) -> int:
+        return int.from_bytes(self.read(vaddr, 8), "little")

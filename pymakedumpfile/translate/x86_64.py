@@ -1,14 +1,29 @@
-"""x86_64: kernel image mapping.
+"""x86_64: kernel image mapping and the page-table walk.
 
-Source: Linux ``arch/x86/include/asm/page_64_types.h``: the kernel image is
-mapped at ``__START_KERNEL_map`` (0xffffffff80000000) plus ``phys_base``.
+Sources: Linux ``arch/x86/include/asm/pgtable_64_types.h`` (4- and 5-level
+paging, ``__START_KERNEL_map``), the Intel SDM (entry layout: present bit 0,
+PS bit 7 at the PUD (1 GiB) and PMD (2 MiB) levels, physical address bits
+12-51), makedumpfile ``arch/x86_64.c`` (root table from ``init_top_pgt``
+(``init_level4_pgt`` before 4.13) through the image mapping, ``sme_mask``
+removed from entries, 5-level paging when ``NUMBER(pgtable_l5_enabled)`` is 1).
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import AddressTranslationError
+from ..vmcoreinfo import VmcoreInfo
 from . import ArchInfo
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
+ENTRY_MASK = ~0xFFF0000000000FFF & 0xFFFFFFFFFFFFFFFF
+PAGE_PRESENT = 0x1
+PAGE_PSE = 0x80
+PUD_SIZE = 1 << 30
+PMD_SIZE = 1 << 21
 
 X86_64 = ArchInfo(
     name="x86_64",
@@ -18,3 +33,79 @@ X86_64 = ArchInfo(
     byte_order="little",
     kernel_text_base=START_KERNEL_MAP,
 )
+
+_Q = struct.Struct("<Q")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One level of a walk: the entry's physical address and its value."""
+
+    level: str
+    entry_addr: int
+    entry: int
+
+
+class X86_64Translator:
+    """Kernel virtual to physical translation through the kernel page tables.
+
+    :param read_phys: reads ``n`` bytes at a physical address.
+    :param vmcoreinfo: the dump's VMCOREINFO.
+    :param phys_base: the kernel's ``phys_base`` (may be negative).
+    """
+
+    def __init__(self, read_phys: Callable[[int, int], bytes], vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+        self._read_phys = read_phys
+        vi = vmcoreinfo
+        root_va = vi.SYMBOL.get("init_level4_pgt", vi.SYMBOL.get("init_top_pgt", vi.SYMBOL.get("swapper_pg_dir")))
+        if root_va is None:
+            raise AddressTranslationError(0, "no init_top_pgt, init_level4_pgt or swapper_pg_dir in VMCOREINFO")
+        self.phys_base = phys_base
+        self.root = root_va - START_KERNEL_MAP + phys_base
+        self.levels = 5 if vi.NUMBER.get("pgtable_l5_enabled") == 1 else 4
+        self.entry_mask = ENTRY_MASK & ~(vi.NUMBER.get("sme_mask", 0) & 0xFFFFFFFFFFFFFFFF)
+        self._cache: dict[int, bytes] = {}
+
+    def _table(self, paddr: int) -> bytes:
+        base = paddr & ~0xFFF
+        t = self._cache.get(base)
+        if t is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            t = self._cache[base] = self._read_phys(base, 4096)
+        return t
+
+    def _entry(self, table: int, index: int) -> tuple[int, int]:
+        addr = table + index * 8
+        return addr, _Q.unpack_from(self._table(addr), addr & 0xFFF)[0]
+
+    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
+        """Physical address of ``vaddr`` and the entries read on the way.
+
+        :raises AddressTranslationError: an entry is not present.
+        """
+        steps: list[Step] = []
+        table = self.root
+        names = ["PGD", "P4D", "PUD", "PMD", "PTE"] if self.levels == 5 else ["PGD", "PUD", "PMD", "PTE"]
+        shifts = [48, 39, 30, 21, 12] if self.levels == 5 else [39, 30, 21, 12]
+        for name, shift in zip(names, shifts):
+            addr, e = self._entry(table, (vaddr >> shift) & 511)
+            steps.append(Step(name, addr, e))
+            if not e & PAGE_PRESENT:
+                raise AddressTranslationError(vaddr, f"{name} entry {e:#x} at {addr:#x} is not present")
+            if shift == 30 and e & PAGE_PSE:
+                return (e & self.entry_mask & ~(PUD_SIZE - 1)) + (vaddr & (PUD_SIZE - 1)), steps
+            if shift == 21 and e & PAGE_PSE:
+                return (e & self.entry_mask & ~(PMD_SIZE - 1)) + (vaddr & (PMD_SIZE - 1)), steps
+            table = e & self.entry_mask
+        return table + (vaddr & 0xFFF), steps
+
+    def vtop(self, vaddr: int) -> int:
+        return self.walk(vaddr)[0]
+
+    def mapping_size(self, vaddr: int) -> int:
+        """Bytes from ``vaddr`` to the end of the page (or huge page) mapping it."""
+        _, steps = self.walk(vaddr)
+        leaf = steps[-1]
+        size = {"PUD": PUD_SIZE, "PMD": PMD_SIZE}.get(leaf.level, 4096) if leaf.entry & PAGE_PSE else 4096
+        return size - (vaddr & (size - 1))

@@ -96,7 +96,6 @@ def test_refuses_symlink_output(small_elf: Path, tmp_path: Path) -> None:
         (["--dump-dmesg"], "--dump-dmesg: not supported yet"),
         (["-x", "vmlinux"], "-x: not supported yet"),
         (["--cyclic-buffer", "1024"], "--cyclic-buffer: not supported yet"),
-        (["-d", "31"], "not supported yet"),
     ],
 )
 def test_bad_or_unsupported_options(args: list[str], needle: str, small_elf: Path, tmp_path: Path) -> None:

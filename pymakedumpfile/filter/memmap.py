@@ -1,0 +1,130 @@
+"""Finding ``mem_map``: where the kernel keeps the ``struct page`` of each pfn.
+
+Memory models as makedumpfile tests them (``get_mem_type``,
+``get_mm_sparsemem``, shared/formats.md section 5.5): SPARSEMEM (extreme
+or not; with VMEMMAP the decoded address is a vmemmap virtual address read
+through the page tables) and FLATMEM.  DISCONTIGMEM is not implemented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import DumpError, UnsupportedDumpError
+from ..translate import KernelMemory
+from ..vmcoreinfo import VmcoreInfo
+
+SECTION_MARKED_PRESENT = 1 << 0
+SECTION_MAP_LAST_BIT = 1 << 5
+SECTION_MAP_MASK = ~(SECTION_MAP_LAST_BIT - 1) & 0xFFFFFFFFFFFFFFFF
+M64 = 0xFFFFFFFFFFFFFFFF
+
+# per-arch fallbacks when VMCOREINFO has no NUMBER(SECTION_SIZE_BITS) /
+# NUMBER(MAX_PHYSMEM_BITS): (section bits, physmem bits, physmem bits with 5-level paging)
+ARCH_SPARSEMEM_DEFAULTS = {"x86_64": (27, 46, 52)}
+
+
+@dataclass(frozen=True)
+class MemMapRange:
+    """``struct page`` of pfns [pfn_start, pfn_end) start at kernel address ``mem_map``."""
+
+    pfn_start: int
+    pfn_end: int
+    mem_map: int
+
+
+def memory_model(vi: VmcoreInfo, page_size: int) -> str:
+    sym, size, off, length = vi.SYMBOL, vi.SIZE, vi.OFFSET, vi.LENGTH
+    if (("node_data" in sym and "node_data" in length) or "pgdat_list" in sym) and "pglist_data.node_mem_map" in off:
+        return "DISCONTIGMEM"
+    if "mem_section" in sym and "mem_section" in size and "mem_section.section_mem_map" in off:
+        return "SPARSEMEM_EX" if _is_extreme(vi, page_size) else "SPARSEMEM"
+    if "mem_map" in sym:
+        return "FLATMEM"
+    return "UNKNOWN"
+
+
+def _section_bits(vi: VmcoreInfo, arch: str) -> tuple[int, int]:
+    d = ARCH_SPARSEMEM_DEFAULTS.get(arch)
+    ssb = vi.NUMBER.get("SECTION_SIZE_BITS", d[0] if d else None)
+    mpb = vi.NUMBER.get("MAX_PHYSMEM_BITS")
+    if mpb is None and d:
+        mpb = d[2] if vi.NUMBER.get("pgtable_l5_enabled") == 1 else d[1]
+    if ssb is None or mpb is None:
+        raise UnsupportedDumpError(f"VMCOREINFO has no SECTION_SIZE_BITS/MAX_PHYSMEM_BITS and {arch} has no default")
+    return ssb, mpb
+
+
+def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str = "x86_64") -> bool:
+    n = vi.LENGTH.get("mem_section")
+    if n is None:
+        return True
+    ssb, mpb = _section_bits(vi, arch)
+    per_root = page_size // vi.SIZE["mem_section"]
+    return n == -(-(1 << (mpb - ssb)) // per_root)
+
+
+def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str) -> list[MemMapRange]:
+    """The mem_map ranges covering [0, max_pfn), one per present section."""
+    model = memory_model(vi, page_size)
+    if model in ("SPARSEMEM", "SPARSEMEM_EX"):
+        return _sparsemem(vi, km, max_pfn, page_size, arch, model == "SPARSEMEM_EX")
+    if model == "FLATMEM":
+        return [MemMapRange(0, max_pfn, km.read_u64(vi.SYMBOL["mem_map"]))]
+    raise UnsupportedDumpError(f"Cannot find mem_map: memory model {model} is not supported")
+
+
+def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str, extreme: bool) -> list[MemMapRange]:
+    ssb, _ = _section_bits(vi, arch)
+    shift = ssb - (page_size.bit_length() - 1)
+    per_section = 1 << shift
+    num_section = -(-max_pfn // per_section)
+    ms_size = vi.SIZE["mem_section"]
+    map_off = vi.OFFSET["mem_section.section_mem_map"]
+    page_sz = vi.SIZE["page"]
+    root = vi.SYMBOL["mem_section"]
+
+    def decode(roots: list[int] | None, base: int) -> list[int | None]:
+        maps: list[int | None] = []
+        per_root = page_size // ms_size if extreme else 1
+        for nr in range(num_section):
+            if extreme:
+                r = roots[nr // per_root]  # type: ignore[index]
+                if r == 0:
+                    maps.append(None)
+                    continue
+                addr = r + (nr % per_root) * ms_size
+            else:
+                addr = base + nr * ms_size
+            raw = km.read(addr, ms_size)
+            v = int.from_bytes(raw[map_off : map_off + 8], "little")
+            if not v & SECTION_MARKED_PRESENT:
+                maps.append(None)
+                continue
+            maps.append(((v & SECTION_MAP_MASK) + nr * per_section * page_sz) & M64)
+        return maps
+
+    def attempt(base: int) -> list[int | None] | None:
+        roots = None
+        if extreme:
+            nroots = -(-num_section // (page_size // ms_size))
+            raw = km.read(base, 8 * nroots)
+            roots = [int.from_bytes(raw[i * 8 : i * 8 + 8], "little") for i in range(nroots)]
+        try:
+            maps = decode(roots, base)
+        except DumpError:
+            return None
+        if not any(m is not None for m in maps) or any(m is not None and m < 1 << 63 for m in maps):
+            return None  # no section, or a map that is not a kernel address
+        return maps
+
+    maps = attempt(root)
+    if maps is None and extreme:  # mem_section given as the pointer to the root array
+        maps = attempt(km.read_u64(root))
+    if maps is None:
+        raise UnsupportedDumpError("Cannot find mem_map: no valid mem_section array")
+    out = []
+    for nr, m in enumerate(maps):
+        if m is not None:
+            out.append(MemMapRange(nr * per_section, min((nr + 1) * per_section, max_pfn), m))
+    return out
