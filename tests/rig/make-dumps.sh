@@ -22,4 +22,10 @@ if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
 	python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --mdf-levels 31,1 --mdf-comp c,l
 	python3 "$RIG_SRC/mdf_reference.py" "$D/vmcore.elf"
 fi
+# the same with 5-level paging (QEMU -cpu max has LA57)
+D=$RIG_DIR/dumps/mem512-la57
+if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
+	python3 "$RIG_SRC/rig.py" --mem 512 --cpu max --name mem512-la57 --formats none --mdf-levels 31 --mdf-comp l
+	python3 "$RIG_SRC/mdf_reference.py" --minimal "$D/vmcore.elf"
+fi
 echo "make-dumps: real dumps ready in $RIG_DIR/dumps"
