@@ -42,7 +42,6 @@ NOT_YET = {
     "dump_dmesg": "--dump-dmesg",
     "partial_dmesg": "--partial-dmesg",
     "mem_usage": "--mem-usage",
-    "vtop": "--vtop",
     "exclude_vmemmap": "-e",
     "exclude_xen_dom": "-X",
     "xen_syms": "--xen-syms",
@@ -141,7 +140,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="Write the kernel log of VMCORE to LOGFILE. [not supported yet]")
 @click.option("--partial-dmesg", "partial_dmesg", is_flag=True, help="[not supported yet]")
 @click.option("--mem-usage", "mem_usage", is_flag=True, help="[not supported yet]")
-@click.option("--vtop", "vtop", help="[not supported yet]")
+@click.option("--vtop", "vtop", metavar="VADDR", help="Print the translation of a kernel virtual address (with VMCORE alone, only that).")
 @click.option("--show-stats", "show_stats", is_flag=True, help="[not supported yet]")
 @click.option("--xen-syms", "xen_syms", help="[not supported yet]")
 @click.option("--xen-vmcoreinfo", "xen_vmcoreinfo", help="[not supported yet]")
@@ -170,11 +169,20 @@ def command(**o: Any) -> None:
     for lv in levels:
         if not 0 <= lv <= 31:
             _fail(msg, f"Dump_level({lv}) is invalid.")
-    if len(levels) > 1:
-        _fail(msg, "-d with a retry list: not supported yet")
+    # a list (-d 11,31) names levels to retry with when the output does not
+    # fit (-L, a full disk); until then the first level is the one used
     if o["elf"] and o["comp"]:
         _fail(msg, "-E cannot be combined with -c, -l, -p or -z (ELF pages are not compressed).")
     args: Sequence[str] = o["args"]
+    vtop = None
+    if o["vtop"] is not None:
+        try:
+            vtop = int(o["vtop"], 0)
+        except ValueError:
+            _fail(msg, f"--vtop {o['vtop']}: not an address")
+        if len(args) == 1:
+            run_vtop(msg, args[0], vtop)
+            return
     if len(args) != 2:
         _fail(msg, "Commandline parameter is invalid: expected VMCORE DUMPFILE.\nTry `pymakedumpfile --help' for more information.")
     vmcore, dumpfile = args
@@ -189,10 +197,60 @@ def command(**o: Any) -> None:
         check_target(dumpfile, o["force"])  # fail before reading anything
     if o["check_params"]:
         return
-    run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], dump_level=levels[0], force=o["force"], dry_run=o["dry_run"], threads=o["num_threads"])
+    run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], dump_level=levels[0], force=o["force"],
+                dry_run=o["dry_run"], threads=o["num_threads"], vtop=vtop)
 
 
-def run_convert(msg: Messages, vmcore: str, dumpfile: str, *, comp: str, elf: bool, dump_level: int, force: bool, dry_run: bool, threads: int | None) -> None:
+def print_vtop(msg: Messages, ctx: Any, vaddr: int) -> None:
+    """makedumpfile's --vtop block: the walk, then VIRTUAL and PHYSICAL."""
+    paddr, steps = ctx.kernel_memory().walk(vaddr)
+    msg.say(ML_COMMON, f"\nTranslating virtual address {vaddr:x} to physical address.")
+    for s in steps:
+        msg.say(ML_COMMON, f"  {s.level:<3} : {s.entry_addr:16x} => {s.entry:16x}")
+    msg.say(ML_COMMON, f"VIRTUAL           PHYSICAL\n{vaddr:16x}  {paddr:x}\n")
+
+
+def run_vtop(msg: Messages, vmcore: str, vaddr: int) -> None:
+    from .input import open_dump
+
+    with open_dump(vmcore) as ctx:
+        print_vtop(msg, ctx, vaddr)
+
+
+def print_report(msg: Messages, w: Any, zero: int, write_bytes: int) -> None:
+    """makedumpfile's --message-level 16 report."""
+    st = w.attr["filter.stats"]
+    st.zero = zero if w.attr["file.format"] == "kdump" else st.zero
+    total = w.max_pfn
+    original = w.attr["memory.pagemap"].count()
+    excluded = st.excluded
+    lines = [
+        "",
+        f"Original pages  : 0x{original:016x}",
+        f"  Excluded pages   : 0x{excluded:016x}",
+        f"    Pages filled with zero  : 0x{st.zero:016x}",
+        f"    Non-private cache pages : 0x{st.cache:016x}",
+        f"    Private cache pages     : 0x{st.cache_private:016x}",
+        f"    User process data pages : 0x{st.user:016x}",
+        f"    Free pages              : 0x{st.free:016x}",
+        f"    Hwpoison pages          : 0x{st.hwpoison:016x}",
+        f"    Offline pages           : 0x{st.offline:016x}",
+        f"  Remaining pages  : 0x{original - excluded:016x}",
+    ]
+    if original:
+        lines.append(f"  (The number of pages is reduced to {(original - excluded) * 100 // original}%.)")
+    lines += [
+        f"Memory Hole     : 0x{total - original:016x}",
+        "-" * 50,
+        f"Total pages     : 0x{total:016x}",
+        f"Write bytes     : {write_bytes}",
+        "",
+    ]
+    msg.say(ML_REPORT, "\n".join(lines))
+
+
+def run_convert(msg: Messages, vmcore: str, dumpfile: str, *, comp: str, elf: bool, dump_level: int, force: bool,
+                dry_run: bool, threads: int | None, vtop: int | None = None) -> None:
     from .filter import make_write_context
     from .input import open_dump
     from .output import write_dump
@@ -200,17 +258,21 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str, *, comp: str, elf: bo
     t0 = time.monotonic()
     src = open_dump(vmcore)
     try:
+        if vtop is not None:
+            print_vtop(msg, src, vtop)
         w = make_write_context(
             src, format="elf" if elf else "kdump", compression=comp, dump_level=dump_level,
-            progress=msg.progress("Excluding zero pages"),
+            progress=msg.progress("Excluding unnecessary pages"),
         )
+        for warning in w.attr["filter.stats"].warnings:
+            msg.say(ML_COMMON, f"WARNING: {warning}")
         if dry_run:
             msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
             return
         res = write_dump(w, dumpfile, force=force, threads=threads, progress=msg.progress("Copying data"))
+        print_report(msg, w, res.zero_pages, res.bytes_written)
     finally:
         src.close()
-    msg.say(ML_REPORT, f"Pages written   : {res.pages_written:#018x}\n  zero pages    : {res.zero_pages:#018x}\nWrite bytes     : {res.bytes_written}")
     msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")
     msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
 

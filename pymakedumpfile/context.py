@@ -193,6 +193,29 @@ class Context:
             size -= n
         return bytes(out)
 
+    def kernel_memory(self) -> Any:
+        """The kernel's virtual address space of this dump (page-table walks),
+        as a :class:`pymakedumpfile.translate.KernelMemory`; made on first use."""
+        km = getattr(self, "_km", None)
+        if km is None:
+            from .errors import UnsupportedDumpError
+            from .translate import KernelMemory, get_arch
+
+            arch = get_arch(self.attr.get("arch.name", ""))
+            if arch is None:
+                raise UnsupportedDumpError("Cannot translate addresses: unknown architecture", self.name)
+            km = self._km = KernelMemory(arch, self.read_phys, self.reader.vmcoreinfo,
+                                         int(self.attr.get("linux.phys_base", 0)))
+        return km
+
+    def read_virt(self, address: int, size: int) -> bytes:
+        """``size`` bytes of kernel virtual memory from ``address``.
+
+        :raises AddressTranslationError: the address is not mapped.
+        :raises PageExcludedError: a page of the range is not in the dump.
+        """
+        return self.kernel_memory().read(address, size)  # type: ignore[no-any-return]
+
     def is_stored(self, pfn: int) -> bool:
         """True if the underlying dump holds page ``pfn``."""
         return self.reader.pagemap.test(pfn)

@@ -20,7 +20,7 @@ from .. import accel
 from ..context import Context
 from ..errors import DumpError, UnsupportedDumpError, UsageError
 from ..pagemap import Bitmap
-from ..translate import KernelMemory, get_arch
+from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
 from .memmap import find_mem_map
 
@@ -108,10 +108,10 @@ def exclude_unnecessary_pages(
         return
     if level & 16 and not params[C.BUDDY_MODE]:
         stats.warnings.append("free pages not excluded: the kernel has no buddy marker (free-list walk not implemented)")
-    arch = get_arch(a.get("arch.name", ""))
-    if arch is None:
+    if get_arch(a.get("arch.name", "")) is None:
         raise UnsupportedDumpError("Cannot filter: unknown architecture", ctx.name)
-    km = KernelMemory(arch, ctx.read_phys, vi, int(a.get("linux.phys_base", 0)))
+    km = ctx.kernel_memory()
+    arch = get_arch(a["arch.name"])
     max_pfn = ctx.max_pfn
     try:
         ranges = find_mem_map(vi, km, max_pfn, ctx.page_size, arch.name)

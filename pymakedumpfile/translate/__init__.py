@@ -89,12 +89,17 @@ class KernelMemory:
     def vtop(self, vaddr: int) -> int:
         return self.xlat.vtop(vaddr)
 
+    def walk(self, vaddr: int):  # type: ignore[no-untyped-def]
+        """(physical address, [Step ...]) of a translation, for --vtop."""
+        return self.xlat.walk(vaddr)
+
     def read(self, vaddr: int, size: int) -> bytes:
         """``size`` bytes of kernel virtual memory, crossing mappings as needed."""
         out = []
         while size > 0:
-            n = min(size, self.xlat.mapping_size(vaddr))
-            out.append(self.read_phys(self.xlat.vtop(vaddr), n))
+            pa, n = self.xlat.translate(vaddr)
+            n = min(size, n)
+            out.append(self.read_phys(pa, n))
             vaddr += n
             size -= n
         return b"".join(out)

@@ -103,9 +103,9 @@ class X86_64Translator:
     def vtop(self, vaddr: int) -> int:
         return self.walk(vaddr)[0]
 
-    def mapping_size(self, vaddr: int) -> int:
-        """Bytes from ``vaddr`` to the end of the page (or huge page) mapping it."""
-        _, steps = self.walk(vaddr)
+    def translate(self, vaddr: int) -> tuple[int, int]:
+        """(physical address, bytes to the end of the page or huge page mapping ``vaddr``)."""
+        pa, steps = self.walk(vaddr)
         leaf = steps[-1]
         size = {"PUD": PUD_SIZE, "PMD": PMD_SIZE}.get(leaf.level, 4096) if leaf.entry & PAGE_PSE else 4096
-        return size - (vaddr & (size - 1))
+        return pa, size - (vaddr & (size - 1))
