@@ -28,4 +28,14 @@ if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
 	python3 "$RIG_SRC/rig.py" --mem 512 --cpu max --name mem512-la57 --formats none --mdf-levels 31 --mdf-comp l
 	python3 "$RIG_SRC/mdf_reference.py" --minimal "$D/vmcore.elf"
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps"
+# Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
+# /proc/kpageflags taken just before, the truth where makedumpfile 1.7.2 is not right
+T=${RIG_DIR}-trixie
+D=$T/dumps/mem512
+if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-elf" ]; then
+	mkdir -p "$T"
+	[ -e "$T/kernel/KPKG" ] || RIG_DIR=$T SKIP_APT=1 SUITE=trixie "$RIG_SRC/setup.sh"
+	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
+	RIG_DIR=$T python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --kpageflags --formats elf --mdf-levels 31 --mdf-comp l
+fi
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps and $T/dumps"
