@@ -22,6 +22,7 @@ from ..errors import DumpError, UnsupportedDumpError, UsageError
 from ..pagemap import Bitmap
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
+from .freelist import exclude_free_lists
 from .memmap import find_mem_map
 
 log = logging.getLogger(__name__)
@@ -104,14 +105,13 @@ def exclude_unnecessary_pages(
         if level & (2 | 4 | 8 | 16):
             raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e}", ctx.name) from None
         return
-    if not scan_needed(params):
+    walk_free = bool(level & 16) and not params[C.BUDDY_MODE]
+    if not scan_needed(params) and not walk_free:
         return
-    if level & 16 and not params[C.BUDDY_MODE]:
-        stats.warnings.append("free pages not excluded: the kernel has no buddy marker (free-list walk not implemented)")
-    if get_arch(a.get("arch.name", "")) is None:
+    arch = get_arch(a.get("arch.name", ""))
+    if arch is None:
         raise UnsupportedDumpError("Cannot filter: unknown architecture", ctx.name)
     km = ctx.kernel_memory()
-    arch = get_arch(a["arch.name"])
     max_pfn = ctx.max_pfn
     try:
         ranges = find_mem_map(vi, km, max_pfn, ctx.page_size, arch.name)
@@ -121,9 +121,9 @@ def exclude_unnecessary_pages(
     buf = keep.buf
     counters = array("Q", [0] * Cnt.N)
     sz = params[C.SIZE_PAGE]
-    total = sum(r.pfn_end - r.pfn_start for r in ranges)
+    total = sum(r.pfn_end - r.pfn_start for r in ranges) if scan_needed(params) else 0
     done = 0
-    for r in ranges:
+    for r in ranges if total else ():
         skip = r.pfn_start
         pfn = r.pfn_start
         while pfn < r.pfn_end:
@@ -141,6 +141,8 @@ def exclude_unnecessary_pages(
             done += n
             if progress is not None:
                 progress(done, total)
+    if walk_free:  # no buddy marker in struct page: follow the free lists instead
+        stats.free += exclude_free_lists(vi, km, ranges, keep, max_pfn)
     stats.cache += counters[Cnt.CACHE]
     stats.cache_private += counters[Cnt.CACHE_PRIVATE]
     stats.user += counters[Cnt.USER]

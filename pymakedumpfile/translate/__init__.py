@@ -8,7 +8,9 @@ kernel-text addresses.  Page-table walks come with each architecture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..vmcoreinfo import VmcoreInfo
 
@@ -28,6 +30,9 @@ class ArchInfo:
     default_page_size: int
     byte_order: str  # "little" or "big" (the usual one; the dump decides)
     kernel_text_base: int | None = None  # __START_KERNEL_map-like base
+    # (read_phys, vmcoreinfo, phys_base) -> an object with walk(vaddr) and
+    # translate(vaddr) -> (paddr, bytes to the end of that mapping)
+    translator: Callable[..., Any] | None = None
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch
@@ -80,11 +85,9 @@ class KernelMemory:
         from ..errors import UnsupportedDumpError
 
         self.read_phys = read_phys
-        if arch.name != "x86_64":
+        if arch.translator is None:
             raise UnsupportedDumpError(f"kernel address translation for {arch.name} is not implemented yet")
-        from .x86_64 import X86_64Translator
-
-        self.xlat = X86_64Translator(read_phys, vmcoreinfo, phys_base)
+        self.xlat = arch.translator(read_phys, vmcoreinfo, phys_base)
 
     def vtop(self, vaddr: int) -> int:
         return self.xlat.vtop(vaddr)

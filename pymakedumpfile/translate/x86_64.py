@@ -25,15 +25,6 @@ PAGE_PSE = 0x80
 PUD_SIZE = 1 << 30
 PMD_SIZE = 1 << 21
 
-X86_64 = ArchInfo(
-    name="x86_64",
-    machines=("x86_64", "amd64"),
-    ptr_size=8,
-    default_page_size=4096,
-    byte_order="little",
-    kernel_text_base=START_KERNEL_MAP,
-)
-
 _Q = struct.Struct("<Q")
 
 
@@ -109,3 +100,14 @@ class X86_64Translator:
         leaf = steps[-1]
         size = {"PUD": PUD_SIZE, "PMD": PMD_SIZE}.get(leaf.level, 4096) if leaf.entry & PAGE_PSE else 4096
         return pa, size - (vaddr & (size - 1))
+
+
+X86_64 = ArchInfo(
+    name="x86_64",
+    machines=("x86_64", "amd64"),
+    ptr_size=8,
+    default_page_size=4096,
+    byte_order="little",
+    kernel_text_base=START_KERNEL_MAP,
+    translator=X86_64Translator,
+)
