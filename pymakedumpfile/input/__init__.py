@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 
 from ..context import Context
-from ..errors import DumpError, UnsupportedDumpError
+from ..errors import DumpError, UnsupportedDumpError, UsageError
 from .base import DumpReader
 from .elf import ElfReader
 from .kdump import KdumpReader
@@ -50,6 +50,8 @@ def open_dump(paths: PathLike | int | Sequence[PathLike]) -> Context:
     if isinstance(paths, (str, os.PathLike, int)):
         return Context(open_reader(paths))
     paths = list(paths)
+    if not paths:
+        raise UsageError("Cannot open a dump: no file given")
     if len(paths) == 1:
         return Context(open_reader(paths[0]))
     readers: list[DumpReader] = []

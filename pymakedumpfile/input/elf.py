@@ -122,17 +122,31 @@ class ElfReader(DumpReader):
             if file_end > ld.paddr:
                 stored.append((ld.paddr // ps, -(-file_end // ps)))
                 ext.append((ld.paddr, file_end, ld.offset))
-        ext.sort()
+        # keep the extents disjoint and sorted; a later PT_LOAD only fills
+        # what the earlier ones left (makedumpfile's paddr_to_offset takes
+        # the first PT_LOAD that holds an address)
+        starts: list[int] = []
         merged: list[tuple[int, int, int]] = []
         for a, b, off in ext:
-            if merged and a < merged[-1][1]:
-                if b <= merged[-1][1]:
+            i = bisect.bisect_right(starts, a) - 1
+            if i >= 0 and merged[i][1] <= a:
+                i += 1
+            i = max(i, 0)
+            new = []
+            while a < b:
+                if i < len(merged) and merged[i][0] <= a:  # covered already
+                    a, off = merged[i][1], off + (merged[i][1] - a)
+                    i += 1
                     continue
-                off += merged[-1][1] - a
-                a = merged[-1][1]
-            merged.append((a, b, off))
+                stop = min(b, merged[i][0]) if i < len(merged) else b
+                new.append((i, (a, stop, off)))
+                off += stop - a
+                a = stop
+            for k, (j, e) in enumerate(new):  # j counts extents before e in the old list
+                merged.insert(j + k, e)
+                starts.insert(j + k, e[0])
         self._ext = merged
-        self._ext_starts = [a for a, _, _ in merged]
+        self._ext_starts = starts
         max_pfn = max((b for _, b in mem), default=0)
         self.max_pfn = max_pfn
         self.memmap = RangeMap(mem, max_pfn)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 
 from .. import accel, codecs
-from ..errors import CorruptDumpError, UnsupportedDumpError
+from ..errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
 from ..formats import diskdump as dd
 from ..formats import elf as elff
 from ..pagemap import Bitmap
@@ -30,6 +30,21 @@ def _sane(h: dd.DiskDumpHeader) -> bool:
     return 0 < h.header_version < 64 and 512 <= bs <= MAX_BLOCK_SIZE and bs & (bs - 1) == 0 and h.sub_hdr_size >= 0
 
 
+def _plausible(h: dd.DiskDumpHeader) -> bool:
+    """Sane, and the sizes a real file needs are there: an ILP32 header read
+    as LP64 takes its max_mapnr for the block size and zeros for the rest."""
+    return _sane(h) and h.bitmap_blocks > 0 and (h.sub_hdr_size > 0 or h.header_version < 2)
+
+
+def _sub_fits(sub: dd.KdumpSubHeader, lo: int, hi: int) -> bool:
+    """True if the VMCOREINFO and note blobs this sub header names are absent
+    (offset and size 0) or lie inside the sub-header area [lo, hi)."""
+    for off, size in ((sub.offset_vmcoreinfo, sub.size_vmcoreinfo), (sub.offset_note, sub.size_note)):
+        if (off or size) and not lo <= off <= off + size <= hi:
+            return False
+    return True
+
+
 class KdumpReader(DumpReader):
     format_name = "kdump"
 
@@ -41,11 +56,14 @@ class KdumpReader(DumpReader):
         self.source = source
         head = source.read_exact(0, 464, "kdump main header")
         found = None
-        for layout in ("64", "i386"):
-            for endian in ("<", ">"):
-                h = dd.DiskDumpHeader.unpack(head, endian, layout)
-                if _sane(h):
-                    found = (h, endian, layout)
+        for test in (_plausible, _sane):  # a merely sane candidate gives the precise error below
+            for layout in ("64", "i386"):
+                for endian in ("<", ">"):
+                    h = dd.DiskDumpHeader.unpack(head, endian, layout)
+                    if test(h):
+                        found = (h, endian, layout)
+                        break
+                if found:
                     break
             if found:
                 break
@@ -61,10 +79,13 @@ class KdumpReader(DumpReader):
         self.uts = uts
         self.arch = arch_from_machine(uts["machine"])
         if layout == "i386" and h.header_version >= 3:
+            # packed or 8-byte aligned off_t: keep the one whose VMCOREINFO and
+            # note offsets point into the sub-header area (or are absent)
             raw = source.read_exact(bs, 96, "kdump sub header")
-            probe = dd.KdumpSubHeader.unpack(raw, self.endian, "i386", h.header_version)
-            if not bs <= probe.offset_vmcoreinfo < bs * (1 + h.sub_hdr_size):
-                layout = "32pad"
+            area = (bs, bs * (1 + h.sub_hdr_size))
+            if not _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "i386", h.header_version), *area):
+                if _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "32pad", h.header_version), *area):
+                    layout = "32pad"
         self.layout = layout
         sub_size = dd.KdumpSubHeader.struct(self.endian, layout).size
         if h.sub_hdr_size == 0 and h.header_version >= 2:
@@ -185,6 +206,12 @@ class KdumpReader(DumpReader):
         idx = self._rank_of(pfn) - self._first_rank
         pds = dd.page_desc_struct(self.endian)
         raw = self.source.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+        if len(raw) < count * dd.PAGE_DESC_SIZE and not self.incomplete:
+            raise TruncatedDumpError(
+                f"Cannot read the page descriptor of pfn {pfn + len(raw) // dd.PAGE_DESC_SIZE:#x}: "
+                f"the file ends at {self.source.size:#x}",
+                self.name,
+            )
         out = []
         for i in range(count):
             if (i + 1) * dd.PAGE_DESC_SIZE <= len(raw):
@@ -216,7 +243,7 @@ class KdumpReader(DumpReader):
         if first > 0:
             end = first
             for off, size, _flags, _pf in descs:
-                if off != end:
+                if off != end or size > self.page_size:
                     break
                 end += size
             else:
@@ -246,14 +273,16 @@ class KdumpReader(DumpReader):
                 f"Cannot read pfn {pfn:#x}: data at {offset:#x}+{size} is past the end of the file", self.name
             )
         comp = flags & dd.COMPRESSION_MASK
+        if flags & ~dd.COMPRESSION_MASK:
+            raise UnsupportedDumpError(f"Cannot read pfn {pfn:#x}: unknown page descriptor flags {flags:#x}", self.name)
         if not comp:
             if size != ps:
                 raise CorruptDumpError(f"Cannot read pfn {pfn:#x}: raw page of {size} bytes", self.name)
             return data
         fn = self._decomp.get(comp)
-        if fn is None:
-            fn = self._decomp[comp] = codecs.decompressor(comp)
         try:
+            if fn is None:
+                fn = self._decomp[comp] = codecs.decompressor(comp)
             page = fn(data, ps)  # type: ignore[operator]
         except UnsupportedDumpError as e:
             raise UnsupportedDumpError(f"Cannot read pfn {pfn:#x}: {e.message}", self.name) from None

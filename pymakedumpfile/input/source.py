@@ -15,6 +15,11 @@ import stat
 from ..errors import CorruptDumpError, DumpError, TruncatedDumpError
 from ..formats import flattened as flat
 
+# A read may span this much of a flattened file that no record provides (it
+# reads as zeros, as in the -R output); more means a record far beyond the
+# data, and a read of it would only allocate zeros.
+MAX_GAP = 16 << 20
+
 
 class Source:
     """A seekable, read-only view of a dump file.
@@ -24,6 +29,7 @@ class Source:
 
     name: str
     size: int
+    size_known = True  # no data lies past :attr:`size`
 
     def pread(self, offset: int, size: int) -> bytes:
         """Read ``size`` bytes at ``offset``; short only at the end of the data."""
@@ -33,6 +39,10 @@ class Source:
         """Like :meth:`pread` but a short read is a :class:`TruncatedDumpError`."""
         if offset < 0 or size < 0:
             raise CorruptDumpError(f"Cannot read {what}: negative offset or size", self.name)
+        if offset + size > self.size and self.size_known:  # refuse before allocating
+            raise TruncatedDumpError(
+                f"Cannot read {what}: file ends at {self.size:#x}, need {offset + size:#x}", self.name
+            )
         data = self.pread(offset, size)
         if len(data) != size:
             raise TruncatedDumpError(
@@ -67,9 +77,12 @@ class FileSource(Source):
             self.size = os.lseek(self.fd, 0, os.SEEK_END)
         else:
             self.size = st.st_size
+        self.size_known = stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)
 
     def pread(self, offset: int, size: int) -> bytes:
-        if size <= 0:
+        if self.size_known:  # os.pread allocates the whole size first
+            size = min(size, self.size - offset)
+        if size <= 0 or offset < 0:
             return b""
         try:
             data = os.pread(self.fd, size, offset)
@@ -86,6 +99,8 @@ class FileSource(Source):
             return b"".join(parts)
         except OSError as e:
             raise DumpError(f"Cannot read {size} bytes at {offset:#x}: {e.strerror}", self.name) from None
+        except OverflowError:
+            raise CorruptDumpError(f"Cannot read {size} bytes at {offset:#x}: offset out of range", self.name) from None
 
     def close(self) -> None:
         if self._own and self.fd >= 0:
@@ -154,6 +169,25 @@ class FlattenedSource(Source):
         starts[i:j] = [new_s[k] for k in order]
         ends[i:j] = [new_e[k] for k in order]
         wh[i:j] = [new_w[k] for k in order]
+
+    def read_exact(self, offset: int, size: int, what: str) -> bytes:
+        if size > MAX_GAP and 0 <= offset:  # refuse to allocate for data the stream does not hold
+            held = self._held(offset, min(offset + size, self.size))
+            if size - held > MAX_GAP:
+                raise TruncatedDumpError(
+                    f"Cannot read {what}: the stream holds only {held:#x} of the {size:#x} bytes at {offset:#x}",
+                    self.name,
+                )
+        return super().read_exact(offset, size, what)
+
+    def _held(self, a: int, b: int) -> int:
+        """Bytes of [a, b) that some record provides."""
+        n = 0
+        i = bisect.bisect_right(self._ends, a)
+        while i < len(self._starts) and self._starts[i] < b:
+            n += min(self._ends[i], b) - max(self._starts[i], a)
+            i += 1
+        return n
 
     def pread(self, offset: int, size: int) -> bytes:
         end = min(offset + size, self.size)
