@@ -2,11 +2,13 @@
 section 4): ELF header, program headers (one PT_NOTE, then PT_LOADs), the
 notes copied verbatim, then segment data.
 
-Each RAM range of the input is walked against the write context's page map:
-a run of fewer than 256 excluded pages is kept with its real contents; a run
-of 256 or more ends the segment (the gap counts in ``p_memsz`` only) and the
-next kept page starts a new one.  ELF32 input gives ELF32 output; with
-0xffff or more program headers, PN_XNUM numbering is used.
+Each RAM range of the input is walked against the write context's page map
+(:func:`plan_segments`): a run of fewer than 256 excluded pages between kept
+ones is kept with its real contents; a run of 256 or more ends the segment
+(the gap counts in ``p_memsz`` only) and the next kept page starts a new one;
+excluded pages after the last kept one are ``p_memsz`` only.  ELF32 input
+gives ELF32 output; with 0xffff or more program headers, PN_XNUM numbering is
+used (section header 0 right after the program headers, as makedumpfile).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class Segment:
     filesz: int
     memsz: int
     offset: int = 0
+    #: the last segment made from an input range: makedumpfile gives it the
+    #: current file offset even when ``filesz`` is 0 (the others get 0)
+    last: bool = False
 
 
 def input_loads(ctx: Context) -> list[tuple[int, int, int]]:
@@ -39,38 +44,82 @@ def input_loads(ctx: Context) -> list[tuple[int, int, int]]:
         return list(loads)
     ps = ctx.page_size
     po = ctx.attr.get("linux.page_offset")
+    if po is None:
+        po = direct_map_base(ctx)
     return [(a * ps, (po + a * ps) if po is not None else 0, (b - a) * ps) for a, b in ctx.attr["memory.pagemap"].runs()]
 
 
+def direct_map_base(ctx: Context) -> int | None:
+    """The kernel's direct-map base (x86_64 ``page_offset_base``), found as
+    makedumpfile's PT_LOAD method would, from an address VMCOREINFO gives
+    that lies in the direct map (``mem_section``, allocated there) minus its
+    physical address; None when it cannot be told.  The base is aligned to
+    1 GiB (the KASLR granularity of the direct map)."""
+    from ..errors import DumpError
+
+    va = ctx.attr.get("linux.vmcoreinfo.SYMBOL.mem_section")
+    if va is None or ctx.attr.get("arch.name") != "x86_64":
+        return None
+    try:
+        pa = ctx.kernel_memory().vtop(va)
+    except DumpError:
+        return None
+    base = va - pa
+    return base if base % (1 << 30) == 0 and base >> 63 else None
+
+
 def plan_segments(ctx: Context) -> list[Segment]:
-    """Split every input range into output segments as makedumpfile does."""
+    """Split every input range into output segments as makedumpfile's
+    ``write_elf_pages_cyclic`` does.
+
+    * A partial first page (range starting mid-page) is always written, whatever
+      the page map says; the page walk starts at the next page.
+    * A partial last page counts with its real size and is tested like any other.
+    * Excluded pages between kept ones stay in the segment (with their real
+      contents) when fewer than ``PFN_EXCLUDED`` in a row; a run of
+      ``PFN_EXCLUDED`` or more ends the segment (counted in ``p_memsz`` only)
+      and the next kept page starts a new one.
+    * Excluded pages after the last kept page of a range are ``p_memsz`` only,
+      however few.
+    """
     ps = ctx.page_size
     keep = ctx.pagemap
     segs: list[Segment] = []
     for paddr, vaddr, memsz in input_loads(ctx):
-        lo, hi = paddr, paddr + memsz
-        if memsz == 0:
+        if memsz <= 0:
             continue
-        p0, p1 = lo // ps, -(-hi // ps)
-        # kept runs, merged over gaps shorter than PFN_EXCLUDED
-        groups: list[list[int]] = []
-        for a, b in keep.runs(p0, p1):
-            if groups and a - groups[-1][1] < PFN_EXCLUDED:
-                groups[-1][1] = b
-            else:
-                groups.append([a, b])
-        seg_start = lo
-        if groups and groups[0][0] - p0 < PFN_EXCLUDED:
-            groups[0][0] = p0  # a short excluded head stays in the first segment
-        cur_file_end = lo
-        for ga, gb in groups:
-            a_bytes = max(ga * ps, lo)
-            if a_bytes > seg_start and ga != p0:
-                # close the segment before this group (its tail is memsz only)
-                segs.append(Segment(seg_start, vaddr + (seg_start - lo), cur_file_end - seg_start, a_bytes - seg_start))
-                seg_start = a_bytes
-            cur_file_end = min(gb * ps, hi)
-        segs.append(Segment(seg_start, vaddr + (seg_start - lo), max(cur_file_end - seg_start, 0), hi - seg_start))
+        lo, hi = paddr, paddr + memsz
+        head = lo % ps
+        if head and hi <= (lo // ps + 1) * ps:
+            # the whole range inside one page (makedumpfile would count the
+            # rest of the page too, past the end of the range)
+            segs.append(Segment(lo, vaddr, memsz, memsz, last=True))
+            continue
+        pstart, pend = lo // ps, -(-hi // ps)
+        seg_memsz = seg_filesz = 0
+        if head:
+            seg_memsz = seg_filesz = ps - head
+            pstart += 1
+
+        def nbytes(a: int, b: int) -> int:
+            """Bytes of the range in pages [a, b)."""
+            return max(0, min(b * ps, hi) - a * ps)
+
+        seg_paddr, seg_vaddr = lo, vaddr
+        cursor = pstart  # first pfn not yet accounted for
+        for a, b in keep.runs(pstart, pend):
+            if a - cursor >= PFN_EXCLUDED:
+                seg_memsz += nbytes(cursor, a)
+                segs.append(Segment(seg_paddr, seg_vaddr, seg_filesz, seg_memsz))
+                seg_paddr += seg_memsz
+                seg_vaddr += seg_memsz
+                seg_memsz = seg_filesz = nbytes(a, b)
+            else:  # short (or no) gap: kept with the run
+                seg_memsz += nbytes(cursor, b)
+                seg_filesz += nbytes(cursor, b)
+            cursor = b
+        seg_memsz += nbytes(cursor, pend)  # trailing excluded pages
+        segs.append(Segment(seg_paddr, seg_vaddr, seg_filesz, seg_memsz, last=True))
     return segs
 
 
@@ -94,7 +143,7 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
     note_off = off
     off += len(notes)
     for s in segs:
-        s.offset = off if s.filesz else 0
+        s.offset = off if s.filesz or s.last else 0
         off += s.filesz
     ident = bytearray(16)
     ident[0:4] = elff.ELFMAG
@@ -112,7 +161,8 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
     for s in segs:
         hdr += elff.Phdr(elff.PT_LOAD, 7, s.offset, s.vaddr, s.paddr, s.filesz, s.memsz, 0).pack(endian, bits)
     if xnum:
-        hdr += elff.Shdr(sh_info=nph).pack(endian, bits)
+        # as the kernel and makedumpfile fill it: sh_size = e_shnum, sh_link = e_shstrndx
+        hdr += elff.Shdr(sh_size=1, sh_info=nph).pack(endian, bits)
     hdr += notes
     target.pwrite(hdr, 0)
 
