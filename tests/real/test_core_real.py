@@ -134,8 +134,9 @@ def test_d1_zero_pages_match_makedumpfile(outputs: dict[str, Path], mem512: Path
     In the kdump format a zero page keeps its bit in bitmap 2 and points at
     the shared zero page, so we compare both bitmaps and the set of pfns
     whose descriptor is the zero page.  The one difference is pfn 0x9f, which
-    the PT_LOAD ending at 0x9fc00 covers in part: makedumpfile 1.7.2 leaves
-    it out of both bitmaps, 1.7.8 keeps it (and so do we, so no data is lost).
+    the PT_LOAD ending at 0x9fc00 covers in part: makedumpfile leaves it out
+    of both bitmaps in cyclic mode (every release; in non-cyclic mode 1.7.6+
+    keeps it, commit f2c5f76); we keep it, so its data is not lost.
     """
     ref = open_reader(mem512 / "mdf-ref/dump.l.d1")
     ours = open_reader(outputs["kdump-lzo-d1"])
