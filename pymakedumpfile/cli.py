@@ -29,11 +29,6 @@ DEFAULT_MESSAGE_LEVEL = ML_PROGRESS | ML_COMMON | ML_ERROR
 # Options makedumpfile has that later work will implement: accepted by the
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
-    "flatten": "-F",
-    "rearrange": "-R",
-    "split": "--split",
-    "reassemble": "--reassemble",
-    "limit": "-L",
     "vmlinux": "-x",
     "vmcoreinfo_in": "-i",
     "gen_vmcoreinfo": "-g",
@@ -49,11 +44,6 @@ NOT_YET = {
     "xen_phys_start": "--xen_phys_start",
     "diskset": "--diskset",
     "extension": "--extension",
-    "block_order": "-b",
-    "cyclic_buffer": "--cyclic-buffer",
-    "splitblock_size": "--splitblock-size",
-    "work_dir": "--work-dir",
-    "non_mmap": "--non-mmap",
     "show_stats": "--show-stats",
 }
 
@@ -114,13 +104,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("-E", "elf", is_flag=True, help="Write an ELF dump instead of kdump-compressed.")
 @click.option("-d", "dump_level", default="0", metavar="DL[,DL...]", help="Dump level 0-31 (sum of 1 zero, 2 cache, 4 cache+private, 8 user, 16 free); a list retries with the next level.")
 @click.option("-f", "force", is_flag=True, help="Overwrite DUMPFILE if it exists.")
-@click.option("-F", "flatten", is_flag=True, help="Write a flattened stream to stdout. [not supported yet]")
-@click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin. [not supported yet]")
-@click.option("-L", "limit", metavar="SIZE", help="Limit the dump size (K/M/G). [not supported yet]")
+@click.option("-F", "flatten", is_flag=True, help="Write the dump as a flattened stream to stdout (for a pipe).")
+@click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin.")
+@click.option("-L", "limit", metavar="SIZE", help="Stop at SIZE bytes (suffix K, M or G): the dump is marked incomplete, exit 1; with -d A,B retry at level B.")
 @click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel with debug information. [not supported yet]")
 @click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file. [not supported yet]")
 @click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Generate VMCOREINFO from -x VMLINUX. [not supported yet]")
-@click.option("-b", "block_order", type=int, metavar="ORDER", help="Write cache of 2^ORDER pages. [not supported yet]")
+@click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER", help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks.")
 @click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]")
 @click.option("-X", "exclude_xen_dom", is_flag=True, help="Exclude Xen domain user pages. [not supported yet]")
 @click.option("-D", "debug", is_flag=True, help="Print debugging messages.")
@@ -129,12 +119,12 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments.")
 @click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file.")
 @click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024), help="Threads compressing pages (default: the CPUs available).")
-@click.option("--split", "split", is_flag=True, help="Split the dump into DUMPFILE1..N. [not supported yet]")
-@click.option("--reassemble", "reassemble", is_flag=True, help="Join split DUMPFILEs. [not supported yet]")
-@click.option("--splitblock-size", "splitblock_size", type=int, help="[not supported yet]")
-@click.option("--cyclic-buffer", "cyclic_buffer", type=int, help="[not supported yet]")
-@click.option("--work-dir", "work_dir", help="[not supported yet]")
-@click.option("--non-mmap", "non_mmap", is_flag=True, help="[not supported yet]")
+@click.option("--split", "split", is_flag=True, help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel.")
+@click.option("--reassemble", "reassemble", is_flag=True, help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file.")
+@click.option("--splitblock-size", "splitblock_size", type=click.IntRange(1), metavar="KB", help="Granularity of --split, in KB (default 1 GiB).")
+@click.option("--cyclic-buffer", "cyclic_buffer", type=click.IntRange(1), metavar="KB", help="makedumpfile's bitmap buffer per cycle; accepted, our bitmaps are one bit per page in memory.")
+@click.option("--work-dir", "work_dir", metavar="DIR", help="makedumpfile's place for bitmap files; accepted, we keep bitmaps in memory (DIR must exist).")
+@click.option("--non-mmap", "non_mmap", is_flag=True, help="Read VMCORE with read(2), not mmap; we always use pread.")
 @click.option("--config", "config", help="Filter config file. [not supported yet]")
 @click.option("--eppic", "eppic", help="[not supported yet]")
 @click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="Write the kernel log of VMCORE to LOGFILE. [not supported yet]")
@@ -160,8 +150,15 @@ def command(**o: Any) -> None:
         return
     for key, opt in NOT_YET.items():
         v = o.get(key)
-        if v not in (None, False, (), 0) or (key in ("block_order", "cyclic_buffer", "splitblock_size") and v is not None):
+        if v not in (None, False, (), 0):
             _fail(msg, f"{opt}: not supported yet")
+    if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
+        _fail(msg, f"--work-dir {o['work_dir']}: not a directory")
+    limit = None
+    if o["limit"] is not None:
+        limit = parse_size(o["limit"])
+        if limit is None:
+            _fail(msg, f"-L {o['limit']}: not a size (a number with an optional K, M or G)")
     try:
         levels = [int(x) for x in o["dump_level"].split(",")]
     except ValueError:
@@ -174,6 +171,35 @@ def command(**o: Any) -> None:
     if o["elf"] and o["comp"]:
         _fail(msg, "-E cannot be combined with -c, -l, -p or -z (ELF pages are not compressed).")
     args: Sequence[str] = o["args"]
+    if o["rearrange"]:
+        if len(args) != 1:
+            _fail(msg, "-R takes one DUMPFILE and reads the flattened stream from standard input.")
+        run_rearrange(msg, args[0], o["force"])
+        return
+    if o["reassemble"]:
+        if len(args) < 3:
+            _fail(msg, "--reassemble takes DUMPFILE1 DUMPFILE2 [...] DUMPFILE.")
+        if not o["check_params"]:
+            run_reassemble(msg, list(args[:-1]), args[-1], o["force"], o["num_threads"])
+        return
+    if o["split"]:
+        if o["elf"] or o["flatten"]:
+            _fail(msg, "--split cannot be combined with -E or -F.")
+        if len(args) < 3:
+            _fail(msg, "--split takes VMCORE DUMPFILE1 DUMPFILE2 [...].")
+        comp = o["comp"] or "none"
+        if not o["check_params"]:
+            run_split(msg, args[0], list(args[1:]), comp=comp, dump_level=levels[0], force=o["force"],
+                      threads=o["num_threads"], splitblock_kb=o["splitblock_size"])
+        return
+    if o["flatten"]:
+        if len(args) != 1:
+            _fail(msg, "-F takes VMCORE only: the dump goes to standard output.")
+        comp = o["comp"] or "none"
+        if not o["check_params"]:
+            run_convert(msg, args[0], None, comp=comp, elf=o["elf"], levels=levels, force=False,
+                        dry_run=o["dry_run"], threads=o["num_threads"], vtop=None, limit=limit)
+        return
     vtop = None
     if o["vtop"] is not None:
         try:
@@ -197,8 +223,63 @@ def command(**o: Any) -> None:
         check_target(dumpfile, o["force"])  # fail before reading anything
     if o["check_params"]:
         return
-    run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], dump_level=levels[0], force=o["force"],
-                dry_run=o["dry_run"], threads=o["num_threads"], vtop=vtop)
+    run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], levels=levels, force=o["force"],
+                dry_run=o["dry_run"], threads=o["num_threads"], vtop=vtop, limit=limit)
+
+
+def parse_size(text: str) -> int | None:
+    """makedumpfile's -L SIZE: bytes, or with a K, M or G suffix."""
+    t = text.strip()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:].upper(), 1)
+    if mult != 1:
+        t = t[:-1]
+    if not t.isdigit() or int(t) == 0:
+        return None
+    return int(t) * mult
+
+
+def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:
+    from .output import rearrange_to
+
+    if os.isatty(0):
+        _fail(msg, "-R reads a flattened stream from standard input, which is a terminal.")
+    n = rearrange_to(sys.stdin.buffer, dumpfile, force=force)
+    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile} ({n} bytes).\n\n{PROG} Completed.")
+
+
+def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, dump_level: int, force: bool,
+              threads: int | None, splitblock_kb: int | None) -> None:
+    from .filter import make_write_context
+    from .input import open_dump
+    from .output import DEFAULT_SPLITBLOCK_SIZE, write_split
+
+    with open_dump(vmcore) as src:
+        w = make_write_context(src, format="kdump", compression=comp, dump_level=dump_level,
+                               progress=msg.progress("Excluding unnecessary pages"))
+        results = write_split(w, dumpfiles, force=force, threads=threads,
+                              splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
+    bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
+    for f, r in bad:
+        msg.error(f"{f}: the dump is incomplete: {r.reason}")
+    if bad:
+        sys.exit(1)
+    msg.say(ML_COMMON, f"\nThe dumpfiles are saved to {', '.join(dumpfiles)}.\n\n{PROG} Completed.")
+
+
+def run_reassemble(msg: Messages, parts: list[str], dumpfile: str, force: bool, threads: int | None) -> None:
+    from .filter import make_write_context
+    from .input import open_dump
+    from .output import write_dump
+
+    with open_dump(parts) as src:
+        if src.attr.get("file.set.number", 1) < 2:
+            _fail(msg, "--reassemble needs the files of a split dump")
+        w = make_write_context(src, format="kdump", compression=src.attr.get("file.compression", "none"),
+                               dump_level=int(src.attr.get("kdump.dump_level", 0)))
+        res = write_dump(w, dumpfile, force=force, threads=threads, progress=msg.progress("Copying data"))
+    if res.incomplete:
+        _fail(msg, f"{dumpfile}: the dump is incomplete: {res.reason}")
+    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
 
 
 def print_vtop(msg: Messages, ctx: Any, vaddr: int) -> None:
@@ -249,32 +330,48 @@ def print_report(msg: Messages, w: Any, zero: int, write_bytes: int) -> None:
     msg.say(ML_REPORT, "\n".join(lines))
 
 
-def run_convert(msg: Messages, vmcore: str, dumpfile: str, *, comp: str, elf: bool, dump_level: int, force: bool,
-                dry_run: bool, threads: int | None, vtop: int | None = None) -> None:
+def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, elf: bool, levels: list[int],
+                force: bool, dry_run: bool, threads: int | None, vtop: int | None = None,
+                limit: int | None = None) -> None:
+    """VMCORE to DUMPFILE (or, with ``dumpfile`` None, a flattened stream on
+    stdout).  With several levels, a dump that does not fit is made again at
+    the next level, as makedumpfile's -d A,B does."""
     from .filter import make_write_context
     from .input import open_dump
     from .output import write_dump
+    from .output.flattened import stdout_binary
 
     t0 = time.monotonic()
+    stream = stdout_binary() if dumpfile is None else None
     src = open_dump(vmcore)
     try:
         if vtop is not None:
             print_vtop(msg, src, vtop)
-        w = make_write_context(
-            src, format="elf" if elf else "kdump", compression=comp, dump_level=dump_level,
-            progress=msg.progress("Excluding unnecessary pages"),
-        )
-        for warning in w.attr["filter.stats"].warnings:
-            msg.say(ML_COMMON, f"WARNING: {warning}")
-        if dry_run:
-            msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
-            return
-        res = write_dump(w, dumpfile, force=force, threads=threads, progress=msg.progress("Copying data"))
-        print_report(msg, w, res.zero_pages, res.bytes_written)
+        for i, level in enumerate(levels):
+            w = make_write_context(
+                src, format="elf" if elf else "kdump", compression=comp, dump_level=level,
+                progress=msg.progress("Excluding unnecessary pages"),
+            )
+            for warning in w.attr["filter.stats"].warnings:
+                msg.say(ML_COMMON, f"WARNING: {warning}")
+            if dry_run:
+                msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
+                return
+            res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=threads, limit=limit,
+                             progress=msg.progress("Copying data"))
+            print_report(msg, w, res.zero_pages, res.bytes_written)
+            if not res.incomplete:
+                break
+            if i + 1 < len(levels) and stream is None:
+                msg.say(ML_COMMON, f"The dump did not fit ({res.reason}); retrying with dump level {levels[i + 1]}.")
+                os.unlink(dumpfile)  # our own incomplete file: its space is needed for the retry
+                continue
+            _fail(msg, f"{dumpfile or '<stdout>'}: the dump is incomplete: {res.reason}")
     finally:
         src.close()
     msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")
-    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
+    where = dumpfile if dumpfile is not None else "standard output"
+    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {where}.\n\n{PROG} Completed.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

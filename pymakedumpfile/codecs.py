@@ -121,10 +121,15 @@ def decompressor(flag: int) -> Callable[[bytes, int], bytes]:
     if flag == dd.DUMP_DH_COMPRESSED_ZSTD:
         import io
 
+        import threading
+
         zs = _zstd()
-        dctx = zs.ZstdDecompressor()
+        local = threading.local()  # a ZstdDecompressor is not thread-safe
 
         def dzs(data: bytes, ps: int) -> bytes:
+            dctx = getattr(local, "d", None)
+            if dctx is None:
+                dctx = local.d = zs.ZstdDecompressor()
             size = zs.frame_content_size(data)
             if size == ps:
                 return dctx.decompress(data)  # type: ignore[no-any-return]

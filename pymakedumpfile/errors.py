@@ -57,3 +57,7 @@ class OutputError(DumpError):
 
 class UsageError(DumpError):
     """Options that contradict each other or are not supported yet."""
+
+
+class OutOfSpaceError(OutputError):
+    """The output is full: the disk (ENOSPC) or the size limit (``-L``)."""

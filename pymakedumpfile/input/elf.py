@@ -117,10 +117,13 @@ class ElfReader(DumpReader):
         for ld in self.loads:
             mem.append((ld.paddr // ps, -(-(ld.paddr + ld.memsz) // ps)))
             file_end = ld.paddr + ld.filesz
+            last = -(-file_end // ps)
             if self.incomplete:  # data the file lost reads as missing
-                file_end = min(file_end, ld.paddr + max(0, self.source.size - ld.offset))
-            if file_end > ld.paddr:
-                stored.append((ld.paddr // ps, -(-file_end // ps)))
+                cut = ld.paddr + max(0, self.source.size - ld.offset)
+                if cut < file_end:
+                    file_end, last = cut, cut // ps  # a page cut in two is lost too
+            if file_end > ld.paddr and last > ld.paddr // ps:
+                stored.append((ld.paddr // ps, last))
                 ext.append((ld.paddr, file_end, ld.offset))
         # keep the extents disjoint and sorted; a later PT_LOAD only fills
         # what the earlier ones left (makedumpfile's paddr_to_offset takes

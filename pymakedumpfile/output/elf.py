@@ -13,10 +13,10 @@ used (section header 0 right after the program headers, as makedumpfile).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..context import Context
-from ..errors import PageExcludedError
+from ..errors import OutOfSpaceError, OutputError, PageExcludedError
 from ..formats import elf as elff
 from .kdump import WriteResult, notes_with_vmcoreinfo
 from .target import Target
@@ -164,9 +164,34 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
         # as the kernel and makedumpfile fill it: sh_size = e_shnum, sh_link = e_shstrndx
         hdr += elff.Shdr(sh_size=1, sh_info=nph).pack(endian, bits)
     hdr += notes
-    target.pwrite(hdr, 0)
-
     res = WriteResult()
+    try:
+        target.pwrite(hdr, 0)
+        _write_segments(ctx, target, segs, res, progress)
+    except OutOfSpaceError as e:
+        res.incomplete, res.reason = True, e.message
+        # makedumpfile's mark (e_flags bit 0), and better than makedumpfile:
+        # program headers cut to the whole pages actually written, so that the
+        # file is a consistent ELF whose lost tail is p_memsz only (libkdumpfile
+        # 0.5.1 dies of SIGBUS on segments that run past the end of the file)
+        cut = bytearray(replace(eh, e_flags=eh.e_flags | elff.ELF_FLAG_INCOMPLETE).pack(endian, bits))
+        cut += elff.Phdr(elff.PT_NOTE, 0, note_off, 0, 0, len(notes), len(notes), 0).pack(endian, bits)
+        ps = ctx.page_size
+        for sg in segs:
+            avail = max(0, min(sg.filesz, target.written - sg.offset)) if sg.filesz else 0
+            if avail < sg.filesz:
+                avail = max(0, (sg.paddr + avail) // ps * ps - sg.paddr)
+            cut += elff.Phdr(elff.PT_LOAD, 7, sg.offset if avail or sg.last else 0, sg.vaddr, sg.paddr, avail,
+                             sg.memsz, 0).pack(endian, bits)
+        try:
+            target.pwrite(cut, 0, patch=True)
+        except OutputError:
+            pass
+    res.bytes_written = target.written
+    return res
+
+
+def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: WriteResult, progress: object) -> None:
     ps = ctx.page_size
     reader = ctx.reader
     total = sum(s.filesz for s in segs)
@@ -180,14 +205,19 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
             buf = _read_or_zero(reader, pfn, n, ps)
             lo = pos - pfn * ps
             chunk = buf[lo : lo + (end - pos)]
-            target.pwrite(chunk, s.offset + (pos - s.paddr))
+            at = s.offset + (pos - s.paddr)
+            room = target.room(at)
+            if room is not None and room < len(chunk):
+                if room:  # fill up to the limit, then stop
+                    target.pwrite(chunk[:room], at)
+                    res.pages_written += room // ps
+                target.pwrite(chunk[room : room + 1], at + room)  # raises OutOfSpaceError
+            target.pwrite(chunk, at)
             pos += len(chunk)
             done += len(chunk)
+            res.pages_written += len(chunk) // ps
             if progress is not None:
                 progress(done // ps, total // ps)  # type: ignore[operator]
-        res.pages_written += -(-s.filesz // ps)
-    res.bytes_written = off
-    return res
 
 
 def _read_or_zero(reader: object, pfn: int, n: int, ps: int) -> bytes:

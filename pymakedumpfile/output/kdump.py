@@ -9,10 +9,12 @@ short never has a descriptor pointing past what was written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, replace
 
 from .. import accel, codecs
 from ..context import Context
+from ..errors import OutOfSpaceError, OutputError
 from ..formats import diskdump as dd
 from ..formats import elf as elff
 from .pages import Compressor, default_threads, page_runs
@@ -24,12 +26,18 @@ FLUSH_BYTES = 4 << 20
 
 @dataclass
 class WriteResult:
-    """What a writer did.  Counts are in pages."""
+    """What a writer did.  Counts are in pages.
+
+    :ivar incomplete: the output filled up (disk or ``-L``) before every page
+        was written; the file is marked incomplete and what it holds is valid.
+    """
 
     pages_written: int = 0
     zero_pages: int = 0
     compressed_pages: int = 0
     bytes_written: int = 0
+    incomplete: bool = False
+    reason: str = ""
 
 
 def notes_with_vmcoreinfo(ctx: Context) -> bytes:
@@ -102,11 +110,26 @@ def build_headers(ctx: Context, num_dumpable_hint: int | None = None, split: tup
     }
 
 
-def write_kdump(ctx: Context, target: Target, threads: int | None = None, progress: object = None) -> WriteResult:
-    """Write the write context ``ctx`` as a kdump-compressed file."""
+def write_kdump(
+    ctx: Context,
+    target: Target,
+    threads: int | None = None,
+    progress: object = None,
+    split: tuple[int, int] | None = None,
+) -> WriteResult:
+    """Write the write context ``ctx`` as a kdump-compressed file.
+
+    :param split: ``(start_pfn, end_pfn)``: write one part of a split dump
+        holding those pfns (global bitmaps and header, own descriptors from the
+        first slot, data after a descriptor area sized for the whole dump).
+
+    When the output fills up (``OutOfSpaceError``) the pages written so far
+    stay readable, the rest read as lost, and the header is marked
+    incomplete; the result says so.
+    """
     a = ctx.attr
     ps = ctx.page_size
-    h = build_headers(ctx)
+    h = build_headers(ctx, split=split)
     endian, layout = h["endian"], h["layout"]
     hdr: dd.DiskDumpHeader = h["header"]  # type: ignore[assignment]
     sub: dd.KdumpSubHeader = h["sub"]  # type: ignore[assignment]
@@ -114,75 +137,102 @@ def write_kdump(ctx: Context, target: Target, threads: int | None = None, progre
     bitmap_offset: int = h["bitmap_offset"]  # type: ignore[assignment]
     one: int = h["one_bitmap"]  # type: ignore[assignment]
     pd_offset: int = h["pd_offset"]  # type: ignore[assignment]
-
-    target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
-    target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
     max_mapnr = ctx.max_pfn
-    bm1 = a["memory.pagemap"].to_bytes(0, max_mapnr)
     bm2 = ctx.pagemap.to_bytes(0, max_mapnr)
-    target.pwrite(bm1.ljust(one, b"\0"), bitmap_offset)
-    target.pwrite(bm2.ljust(one, b"\0"), bitmap_offset + one)
-
     num_dumpable = accel.popcount(bm2)
+    start, end = split if split else (0, max_mapnr)
+    own = ctx.pagemap.count(start, end) if split else num_dumpable
     res = WriteResult()
     pds = dd.page_desc_struct(endian)  # type: ignore[arg-type]
-    pd_pos = pd_offset
-    data_pos = pd_offset + dd.PAGE_DESC_SIZE * num_dumpable
     level = int(a.get("filter.dump_level", 0))
-    exclude_zero = bool(level & 1)
-    pd_zero = b""
-    if exclude_zero:
-        target.pwrite(bytes(ps), data_pos)
-        pd_zero = pds.pack(data_pos, ps, 0, 0)
-        data_pos += ps
     cname = a.get("file.compression", "none")
     codec = codecs.CODECS.get(cname)
     comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps, threads or default_threads())
-    reader = ctx.reader
-    descs = bytearray()
-    datas = bytearray()
     try:
-        for pfn, n in page_runs(ctx):
-            buf = reader.read_pages(pfn, n)
-            zmap = accel.zero_pages(buf, ps)[0] if exclude_zero else None
-            pages = []
-            kinds = []
-            for i in range(n):
-                if zmap is not None and zmap[i >> 3] >> (i & 7) & 1:
-                    kinds.append(None)
-                    res.zero_pages += 1
-                else:
-                    pages.append(buf[i * ps : (i + 1) * ps])
-                    kinds.append(len(pages) - 1)
-            out = comp.compress(pages)
-            for k in kinds:
-                if k is None:
-                    descs += pd_zero
-                    continue
-                data, flags = out[k]
-                descs += pds.pack(data_pos + len(datas), len(data), flags, 0)
-                datas += data
-                if flags:
-                    res.compressed_pages += 1
-            res.pages_written += n
-            if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
-                data_pos, pd_pos = _flush(target, datas, descs, data_pos, pd_pos)
-            if progress is not None:
-                progress(res.pages_written, num_dumpable)  # type: ignore[operator]
-        data_pos, pd_pos = _flush(target, datas, descs, data_pos, pd_pos)
+        target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
+        target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
+        target.pwrite(a["memory.pagemap"].to_bytes(0, max_mapnr).ljust(one, b"\0"), bitmap_offset)
+        target.pwrite(bm2.ljust(one, b"\0"), bitmap_offset + one)
+        target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
+        _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
+                     bool(level & 1), start, end, own, progress)
+    except OutOfSpaceError as e:
+        res.incomplete, res.reason = True, e.message
+        incomplete = replace(hdr, status=hdr.status | dd.DUMP_DH_COMPRESSED_INCOMPLETE)
+        try:
+            target.pwrite(incomplete.pack(endian, layout), 0, patch=True)  # type: ignore[arg-type]
+        except OutputError:
+            pass  # not even the header could be rewritten; readers will see a cut file
     finally:
         comp.close()
-    res.bytes_written = data_pos
+    res.bytes_written = target.written
     return res
 
 
-def _flush(target: Target, datas: bytearray, descs: bytearray, data_pos: int, pd_pos: int) -> tuple[int, int]:
-    if datas:
-        target.pwrite(datas, data_pos)
-        data_pos += len(datas)
-    if descs:
-        target.pwrite(descs, pd_pos)
-        pd_pos += len(descs)
+def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, res: WriteResult, pd_pos: int,
+                 data_pos: int, exclude_zero: bool, start: int, end: int, total: int, progress: object) -> None:
+    """Page data and descriptors, data first in each flush: a descriptor never
+    points at data that was not written."""
+    ps = ctx.page_size
+    pack = pds.pack  # type: ignore[attr-defined]
+    pd_zero = b""
+    if exclude_zero:
+        target.pwrite(bytes(ps), data_pos)
+        pd_zero = pack(data_pos, ps, 0, 0)
+        data_pos += ps
+    reader = ctx.reader
+    descs = bytearray()
+    datas = bytearray()
+    ends: list[int] = []  # data length after each page of the pending flush
+    for pfn, n in page_runs(ctx, start=start, end=end):
+        buf = reader.read_pages(pfn, n)
+        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero else None
+        pages = []
+        kinds = []
+        for i in range(n):
+            if zmap is not None and zmap[i >> 3] >> (i & 7) & 1:
+                kinds.append(-1)
+            else:
+                pages.append(buf[i * ps : (i + 1) * ps])
+                kinds.append(len(pages) - 1)
+        out = comp.compress(pages)
+        for k in kinds:
+            if k < 0:
+                descs += pd_zero
+                res.zero_pages += 1
+            else:
+                data, flags = out[k]
+                descs += pack(data_pos + len(datas), len(data), flags, 0)
+                datas += data
+                if flags:
+                    res.compressed_pages += 1
+            ends.append(len(datas))
+        if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
+            data_pos, pd_pos = _flush(target, datas, descs, ends, data_pos, pd_pos, res)
+        if progress is not None:
+            progress(res.pages_written + len(ends), total)  # type: ignore[operator]
+    _flush(target, datas, descs, ends, data_pos, pd_pos, res)
+
+
+def _flush(target: Target, datas: bytearray, descs: bytearray, ends: list[int], data_pos: int, pd_pos: int,
+           res: WriteResult) -> tuple[int, int]:
+    """Write the pending pages; under a size limit, as many as fit, then
+    raise :class:`OutOfSpaceError`."""
+    room = target.room(data_pos)
+    fit = len(ends)
+    if room is not None and len(datas) > room:
+        fit = bisect.bisect_right(ends, room)  # pages whose data ends within the limit
+    nbytes = ends[fit - 1] if fit else 0
+    if nbytes:
+        target.pwrite(memoryview(datas)[:nbytes], data_pos)
+    if fit:
+        target.pwrite(memoryview(descs)[: fit * dd.PAGE_DESC_SIZE], pd_pos)
+    res.pages_written += fit
+    if fit < len(ends):
+        raise OutOfSpaceError(f"Cannot write past the size limit of {target.limit} bytes (-L)", target.path)
+    data_pos += nbytes
+    pd_pos += fit * dd.PAGE_DESC_SIZE
     datas.clear()
     descs.clear()
+    ends.clear()
     return data_pos, pd_pos

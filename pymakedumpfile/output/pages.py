@@ -12,9 +12,9 @@ from ..context import Context
 CHUNK_PAGES = 1024  # pages read and compressed together
 
 
-def page_runs(ctx: Context, chunk: int = CHUNK_PAGES) -> Iterator[tuple[int, int]]:
-    """(pfn, count) pieces of the runs the write context keeps."""
-    for a, b in ctx.pagemap.runs():
+def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """(pfn, count) pieces of the runs the write context keeps in [start, end)."""
+    for a, b in ctx.pagemap.runs(start, end):
         while a < b:
             n = min(chunk, b - a)
             yield a, n

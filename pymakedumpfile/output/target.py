@@ -12,7 +12,9 @@ import errno
 import os
 import stat
 
-from ..errors import OutputError
+from ..errors import OutOfSpaceError, OutputError
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -44,10 +46,11 @@ class Target:
     :param force: replace an existing regular file (``-f``).
     """
 
-    def __init__(self, path: str, force: bool = False) -> None:
+    def __init__(self, path: str, force: bool = False, limit: int | None = None) -> None:
         self.path = path
         self.tmp: str | None = None
         self.written = 0
+        self.limit = limit
         if check_target(path, force):
             d, base = os.path.split(path)
             self.tmp = os.path.join(d, f".{base}.pymakedumpfile-{os.getpid()}")
@@ -56,18 +59,44 @@ class Target:
         except OSError as e:
             raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
 
-    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
+    def room(self, offset: int) -> int | None:
+        """Bytes that may still be written from ``offset`` under the limit."""
+        return None if self.limit is None else max(self.limit - offset, 0)
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int, *, patch: bool = False) -> None:
+        """Write ``data`` at ``offset``.  :raises OutOfSpaceError: the write
+        would pass the size limit (nothing is written then) or the disk is
+        full.  ``patch`` rewrites bytes already counted (a header), ignoring
+        the limit."""
         mv = memoryview(data)
+        if not patch and self.limit is not None and offset + len(mv) > self.limit:
+            raise OutOfSpaceError(f"Cannot write past the size limit of {self.limit} bytes (-L)", self.path)
         while mv:
             try:
                 n = os.pwrite(self.fd, mv, offset)
             except OSError as e:
                 if e.errno == errno.EINTR:
                     continue
+                if e.errno in FULL_ERRNOS:
+                    raise OutOfSpaceError(f"Cannot write at {offset:#x}: {e.strerror}", self.path) from e
                 raise OutputError(f"Cannot write at {offset:#x}: {e.strerror}", self.path) from e
+            if n == 0:
+                raise OutOfSpaceError(f"Cannot write at {offset:#x}: no space", self.path)
             mv = mv[n:]
             offset += n
         self.written = max(self.written, offset)
+
+    def reserve(self, offset: int, size: int) -> None:
+        """Allocate [offset, offset + size) now, so later writes there cannot
+        fail for lack of space (the page descriptor area)."""
+        if size <= 0 or self.limit is not None and offset + size > self.limit:
+            return
+        try:
+            os.posix_fallocate(self.fd, offset, size)
+        except OSError as e:
+            if e.errno in FULL_ERRNOS:
+                raise OutOfSpaceError(f"Cannot allocate {size} bytes at {offset:#x}: {e.strerror}", self.path) from e
+            # not supported by this filesystem: the writes will allocate
 
     def finish(self) -> None:
         """Flush, close and put the file in place."""

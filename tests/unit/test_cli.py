@@ -90,12 +90,14 @@ def test_refuses_symlink_output(small_elf: Path, tmp_path: Path) -> None:
         (["-E", "-c"], "-E cannot be combined"),
         (["--bogus"], "No such option"),
         ([], "expected VMCORE DUMPFILE"),
-        (["-F"], "-F: not supported yet"),
-        (["--split"], "--split: not supported yet"),
-        (["-L", "1M"], "-L: not supported yet"),
+        (["-F"], "-F takes VMCORE only"),
+        (["--split"], "--split takes VMCORE DUMPFILE1"),
+        (["--split", "-E"], "--split cannot be combined with -E"),
+        (["-L", "1X"], "-L 1X: not a size"),
+        (["--work-dir", "/nonexistent"], "not a directory"),
         (["--dump-dmesg"], "--dump-dmesg: not supported yet"),
         (["-x", "vmlinux"], "-x: not supported yet"),
-        (["--cyclic-buffer", "1024"], "--cyclic-buffer: not supported yet"),
+        (["--config", "filter.conf"], "--config: not supported yet"),
     ],
 )
 def test_bad_or_unsupported_options(args: list[str], needle: str, small_elf: Path, tmp_path: Path) -> None:
