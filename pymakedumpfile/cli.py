@@ -119,6 +119,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments.")
 @click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file.")
 @click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024), help="Threads compressing pages (default: the CPUs available).")
+@click.option("--stream-compress", "stream_compress", type=click.Choice(["zstd", "lz4"]), help="Compress the whole output (with -E or -F); our readers and -R read it back as it is.")
 @click.option("--split", "split", is_flag=True, help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel.")
 @click.option("--reassemble", "reassemble", is_flag=True, help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file.")
 @click.option("--splitblock-size", "splitblock_size", type=click.IntRange(1), metavar="KB", help="Granularity of --split, in KB (default 1 GiB).")
@@ -198,7 +199,8 @@ def command(**o: Any) -> None:
         comp = o["comp"] or "none"
         if not o["check_params"]:
             run_convert(msg, args[0], None, comp=comp, elf=o["elf"], levels=levels, force=False,
-                        dry_run=o["dry_run"], threads=o["num_threads"], vtop=None, limit=limit)
+                        dry_run=o["dry_run"], threads=o["num_threads"], vtop=None, limit=limit,
+                        stream_compress=o["stream_compress"])
         return
     vtop = None
     if o["vtop"] is not None:
@@ -223,8 +225,13 @@ def command(**o: Any) -> None:
         check_target(dumpfile, o["force"])  # fail before reading anything
     if o["check_params"]:
         return
+    if o["stream_compress"] and not o["elf"]:
+        _fail(msg, "--stream-compress needs -E or -F (a kdump file is not written in order).")
+    if o["stream_compress"] and limit is not None:
+        _fail(msg, "--stream-compress cannot be combined with -L.")
     run_convert(msg, vmcore, dumpfile, comp=comp, elf=o["elf"], levels=levels, force=o["force"],
-                dry_run=o["dry_run"], threads=o["num_threads"], vtop=vtop, limit=limit)
+                dry_run=o["dry_run"], threads=o["num_threads"], vtop=vtop, limit=limit,
+                stream_compress=o["stream_compress"])
 
 
 def parse_size(text: str) -> int | None:
@@ -332,7 +339,7 @@ def print_report(msg: Messages, w: Any, zero: int, write_bytes: int) -> None:
 
 def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, elf: bool, levels: list[int],
                 force: bool, dry_run: bool, threads: int | None, vtop: int | None = None,
-                limit: int | None = None) -> None:
+                limit: int | None = None, stream_compress: str | None = None) -> None:
     """VMCORE to DUMPFILE (or, with ``dumpfile`` None, a flattened stream on
     stdout).  With several levels, a dump that does not fit is made again at
     the next level, as makedumpfile's -d A,B does."""
@@ -358,7 +365,7 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
                 msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
                 return
             res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=threads, limit=limit,
-                             progress=msg.progress("Copying data"))
+                             stream_compress=stream_compress, progress=msg.progress("Copying data"))
             print_report(msg, w, res.zero_pages, res.bytes_written)
             if not res.incomplete:
                 break

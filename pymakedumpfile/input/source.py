@@ -106,6 +106,9 @@ class FileSource(Source):
         if self._own and self.fd >= 0:
             os.close(self.fd)
         self.fd = -1
+        keep = getattr(self, "_keep", None)
+        if keep is not None:
+            keep.close()
 
 
 class FlattenedSource(Source):
@@ -207,9 +210,21 @@ class FlattenedSource(Source):
 
 
 def open_source(path: str | os.PathLike[str] | int, name: str | None = None) -> Source:
-    """Open ``path`` for reading, unwrapping a flattened stream."""
+    """Open ``path`` for reading, unwrapping a zstd or lz4 stream (into a
+    temporary file) and a flattened stream (read in place)."""
+    from .. import streamcomp
+
     src: Source = FileSource(path, name)
     try:
+        kind = streamcomp.kind_of(src.pread(0, 4))
+        if kind is not None:
+            fs = src
+            with open(fs.fd, "rb", closefd=False) as raw:  # type: ignore[attr-defined]
+                tmp = streamcomp.inflate_to_tempfile(kind, raw, fs.name)
+            fs.close()
+            src = FileSource(tmp.fileno(), fs.name)
+            src._keep = tmp  # type: ignore[attr-defined]  # closes (and frees) the temporary file with src
+            src._own = False  # type: ignore[attr-defined]
         head = src.pread(0, flat.HEADER.size)
         if flat.is_header(head):
             return FlattenedSource(src)

@@ -15,6 +15,7 @@ from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, write_kdump
 from .pages import default_threads
+from ..streamcomp import SequentialTarget, compressing_writer
 from .target import Target, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}
@@ -29,6 +30,7 @@ def write_dump(
     force: bool = False,
     threads: int | None = None,
     limit: int | None = None,
+    stream_compress: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> WriteResult:
     """Write the write context ``ctx`` in its ``file.format``.
@@ -39,24 +41,50 @@ def write_dump(
     :param stream: instead of ``path``, write a flattened stream there (-F).
     :param limit: stop at this many bytes (-L): the dump is then marked
         incomplete, as after a full disk, and ``result.incomplete`` is set.
+    :param stream_compress: ``"zstd"`` or ``"lz4"``: compress the whole
+        output (ELF, or a flattened stream); readers undo it by magic.
     """
     writer = _writer(ctx)
+    if stream_compress is not None:
+        if limit is not None:
+            raise UsageError("--stream-compress cannot be combined with -L")
+        if stream is None and ctx.attr["file.format"] != "elf":
+            raise UsageError("--stream-compress needs -E or -F (a kdump file is not written in order)")
     target: Target | FlatTarget
+    comp = None
+    base: Target | None = None
     if stream is not None:
-        target = FlatTarget(stream, limit=limit)
+        if stream_compress is not None:
+            comp = compressing_writer(stream_compress, stream)
+        target = FlatTarget(comp or stream, limit=limit)
     elif path is not None:
-        target = Target(path, force=force, limit=limit)
+        base = Target(path, force=force, limit=limit)
+        target = base
+        if stream_compress is not None:
+            sink = open(base.fd, "wb", closefd=False)  # noqa: SIM115 - closed below
+            target = SequentialTarget(path, sink, stream_compress)  # type: ignore[assignment]
     else:
         raise UsageError("write_dump needs a path or a stream")
     ok = False
     try:
         res = writer(ctx, target, threads=threads, progress=progress)
-        target.finish()
+        if isinstance(target, SequentialTarget):
+            target.close_stream()
+            sink.flush()
+            sink.close()
+        else:
+            target.finish()
+        if comp is not None:
+            comp.close()
+            stream.flush()  # type: ignore[union-attr]
+        if base is not None and base is not target:
+            base.written = target.written
+            base.finish()
         ok = True
         return res
     finally:
         if not ok:
-            target.remove()
+            (base or target).remove()
 
 
 def _writer(ctx: Context) -> Callable[..., WriteResult]:

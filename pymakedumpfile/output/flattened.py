@@ -97,9 +97,17 @@ def rearrange(stream: BinaryIO, target: Target, name: str = "<stdin>") -> int:
             got += len(b)
         return b"".join(parts)
 
+    from .. import streamcomp
+
     head = stream.read(flat.HEADER_SIZE)
     if not head:
         raise TruncatedDumpError("Cannot rebuild: no data on standard input", name)
+    kind = streamcomp.kind_of(head)
+    if kind is not None:  # a compressed stream (--stream-compress): read through it
+        import io
+
+        stream = streamcomp.decompressing_reader(kind, io.BufferedReader(streamcomp.Prepended(head, stream)))
+        head = stream.read(flat.HEADER_SIZE)
     if len(head) < flat.HEADER.size or not flat.is_header(head):
         raise CorruptDumpError("Cannot rebuild: not a flattened stream (no makedumpfile header)", name)
     if len(head) < flat.HEADER_SIZE:

@@ -192,3 +192,29 @@ def test_full_disk_retry_fits_at_31(small_fs: Path, vmcore: Path, tmp_path: Path
     assert "retrying with dump level 31" in p.stderr
     with open_dump(out) as c:
         assert c.attr["file.incomplete"] is False and c.attr["kdump.dump_level"] == 31
+
+
+@pytest.mark.parametrize("kind", ["zstd", "lz4"])
+def test_stream_compressed_elf_round_trip(kind: str, vmcore: Path, direct: dict[str, Path], tmp_path: Path) -> None:
+    """--stream-compress: a compressed ELF reads back (by magic) to the same
+    pages as the plain ELF, and is much smaller."""
+    out = tmp_path / f"elf.{kind}"
+    run_cli("-E", "-d", "31", "--stream-compress", kind, "--message-level", "0", str(vmcore), str(out))
+    assert out.read_bytes()[:4] in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18")
+    assert os.path.getsize(out) < os.path.getsize(direct["elf31"]) // 2
+    assert our_digests(out) == our_digests(direct["elf31"])
+    with open_dump(out) as a, open_dump(direct["elf31"]) as b:
+        assert [p for p in a.reader.phdrs] == [p for p in b.reader.phdrs]
+
+
+def test_stream_compressed_flattened_rearranges(vmcore: Path, direct: dict[str, Path], tmp_path: Path) -> None:
+    flat = tmp_path / "flat.zst"
+    with open(flat, "wb") as f:
+        p = subprocess.run(flatten_cmd("-F", "-l", "-d", "31", "--stream-compress", "zstd", "--message-level", "0",
+                                       str(vmcore)), stdout=f, cwd=REPO, timeout=300)
+    assert p.returncode == 0
+    with open(flat, "rb") as f:
+        p = subprocess.run(flatten_cmd("-R", str(tmp_path / "rebuilt")), stdin=f, capture_output=True, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert filecmp.cmp(tmp_path / "rebuilt", direct["l31"], shallow=False)
+    assert our_digests(flat) == our_digests(direct["l31"])
