@@ -44,6 +44,24 @@ int pmd_is_zero(const uint8_t *buf, size_t n);
 size_t pmd_zero_pages(const uint8_t *buf, size_t page_size, size_t count,
                       uint8_t *out);
 
+/* ---- batches of pages for the kdump writer ---- */
+#define PMD_PAGE_SKIPPED 0xffffffffu /* a zero page: descriptor -> shared zero page */
+#define PMD_DESC_LZO 0x2u
+
+/* LZO-compress the n pages of buf (page size ps) into out (capacity
+ * n * PMD_LZO_BOUND(ps)); a page that does not shrink is copied raw (flag 0).
+ * Pages with their bit set in skip (may be NULL) are left out and get flag
+ * PMD_PAGE_SKIPPED.  Fills sizes[] and flags[]; returns the bytes used. */
+size_t pmd_lzo_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
+		     uint8_t *out, uint32_t *sizes, uint32_t *flags, void *wrk);
+
+/* 24-byte page descriptors for n pages whose data follow one another from
+ * data_pos (skipped pages point to zero_off); returns the data position
+ * after them.  out must hold 24 * n bytes. */
+uint64_t pmd_build_descs(const uint32_t *sizes, const uint32_t *flags, size_t n,
+			 uint64_t data_pos, uint64_t zero_off, uint32_t ps,
+			 int big, uint8_t *out);
+
 /* Number of set bits in bitmap[0:nbytes]. */
 uint64_t pmd_popcount(const uint8_t *bitmap, size_t nbytes);
 

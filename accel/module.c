@@ -185,7 +185,95 @@ accel_classify(PyObject *self, PyObject *args)
 	return PyLong_FromUnsignedLongLong(r);
 }
 
+static PyObject *
+accel_lzo_pages(PyObject *self, PyObject *args)
+{
+	Py_buffer b, skip = {0}, sizes, flags;
+	Py_ssize_t ps;
+	PyObject *skipobj, *out = NULL;
+	size_t n, used = 0;
+	void *wrk = NULL;
+	int ok = 1;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*nOw*w*:lzo_pages", &b, &ps, &skipobj, &sizes, &flags))
+		return NULL;
+	if (ps <= 0 || b.len % ps) {
+		PyErr_SetString(PyExc_ValueError, "buffer is not a whole number of pages");
+		ok = 0;
+	}
+	n = ok ? (size_t)(b.len / ps) : 0;
+	if (ok && skipobj != Py_None) {
+		if (PyObject_GetBuffer(skipobj, &skip, PyBUF_SIMPLE) < 0)
+			ok = 0;
+		else if ((size_t)skip.len * 8 < n) {
+			PyErr_SetString(PyExc_ValueError, "skip bitmap too short");
+			ok = 0;
+		}
+	}
+	if (ok && ((size_t)sizes.len < n * 4 || (size_t)flags.len < n * 4)) {
+		PyErr_SetString(PyExc_ValueError, "sizes/flags arrays too short");
+		ok = 0;
+	}
+	if (ok) {
+		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * PMD_LZO_BOUND((size_t)ps)));
+		wrk = malloc(PMD_LZO1X_1_MEM);
+		if (!out || !wrk) {
+			PyErr_NoMemory();
+			ok = 0;
+		}
+	}
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS
+		used = pmd_lzo_pages(b.buf, (size_t)ps, n, skip.buf, (uint8_t *)PyBytes_AS_STRING(out),
+				     sizes.buf, flags.buf, wrk);
+		Py_END_ALLOW_THREADS
+	}
+	free(wrk);
+	PyBuffer_Release(&b);
+	if (skip.obj)
+		PyBuffer_Release(&skip);
+	PyBuffer_Release(&sizes);
+	PyBuffer_Release(&flags);
+	if (!ok) {
+		Py_XDECREF(out);
+		return NULL;
+	}
+	if (_PyBytes_Resize(&out, (Py_ssize_t)used) < 0)
+		return NULL;
+	return out;
+}
+
+static PyObject *
+accel_build_descs(PyObject *self, PyObject *args)
+{
+	Py_buffer sizes, flags;
+	unsigned long long data_pos, zero_off, end = 0;
+	unsigned int ps;
+	int big;
+	PyObject *out = NULL;
+	size_t n;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*y*KKIp:build_descs", &sizes, &flags, &data_pos, &zero_off, &ps, &big))
+		return NULL;
+	n = (size_t)sizes.len / 4;
+	if ((size_t)flags.len / 4 != n) {
+		PyErr_SetString(PyExc_ValueError, "sizes and flags differ in length");
+	} else if ((out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(24 * n))) != NULL) {
+		Py_BEGIN_ALLOW_THREADS
+		end = pmd_build_descs(sizes.buf, flags.buf, n, data_pos, zero_off, ps, big,
+				      (uint8_t *)PyBytes_AS_STRING(out));
+		Py_END_ALLOW_THREADS
+	}
+	PyBuffer_Release(&sizes);
+	PyBuffer_Release(&flags);
+	if (!out)
+		return NULL;
+	return Py_BuildValue("(NK)", out, end);
+}
+
 static PyMethodDef accel_methods[] = {
+	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
+	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},
 	{"is_zero", accel_is_zero, METH_VARARGS, NULL},
 	{"zero_pages", accel_zero_pages, METH_VARARGS, NULL},

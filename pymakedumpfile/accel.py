@@ -56,12 +56,62 @@ def popcount_python(buf: bytes | memoryview) -> int:
 
 
 classify_python = _classify_py.classify_python
+PAGE_SKIPPED = 0xFFFFFFFF  # a page left out (zero): its descriptor points at the shared zero page
+DESC_LZO = 0x2
+
+
+def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any) -> bytes:
+    """LZO-compress the pages of ``buf``; a page that does not shrink stays
+    raw (flag 0); pages whose bit is set in ``skip`` get ``PAGE_SKIPPED``.
+    Fills ``sizes`` and ``flags`` (uint32 arrays); returns the data."""
+    if page_size <= 0 or len(buf) % page_size:
+        raise ValueError("buffer is not a whole number of pages")
+    n = len(buf) // page_size
+    if skip is not None and len(skip) * 8 < n:
+        raise ValueError("skip bitmap too short")
+    out = []
+    mv = memoryview(buf)
+    for i in range(n):
+        if skip is not None and skip[i >> 3] >> (i & 7) & 1:
+            sizes[i], flags[i] = 0, PAGE_SKIPPED
+            continue
+        page = bytes(mv[i * page_size : (i + 1) * page_size])
+        c = _lzo_py.lzo1x_1_compress(page)
+        if len(c) < page_size:
+            out.append(c)
+            sizes[i], flags[i] = len(c), DESC_LZO
+        else:
+            out.append(page)
+            sizes[i], flags[i] = page_size, 0
+    return b"".join(out)
+
+
+def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, page_size: int, big: bool) -> tuple[bytes, int]:
+    """24-byte page descriptors for pages whose data follow one another from
+    ``data_pos``; skipped pages point at ``zero_off``.  Returns (descriptors,
+    data position after them)."""
+    import struct
+
+    if len(sizes) != len(flags):
+        raise ValueError("sizes and flags differ in length")
+    pk = struct.Struct(">qIIQ" if big else "<qIIQ").pack
+    out = []
+    for size, flag in zip(sizes, flags):
+        if flag == PAGE_SKIPPED:
+            out.append(pk(zero_off, page_size, 0, 0))
+        else:
+            out.append(pk(data_pos, size, flag, 0))
+            data_pos += size
+    return b"".join(out), data_pos
+
+
 lzo1x_1_compress_python = _lzo_py.lzo1x_1_compress
 lzo1x_decompress_safe_python = _lzo_py.lzo1x_decompress_safe
 
 # ---- selection -----------------------------------------------------------
 
-NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify")
+NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
+         "build_descs")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -80,6 +130,8 @@ popcount: Callable[[Any], int]
 lzo1x_1_compress: Callable[[Any], bytes]
 lzo1x_decompress_safe: Callable[[Any, int], bytes]
 classify: Callable[..., int]
+lzo_pages: Callable[..., bytes]
+build_descs: Callable[..., tuple[bytes, int]]
 
 
 def implementations(name: str) -> dict[str, Callable[..., Any]]:

@@ -10,6 +10,10 @@ short never has a descriptor pointing past what was written.
 from __future__ import annotations
 
 import bisect
+import itertools
+from array import array
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from .. import accel, codecs
@@ -171,68 +175,86 @@ def write_kdump(
 
 def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, res: WriteResult, pd_pos: int,
                  data_pos: int, exclude_zero: bool, start: int, end: int, total: int, progress: object) -> None:
-    """Page data and descriptors, data first in each flush: a descriptor never
-    points at data that was not written."""
+    """Page data and descriptors through a pipeline: worker threads read and
+    compress batches of pages (the C kernels and the codecs release the GIL)
+    while this thread lays out descriptors and writes, in pfn order.  Data is
+    written before the descriptors that point to it in each flush, so a
+    descriptor never points at data that was not written."""
     ps = ctx.page_size
-    pack = pds.pack  # type: ignore[attr-defined]
-    pd_zero = b""
+    big = pds.format.startswith(">")  # type: ignore[attr-defined]
+    zero_off = 0
     if exclude_zero:
         target.pwrite(bytes(ps), data_pos)
-        pd_zero = pack(data_pos, ps, 0, 0)
+        zero_off = data_pos
         data_pos += ps
     reader = ctx.reader
-    descs = bytearray()
-    datas = bytearray()
-    ends: list[int] = []  # data length after each page of the pending flush
-    for pfn, n in page_runs(ctx, start=start, end=end):
+    lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
+
+    def job(pfn: int, n: int) -> tuple[int, bytes, array, array]:
         buf = reader.read_pages(pfn, n)
-        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero else None
-        pages = []
-        kinds = []
-        for i in range(n):
-            if zmap is not None and zmap[i >> 3] >> (i & 7) & 1:
-                kinds.append(-1)
-            else:
-                pages.append(buf[i * ps : (i + 1) * ps])
-                kinds.append(len(pages) - 1)
-        out = comp.compress(pages)
-        for k in kinds:
-            if k < 0:
-                descs += pd_zero
-                res.zero_pages += 1
-            else:
-                data, flags = out[k]
-                descs += pack(data_pos + len(datas), len(data), flags, 0)
-                datas += data
-                if flags:
-                    res.compressed_pages += 1
-            ends.append(len(datas))
-        if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
-            data_pos, pd_pos = _flush(target, datas, descs, ends, data_pos, pd_pos, res)
-        if progress is not None:
-            progress(res.pages_written + len(ends), total)  # type: ignore[operator]
-    _flush(target, datas, descs, ends, data_pos, pd_pos, res)
+        skip = accel.zero_pages(buf, ps)[0] if exclude_zero else None
+        sizes = array("I", bytes(4 * n))
+        flags = array("I", bytes(4 * n))
+        if lzo:
+            data = accel.lzo_pages(buf, ps, skip, sizes, flags)
+        else:
+            data = comp.compress_batch(buf, skip, sizes, flags)
+        return n, data, sizes, flags
+
+    datas = bytearray()
+    descs = bytearray()
+    pending: list[array] = []  # sizes of the pages waiting in datas/descs
+    window: deque[Future[tuple[int, bytes, array, array]]] = deque()
+    pool = comp.pool_for_pages()
+    runs = page_runs(ctx, start=start, end=end)
+    try:
+        while True:
+            while len(window) < 2 * comp.threads + 1:
+                nxt = next(runs, None)
+                if nxt is None:
+                    break
+                window.append(pool.submit(job, *nxt))
+            if not window:
+                break
+            n, data, sizes, flags = window.popleft().result()
+            d, _ = accel.build_descs(sizes, flags, data_pos + len(datas), zero_off, ps, big)
+            descs += d
+            datas += data
+            pending.append(sizes)
+            skipped = flags.count(accel.PAGE_SKIPPED)
+            res.zero_pages += skipped
+            res.compressed_pages += n - skipped - flags.count(0)
+            if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
+                data_pos, pd_pos = _flush(target, datas, descs, pending, data_pos, pd_pos, res)
+            if progress is not None:
+                progress(res.pages_written + len(descs) // dd.PAGE_DESC_SIZE, total)  # type: ignore[operator]
+        _flush(target, datas, descs, pending, data_pos, pd_pos, res)
+    finally:
+        for f in window:
+            f.cancel()
 
 
-def _flush(target: Target, datas: bytearray, descs: bytearray, ends: list[int], data_pos: int, pd_pos: int,
+def _flush(target: Target, datas: bytearray, descs: bytearray, pending: list[array], data_pos: int, pd_pos: int,
            res: WriteResult) -> tuple[int, int]:
-    """Write the pending pages; under a size limit, as many as fit, then
-    raise :class:`OutOfSpaceError`."""
+    """Write the pending pages; under a size limit, as many whole pages as
+    fit, then raise :class:`OutOfSpaceError`."""
+    npages = len(descs) // dd.PAGE_DESC_SIZE
     room = target.room(data_pos)
-    fit = len(ends)
+    fit, nbytes = npages, len(datas)
     if room is not None and len(datas) > room:
+        ends = list(itertools.accumulate(itertools.chain.from_iterable(pending)))
         fit = bisect.bisect_right(ends, room)  # pages whose data ends within the limit
-    nbytes = ends[fit - 1] if fit else 0
+        nbytes = ends[fit - 1] if fit else 0
     if nbytes:
         target.pwrite(memoryview(datas)[:nbytes], data_pos)
     if fit:
         target.pwrite(memoryview(descs)[: fit * dd.PAGE_DESC_SIZE], pd_pos)
     res.pages_written += fit
-    if fit < len(ends):
+    if fit < npages:
         raise OutOfSpaceError(f"Cannot write past the size limit of {target.limit} bytes (-L)", target.path)
     data_pos += nbytes
     pd_pos += fit * dd.PAGE_DESC_SIZE
     datas.clear()
     descs.clear()
-    ends.clear()
+    pending.clear()
     return data_pos, pd_pos

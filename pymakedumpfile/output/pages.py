@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from array import array
 from concurrent.futures import Executor, ThreadPoolExecutor
+
+from ..accel import PAGE_SKIPPED
 
 from ..context import Context
 
@@ -29,7 +32,8 @@ def default_threads() -> int:
 
 
 class Compressor:
-    """Compresses batches of pages; a page that does not shrink stays raw.
+    """Compresses batches of pages on worker threads; a page that does not
+    shrink stays raw.
 
     :param fn: one-page compressor, or None for no compression.
     :param flag: the page-descriptor flag for a compressed page.
@@ -37,29 +41,35 @@ class Compressor:
 
     def __init__(self, fn: Callable[[bytes], bytes] | None, flag: int, page_size: int, threads: int) -> None:
         self.fn, self.flag, self.ps = fn, flag, page_size
-        self.pool: Executor | None = ThreadPoolExecutor(threads) if fn is not None and threads > 1 else None
+        self.pool: Executor | None = None
         self.threads = threads
 
-    def _one_batch(self, pages: list[bytes]) -> list[tuple[bytes, int]]:
-        fn, ps, flag = self.fn, self.ps, self.flag
+    def compress_batch(self, buf: bytes, skip: bytes | None, sizes: array, flags: array) -> bytes:
+        """Compress the pages of ``buf`` (run in a worker thread); like
+        ``accel.lzo_pages`` for any codec: fills sizes/flags, returns the data."""
+        ps = self.ps
+        fn, flag = self.fn, self.flag
+        mv = memoryview(buf)
         out = []
-        for p in pages:
-            c = fn(p)  # type: ignore[misc]
-            out.append((c, flag) if len(c) < ps else (p, 0))
-        return out
+        for i in range(len(buf) // ps):
+            if skip is not None and skip[i >> 3] >> (i & 7) & 1:
+                sizes[i], flags[i] = 0, PAGE_SKIPPED
+                continue
+            page = mv[i * ps : (i + 1) * ps]
+            c = fn(page) if fn is not None else None
+            if c is not None and len(c) < ps:
+                out.append(c)
+                sizes[i], flags[i] = len(c), flag
+            else:
+                out.append(bytes(page))
+                sizes[i], flags[i] = ps, 0
+        return b"".join(out)
 
-    def compress(self, pages: list[bytes]) -> list[tuple[bytes, int]]:
-        """``(data, flags)`` for each page, in order."""
-        if self.fn is None:
-            return [(p, 0) for p in pages]
-        if self.pool is None or len(pages) < 16:
-            return self._one_batch(pages)
-        step = -(-len(pages) // self.threads)
-        parts = [pages[i : i + step] for i in range(0, len(pages), step)]
-        out: list[tuple[bytes, int]] = []
-        for r in self.pool.map(self._one_batch, parts):
-            out.extend(r)
-        return out
+    def pool_for_pages(self) -> Executor:
+        """The worker pool that reads and compresses batches of pages."""
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads)
+        return self.pool
 
     def close(self) -> None:
         if self.pool is not None:
