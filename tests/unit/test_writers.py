@@ -813,8 +813,10 @@ def test_output_force_replaces_at_the_end(tmp_path: Path, small_input: Input, fm
     with pytest.raises(Boom):
         write_failing(small_input.path, out, fmt=fmt, fail_after=300, force=True, on_fail=look)
     # while the new dump was being written, the old file was untouched
-    (during, names), = mid_write
-    assert during == b"precious" and len(names) == 2 and "dump" in names
+    # (worker threads may hit the failing read more than once)
+    assert mid_write
+    for during, names in mid_write:
+        assert during == b"precious" and len(names) == 2 and "dump" in names
     assert out.read_bytes() == b"precious" and os.stat(out).st_ino == ino
     assert sorted(os.listdir(tmp_path)) == ["dump"]
     # a successful one replaces it
