@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Run makedumpfile and pymakedumpfile on the same vmcore with the same
+options, alternating, several rounds; print the median wall time of each,
+their ratio, and peak RSS (GNU time's Maximum resident set size).  Each of
+our outputs is checked: a sample of pages must read back equal to the source.
+
+usage: benchmarks/compare.py VMCORE [--rounds 3] [--case "-l -d 31"] ... [--zstd-baseline]
+       (default cases: "-l -d 31" and "-c -d 0")
+--zstd-baseline also times `zstd -1 -T2` compressing the whole vmcore, the
+goal for `-z -d 0`.  Needs /usr/bin/time (Debian package time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(cmd: list[str], stdout: int | None = None) -> tuple[float, int]:
+    tf = tempfile.NamedTemporaryFile(delete=False)
+    tf.close()
+    t0 = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-v", "-o", tf.name, *cmd], stdout=stdout or subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - t0
+    text = open(tf.name).read()
+    os.unlink(tf.name)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))  # type: ignore[union-attr]
+    return wall, rss
+
+
+def check_sample(vmcore: str, out: str, n: int = 2000) -> int:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from pymakedumpfile import open_dump
+
+    with open_dump(vmcore) as src, open_dump(out) as dst:
+        runs = list(dst.pagemap.runs())
+        pfns = [p for a, b in runs for p in range(a, b)]
+        rnd = random.Random(0)
+        sample = rnd.sample(pfns, min(n, len(pfns)))
+        for pfn in sample:
+            if hashlib.sha1(src.read_pfn(pfn)).digest() != hashlib.sha1(dst.read_pfn(pfn)).digest():
+                sys.exit(f"page {pfn:#x} of {out} differs from the source")
+        return len(sample)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("vmcore")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--case", action="append")
+    ap.add_argument("--zstd-baseline", action="store_true")
+    ap.add_argument("--outdir", default=None, help="where outputs go (default: a temp dir next to the vmcore)")
+    a = ap.parse_args()
+    cases = a.case or ["-l -d 31", "-c -d 0"]
+    outdir = a.outdir or tempfile.mkdtemp(prefix="pmd-bench-", dir=os.path.dirname(os.path.abspath(a.vmcore)))
+    ours = [sys.executable, "-m", "pymakedumpfile"]
+    mdf = shutil.which("makedumpfile")
+    print(f"vmcore {a.vmcore} ({os.path.getsize(a.vmcore) / 2**30:.2f} GiB), {os.cpu_count()} CPUs, {a.rounds} rounds")
+    print(f"{'case':<14} {'makedumpfile':>14} {'pymakedumpfile':>16} {'ratio':>7} {'mdf RSS':>9} {'our RSS':>9}")
+    for case in cases:
+        opts = case.split()
+        tm, tp, rm, rp = [], [], [], []
+        for _ in range(a.rounds):
+            for who in ("mdf", "ours"):
+                out = os.path.join(outdir, f"{who}.out")
+                if os.path.exists(out):
+                    os.unlink(out)
+                cmd = ([mdf] if who == "mdf" else ours) + opts + ["--message-level", "0", a.vmcore, out]
+                w, r = timed(cmd)
+                (tm if who == "mdf" else tp).append(w)
+                (rm if who == "mdf" else rp).append(r)
+        checked = check_sample(a.vmcore, os.path.join(outdir, "ours.out"))
+        mm, mp = statistics.median(tm), statistics.median(tp)
+        print(f"{case:<14} {mm:>12.2f} s {mp:>14.2f} s {mp / mm:>7.2f} {max(rm) / 1024:>7.1f}MB {max(rp) / 1024:>7.1f}MB"
+              f"   ({checked} pages checked)")
+    if a.zstd_baseline and shutil.which("zstd"):
+        tz = []
+        for _ in range(a.rounds):
+            w, _ = timed(["zstd", "-1", "-T2", "-q", "-f", a.vmcore, "-o", os.path.join(outdir, "whole.zst")])
+            tz.append(w)
+        tpz = []
+        for _ in range(a.rounds):
+            out = os.path.join(outdir, "ours.z")
+            if os.path.exists(out):
+                os.unlink(out)
+            w, r = timed(ours + ["-z", "-d", "0", "--message-level", "0", a.vmcore, out])
+            tpz.append(w)
+        z, p = statistics.median(tz), statistics.median(tpz)
+        print(f"{'-z -d 0':<14} {'zstd -1 -T2':>10} {z:.2f} s {p:>14.2f} s {p / z:>7.2f}")
+    shutil.rmtree(outdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
