@@ -30,12 +30,9 @@ DEFAULT_MESSAGE_LEVEL = ML_PROGRESS | ML_COMMON | ML_ERROR
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
     "vmlinux": "-x",
-    "vmcoreinfo_in": "-i",
     "gen_vmcoreinfo": "-g",
     "config": "--config",
     "eppic": "--eppic",
-    "dump_dmesg": "--dump-dmesg",
-    "partial_dmesg": "--partial-dmesg",
     "mem_usage": "--mem-usage",
     "exclude_vmemmap": "-e",
     "exclude_xen_dom": "-X",
@@ -46,6 +43,16 @@ NOT_YET = {
     "extension": "--extension",
     "show_stats": "--show-stats",
 }
+
+
+_VMCOREINFO: bytes | None = None  # -i
+
+
+def open_input(paths: Any) -> Any:
+    """Open the input dump, with the -i VMCOREINFO if one was given."""
+    from .input import open_dump
+
+    return open_dump(paths, vmcoreinfo=_VMCOREINFO)
 
 
 class Messages:
@@ -65,8 +72,33 @@ class Messages:
             print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
     def progress(self, what: str) -> Any:
+        """A progress callback ``(done, total)``: a tqdm bar when stderr is a
+        terminal, makedumpfile-style percentage lines (at most one a second)
+        otherwise, nothing without message-level bit 1."""
         if not self.level & ML_PROGRESS:
             return None
+        if sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                bar: list[Any] = []
+
+                def tick(done: int, total: int) -> None:
+                    if not bar:
+                        import shutil
+
+                        cols = shutil.get_terminal_size((80, 24)).columns or 80  # a 0x0 pty: still draw
+                        bar.append(tqdm(total=total, desc=what, unit="page", unit_scale=True, file=sys.stderr,
+                                        leave=False, ncols=cols))
+                    b = bar[0]
+                    b.total = total
+                    b.update(done - b.n)
+                    if done >= total:
+                        b.close()
+
+                return tick
 
         def cb(done: int, total: int) -> None:
             now = time.monotonic()
@@ -108,7 +140,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin.")
 @click.option("-L", "limit", metavar="SIZE", help="Stop at SIZE bytes (suffix K, M or G): the dump is marked incomplete, exit 1; with -d A,B retry at level B.")
 @click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel with debug information. [not supported yet]")
-@click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file. [not supported yet]")
+@click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file (as makedumpfile -g writes) in place of the dump's own.")
 @click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Generate VMCOREINFO from -x VMLINUX. [not supported yet]")
 @click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER", help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks.")
 @click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]")
@@ -119,6 +151,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments.")
 @click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file.")
 @click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024), help="Threads compressing pages (default: the CPUs available).")
+@click.option("--info", "info", is_flag=True, help="Describe DUMPFILE (format, header, kernel, pages per category) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --info: the report as JSON on stdout.")
 @click.option("--stream-compress", "stream_compress", type=click.Choice(["zstd", "lz4"]), help="Compress the whole output (with -E or -F); our readers and -R read it back as it is.")
 @click.option("--split", "split", is_flag=True, help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel.")
 @click.option("--reassemble", "reassemble", is_flag=True, help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file.")
@@ -128,8 +162,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--non-mmap", "non_mmap", is_flag=True, help="Read VMCORE with read(2), not mmap; we always use pread.")
 @click.option("--config", "config", help="Filter config file. [not supported yet]")
 @click.option("--eppic", "eppic", help="[not supported yet]")
-@click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="Write the kernel log of VMCORE to LOGFILE. [not supported yet]")
-@click.option("--partial-dmesg", "partial_dmesg", is_flag=True, help="[not supported yet]")
+@click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="VMCORE LOGFILE: write the kernel log of VMCORE (any format we read).")
+@click.option("--partial-dmesg", "partial_dmesg", is_flag=True, help="With --dump-dmesg: only the log since it was last cleared.")
+@click.option("--no-caller-id", "no_caller_id", is_flag=True, help="With --dump-dmesg: leave out the [T<pid>]/[C<cpu>] fields (as makedumpfile before 1.7.5).")
 @click.option("--mem-usage", "mem_usage", is_flag=True, help="[not supported yet]")
 @click.option("--vtop", "vtop", metavar="VADDR", help="Print the translation of a kernel virtual address (with VMCORE alone, only that).")
 @click.option("--show-stats", "show_stats", is_flag=True, help="[not supported yet]")
@@ -155,6 +190,13 @@ def command(**o: Any) -> None:
             _fail(msg, f"{opt}: not supported yet")
     if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
         _fail(msg, f"--work-dir {o['work_dir']}: not a directory")
+    global _VMCOREINFO
+    if o["vmcoreinfo_in"] is not None:
+        try:
+            with open(o["vmcoreinfo_in"], "rb") as f:
+                _VMCOREINFO = f.read(1 << 20)
+        except OSError as e:
+            _fail(msg, f"{o['vmcoreinfo_in']}: Cannot read the VMCOREINFO file: {e.strerror}")
     limit = None
     if o["limit"] is not None:
         limit = parse_size(o["limit"])
@@ -172,6 +214,37 @@ def command(**o: Any) -> None:
     if o["elf"] and o["comp"]:
         _fail(msg, "-E cannot be combined with -c, -l, -p or -z (ELF pages are not compressed).")
     args: Sequence[str] = o["args"]
+    if o["partial_dmesg"] and not o["dump_dmesg"]:
+        _fail(msg, "--partial-dmesg needs --dump-dmesg.")
+    if o["dump_dmesg"]:
+        if o["dry_run"]:
+            _fail(msg, "--dry-run cannot be used with --dump-dmesg.")
+        if len(args) != 2:
+            _fail(msg, "--dump-dmesg takes VMCORE LOGFILE.")
+        vmcore, logfile = args
+        if os.path.exists(logfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, logfile):
+            _fail(msg, f"{logfile}: the log file is the input file")
+        from .output.target import check_target
+
+        check_target(logfile, o["force"])  # fail before reading anything
+        if not o["check_params"]:
+            run_dmesg(msg, vmcore, logfile, force=o["force"], partial=o["partial_dmesg"],
+                      caller_id=not o["no_caller_id"])
+        return
+    if o["info"]:
+        if not args:
+            _fail(msg, "--info takes DUMPFILE (or the files of a split dump).")
+        from .info import dump_info, format_text
+
+        with open_input(list(args)) as ctx:
+            report = dump_info(ctx)
+        if o["as_json"]:
+            import json
+
+            sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        else:
+            sys.stdout.write(format_text(report))
+        return
     if o["rearrange"]:
         if len(args) != 1:
             _fail(msg, "-R takes one DUMPFILE and reads the flattened stream from standard input.")
@@ -215,7 +288,7 @@ def command(**o: Any) -> None:
         _fail(msg, "Commandline parameter is invalid: expected VMCORE DUMPFILE.\nTry `pymakedumpfile --help' for more information.")
     vmcore, dumpfile = args
     comp = o["comp"] or "none"
-    if comp in ("snappy", "zstd") and not codecs.available()[comp]:
+    if not codecs.is_available(comp):  # only the codec asked for is imported (crash kernel memory)
         _fail(msg, f"-{codecs.CODECS[comp].option}: {comp} support is not installed")
     if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
         _fail(msg, f"{dumpfile}: the dump file is the input file")
@@ -245,6 +318,14 @@ def parse_size(text: str) -> int | None:
     return int(t) * mult
 
 
+def run_dmesg(msg: Messages, vmcore: str, logfile: str, *, force: bool, partial: bool, caller_id: bool) -> None:
+    from .dmesg import write_dmesg
+
+    with open_input(vmcore) as ctx:
+        write_dmesg(ctx, logfile, force=force, partial=partial, caller_id=caller_id)
+    msg.say(ML_COMMON, f"\nThe dmesg log is saved to {logfile}.\n\n{PROG} Completed.")
+
+
 def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:
     from .output import rearrange_to
 
@@ -257,10 +338,9 @@ def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:
 def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, dump_level: int, force: bool,
               threads: int | None, splitblock_kb: int | None) -> None:
     from .filter import make_write_context
-    from .input import open_dump
     from .output import DEFAULT_SPLITBLOCK_SIZE, write_split
 
-    with open_dump(vmcore) as src:
+    with open_input(vmcore) as src:
         w = make_write_context(src, format="kdump", compression=comp, dump_level=dump_level,
                                progress=msg.progress("Excluding unnecessary pages"))
         results = write_split(w, dumpfiles, force=force, threads=threads,
@@ -299,9 +379,8 @@ def print_vtop(msg: Messages, ctx: Any, vaddr: int) -> None:
 
 
 def run_vtop(msg: Messages, vmcore: str, vaddr: int) -> None:
-    from .input import open_dump
 
-    with open_dump(vmcore) as ctx:
+    with open_input(vmcore) as ctx:
         print_vtop(msg, ctx, vaddr)
 
 
@@ -344,13 +423,12 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
     stdout).  With several levels, a dump that does not fit is made again at
     the next level, as makedumpfile's -d A,B does."""
     from .filter import make_write_context
-    from .input import open_dump
     from .output import write_dump
     from .output.flattened import stdout_binary
 
     t0 = time.monotonic()
     stream = stdout_binary() if dumpfile is None else None
-    src = open_dump(vmcore)
+    src = open_input(vmcore)
     try:
         if vtop is not None:
             print_vtop(msg, src, vtop)

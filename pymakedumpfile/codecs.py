@@ -51,6 +51,17 @@ def _zstd() -> Any:
     return zstandard
 
 
+def is_available(name: str) -> bool:
+    """Whether codec ``name`` can be used here (imports only that codec)."""
+    if name in ("zlib", "lzo", "none"):
+        return True
+    try:
+        {"snappy": _snappy, "zstd": _zstd}[name]()
+        return True
+    except (UnsupportedDumpError, KeyError):
+        return False
+
+
 def available() -> dict[str, bool]:
     """Which codecs can be used here (as ``makedumpfile -v`` lists them)."""
     out = {"zlib": True, "lzo": True}

@@ -41,12 +41,34 @@ def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
         raise
 
 
-def open_dump(paths: PathLike | int | Sequence[PathLike]) -> Context:
+def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes | None = None) -> Context:
     """Open a dump as an input :class:`~pymakedumpfile.context.Context`.
 
     :param paths: a file name or an open file descriptor; or several file
         names, the parts of a split dump in any order.
+    :param vmcoreinfo: VMCOREINFO text to use in place of the dump's own
+        (makedumpfile's ``-i``).
     """
+    ctx = _open(paths)
+    if vmcoreinfo is not None:
+        from ..vmcoreinfo import VmcoreInfo
+
+        vi = VmcoreInfo(vmcoreinfo)
+        if not vi.osrelease:
+            ctx.close()
+            raise UnsupportedDumpError("Cannot use this VMCOREINFO: it has no OSRELEASE line")
+        release = ctx.attr.get("linux.uts.release")
+        if release and release != vi.osrelease:
+            ctx.close()
+            raise UnsupportedDumpError(
+                f"Cannot use this VMCOREINFO: it is for {vi.osrelease}, the dump is of {release}", ctx.name
+            )
+        ctx.reader.use_vmcoreinfo(vmcoreinfo)
+        ctx = Context(ctx.reader)  # attributes anew from the VMCOREINFO given
+    return ctx
+
+
+def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
     if isinstance(paths, (str, os.PathLike, int)):
         return Context(open_reader(paths))
     paths = list(paths)

@@ -63,6 +63,15 @@ class DumpReader:
     def parse_notes(self) -> list[elff.Note]:
         return elff.parse_notes(self.notes, self.endian)
 
+    def use_vmcoreinfo(self, raw: bytes) -> None:
+        """Use ``raw`` (a VMCOREINFO file, as ``makedumpfile -g`` writes) in
+        place of the dump's own VMCOREINFO (``-i``)."""
+        self.vmcoreinfo = VmcoreInfo(raw)
+        if hasattr(self, "_phys_base") and callable(self._phys_base):
+            self.phys_base = self._phys_base()
+        elif "phys_base" in self.vmcoreinfo.NUMBER:
+            self.phys_base = self.vmcoreinfo.NUMBER["phys_base"]
+
     def vmcoreinfo_from_notes(self) -> bytes:
         for n in self.parse_notes():
             if n.name == elff.VMCOREINFO_NOTE_NAME:

@@ -12,15 +12,7 @@ from pathlib import Path
 
 import pytest
 
-RIG = Path(os.environ.get("PMD_RIG_DIR", Path.home() / ".cache/pymakedumpfile/rig"))
-REQUIRE = os.environ.get("PMD_REQUIRE_REAL") == "1"
-
-
-def need(ok: bool, why: str) -> None:
-    if not ok:
-        if REQUIRE:
-            pytest.fail(f"{why} (PMD_REQUIRE_REAL=1)")
-        pytest.skip(why)
+from util import RIG, need
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ PRIVATE = 35
 
 @pytest.fixture(scope="module")
 def trixie(mem512: Path) -> Path:
-    from conftest import need
+    from util import need
 
     d = Path(str(mem512.parent.parent) + "-trixie") / "dumps" / "mem512"
     need((d / "kpageflags.bin").exists() and (d / "qemu-elf").exists(), f"no 6.12 rig run in {d}")

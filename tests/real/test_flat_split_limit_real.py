@@ -166,7 +166,7 @@ def small_fs(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]).returncode:
-        from conftest import need
+        from util import need
 
         need(False, "cannot mount a tmpfs here (needs root)")
     yield mnt

@@ -44,7 +44,7 @@ def bitmap_diff(a: bytes, b: bytes) -> list[int]:
 def vmcore(request: pytest.FixtureRequest, mem512: Path) -> Path:
     d = mem512.parent / request.param
     if not (d / "vmcore.elf").exists():
-        from conftest import need
+        from util import need
 
         need(False, f"no real dump {d} (tests/rig/make-dumps.sh)")
     return d / "vmcore.elf"

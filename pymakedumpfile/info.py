@@ -1,0 +1,107 @@
+"""A report on a dump: what it is, what it holds and what was left out.
+
+Per-category counts come from classifying every pfn's ``struct page``,
+which any dump keeps (kernel data is never excluded), so they describe the
+whole memory, stored pages and excluded ones alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import Context
+from .errors import DumpError
+
+
+def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
+    """A JSON-ready description of the dump behind ``ctx``."""
+    a = ctx.attr
+    mem = a["memory.pagemap"]
+    stored = ctx.reader.pagemap
+    info: dict[str, Any] = {
+        "file": ctx.name,
+        "format": a["file.format"],
+        "description": a.get("file.description"),
+        "incomplete": bool(a.get("file.incomplete", False)),
+        "arch": a.get("arch.name"),
+        "byte_order": a.get("arch.byte_order"),
+        "page_size": a.get("arch.page_size"),
+        "max_pfn": a["max_pfn"],
+        "kernel": {k: a.get(f"linux.uts.{k}") for k in ("sysname", "nodename", "release", "version", "machine")},
+        "crashtime": a.get("linux.crashtime"),
+        "cpus": a.get("cpu.number"),
+        "phys_base": a.get("linux.phys_base"),
+        "pages": {"ram": mem.count(), "stored": stored.count()},
+    }
+    info["pages"]["excluded"] = info["pages"]["ram"] - info["pages"]["stored"]
+    if a["file.format"] == "kdump":
+        info["kdump"] = {
+            k: a.get(f"kdump.{k}")
+            for k in ("signature", "header_version", "layout", "status", "dump_level", "split", "start_pfn", "end_pfn",
+                      "num_dumpable")
+        }
+        info["compression"] = a.get("file.compression")
+    if a.get("file.set.number"):
+        info["split_set"] = [
+            {"file": a[f"file.set.{i}.name"], "start_pfn": a[f"file.set.{i}.start_pfn"],
+             "end_pfn": a[f"file.set.{i}.end_pfn"]}
+            for i in range(a["file.set.number"])
+        ]
+    if a["file.format"] == "elf":
+        info["elf"] = {"class": a.get("elf.class"), "loads": len(a.get("elf.loads", ()))}
+    if classify:
+        info["categories"] = _categories(ctx)
+    return info
+
+
+def _categories(ctx: Context) -> dict[str, Any]:
+    """Pages of RAM per makedumpfile category, and how many of each are stored."""
+    from .filter import make_write_context
+
+    out: dict[str, Any] = {}
+    try:
+        # each level bit alone, so that every page counts in its own category
+        for name, level in (("cache", 2), ("cache_private", 4), ("user", 8), ("free", 16)):
+            w = make_write_context(_as_unfiltered(ctx), format="kdump", dump_level=level)
+            st = w.attr["filter.stats"]
+            out[name] = st.cache_private if name == "cache_private" else getattr(st, name)
+        out["hwpoison"], out["offline"] = st.hwpoison, st.offline
+    except DumpError as e:
+        return {"error": str(e)}
+    return out
+
+
+def _as_unfiltered(ctx: Context) -> Context:
+    """A clone that forgets the dump level the file was written at, so that
+    classification runs for every level bit."""
+    c = ctx.clone()
+    c.attr["kdump.dump_level"] = 0
+    return c
+
+
+def format_text(info: dict[str, Any]) -> str:
+    """The report for people."""
+    lines = [f"File            : {info['file']}",
+             f"Format          : {info['description']} ({info['format']})" + ("  INCOMPLETE" if info["incomplete"] else ""),
+             f"Architecture    : {info['arch']} ({info['byte_order']} endian), page size {info['page_size']}",
+             f"Kernel          : {info['kernel']['release']} {info['kernel']['version'] or ''}".rstrip(),
+             f"Node            : {info['kernel']['nodename']}",
+             f"CPUs            : {info['cpus']}"]
+    if "kdump" in info:
+        k = info["kdump"]
+        lines.append(f"kdump header    : {k['signature'].strip()} v{k['header_version']} ({k['layout']}), "
+                     f"status {k['status']:#x}, compression {info['compression']}, dump level {k['dump_level']}")
+        if k["split"]:
+            lines.append(f"Split part      : pfns {k['start_pfn']:#x}-{k['end_pfn']:#x}")
+    if "split_set" in info:
+        for p in info["split_set"]:
+            lines.append(f"Split part      : {p['file']}: pfns {p['start_pfn']:#x}-{p['end_pfn']:#x}")
+    p = info["pages"]
+    lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
+                 f"{p['excluded']} excluded")
+    cat = info.get("categories")
+    if cat and "error" not in cat:
+        lines.append("Categories      : " + ", ".join(f"{k} {v}" for k, v in cat.items()))
+    elif cat:
+        lines.append(f"Categories      : not available ({cat['error']})")
+    return "\n".join(lines) + "\n"
