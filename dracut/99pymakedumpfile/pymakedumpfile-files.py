@@ -1,0 +1,144 @@
+"""Resolve what the 99pymakedumpfile dracut module installs (run by module-setup.sh with the
+interpreter pymakedumpfile is installed for, as `PYTHON -S -E pymakedumpfile-files.py ...`).
+
+    pymakedumpfile-files.py LIST STAGE CODECS SITE [SOURCES]
+
+LIST    python-modules.list ('<kind> <module>' lines)
+STAGE   a scratch directory: compiled .pyc files are written there
+CODECS  codecs to install, space separated (zstd snappy lz4)
+SITE    where the package and third-party modules go in the initramfs (/usr/lib/pymakedumpfile)
+SOURCES "yes" to install .py sources next to the .pyc (tracebacks with source lines)
+
+The directories of $PYMAKEDUMPFILE_PYTHONPATH (colon separated: module-setup.sh sets it from
+pymakedumpfile_pythonpath, for a source checkout) and the interpreter's site-packages are
+searched. Prints one line per file,
+'<how>\t<source>\t<destination>': how is "bin" (the interpreter), "lib" (an ELF shared
+object, install with its libraries) or "file". Exit 1, with a message, when something
+pymakedumpfile needs is missing.
+"""
+import importlib.machinery
+import importlib.util
+import os
+import py_compile
+import sys
+import sysconfig
+
+
+def fail(msg):
+    sys.stderr.write("pymakedumpfile-files: " + msg + "\n")
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) < 5:
+        fail("usage: pymakedumpfile-files.py LIST STAGE CODECS SITE [SOURCES]")
+    listfile, stage, codecs, site = sys.argv[1:5]
+    sources = len(sys.argv) > 5 and sys.argv[5] == "yes"
+    codecs = set(codecs.split())
+    paths = sysconfig.get_paths()
+    extra = [p for p in os.environ.get("PYMAKEDUMPFILE_PYTHONPATH", "").split(":") if p]
+    sys.path[0:0] = [os.path.abspath(p) for p in extra]
+    for k in ("purelib", "platlib"):  # -S left site-packages out of sys.path
+        if paths[k] not in sys.path:
+            sys.path.append(paths[k])
+    std = [os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib")]
+    out = []
+    seen = set()
+
+    def emit(how, src, dst):
+        if dst not in seen:
+            seen.add(dst)
+            out.append("%s\t%s\t%s" % (how, src, dst))
+
+    def add_source(src, dst):
+        """A .py file: its compiled .pyc (sourceless, at the module's place), and the .py if asked."""
+        pyc = os.path.join(stage, dst.lstrip("/")) + "c"
+        os.makedirs(os.path.dirname(pyc), exist_ok=True)
+        py_compile.compile(src, cfile=pyc, dfile=dst, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        emit("file", pyc, dst + "c")
+        if sources:
+            emit("file", src, dst)
+
+    def add_file(src, dst):
+        if src.endswith(".py"):
+            add_source(src, dst)
+        elif src.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            emit("lib", src, dst)
+        else:
+            emit("file", src, dst)
+
+    def find(name):
+        parent, _, _ = name.rpartition(".")
+        path = None
+        if parent:
+            pspec = find(parent)
+            if pspec is None or not pspec.submodule_search_locations:
+                return None
+            path = list(pspec.submodule_search_locations)
+        return importlib.machinery.PathFinder.find_spec(name, path)
+
+    def destination(origin, spec_name):
+        real = os.path.realpath(origin)
+        for s in std:
+            if real.startswith(s + os.sep) and "site-packages" not in real and "dist-packages" not in real:
+                return real, real  # the standard library keeps its place: the interpreter finds it there
+        # third-party: under SITE, at its path relative to its sys.path entry
+        depth = spec_name.count(".") + (1 if os.path.basename(real).startswith("__init__.") else 0)
+        base = real
+        for _ in range(depth + 1):
+            base = os.path.dirname(base)
+        return real, os.path.join(site, os.path.relpath(real, base))
+
+    # the interpreter, and the landmarks its start-up looks for (lib/pythonX.Y/os.py, lib-dynload)
+    emit("bin", os.path.realpath(sys.executable), os.path.realpath(sys.executable))
+    os_py = os.path.join(paths["stdlib"], "os.py")
+    add_source(os.path.realpath(os_py), os.path.realpath(os_py))
+    dynload = os.path.join(paths["platstdlib"], "lib-dynload")
+    if os.path.isdir(dynload):
+        emit("dir", os.path.realpath(dynload), os.path.realpath(dynload))
+
+    missing = []
+    for line in open(listfile):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        kind, name = line.split()
+        if kind.startswith("codec-") and kind[6:] not in codecs:
+            continue
+        if name in sys.builtin_module_names:
+            continue
+        spec = find(name)
+        if spec is None or spec.origin in (None, "built-in", "frozen"):
+            if importlib.machinery.FrozenImporter.find_spec(name) is None:
+                missing.append(name)
+            continue
+        src, dst = destination(spec.origin, name)
+        add_file(src, dst)
+    if missing:
+        fail("modules not found for %s: %s" % (sys.executable, " ".join(missing)))
+
+    # the package, whole (other options may import more of it), with its accel module
+    spec = importlib.util.find_spec("pymakedumpfile")
+    if spec is None or not spec.submodule_search_locations:
+        fail("the pymakedumpfile package is not importable by %s (set pymakedumpfile_pythonpath)" % sys.executable)
+    pkg = os.path.realpath(list(spec.submodule_search_locations)[0])
+    accel = False
+    for d, dirs, files in os.walk(pkg):
+        dirs[:] = [x for x in dirs if x != "__pycache__"]
+        for f in sorted(files):
+            src = os.path.join(d, f)
+            rel = os.path.relpath(src, os.path.dirname(pkg))
+            if f.endswith(".py"):
+                add_source(src, os.path.join(site, rel))
+            elif f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) and f.startswith("_accel."):
+                if f.endswith(importlib.machinery.EXTENSION_SUFFIXES[0]):
+                    emit("lib", src, os.path.join(site, rel))
+                    accel = True
+    if not accel:
+        sys.stderr.write("pymakedumpfile-files: warning: no compiled _accel module for %s: the capture will use "
+                         "the pure-Python twin (much slower)\n" % sys.executable)
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+main()
