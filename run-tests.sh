@@ -5,6 +5,7 @@
 #  3. a virtualenv (.venv) with the package installed editable, the accel module compiled
 #  4. pytest, twice: with the compiled accel module, then with its pure-Python twin
 # Extra arguments go to pytest.  PMD_SKIP_APT=1 skips step 1, PMD_SKIP_RIG=1 step 2.
+# PMD_VM_TESTS=1 adds the crash-kernel end-to-end test (tests/vm: dracut, QEMU, a real panic; minutes).
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -12,6 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "${PMD_SKIP_APT:-0}" != 1 ]; then
 	PKGS="gcc libc6-dev python3-dev python3-venv binutils makedumpfile crash python3-libkdumpfile liblzo2-2
 	      qemu-system-x86 busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
+	[ "${PMD_VM_TESTS:-0}" = 1 ] && PKGS="$PKGS dracut-core"
 	missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 	if [ -n "$missing" ]; then
 		$SUDO apt-get update -qq
@@ -23,4 +25,6 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 PYMAKEDUMPFILE_REQUIRE_ACCEL=1 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
-PYMAKEDUMPFILE_ACCEL=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/real "$@"
+# the pure-Python twin of every accel kernel, on the unit tests and the real core and level tests
+PYMAKEDUMPFILE_ACCEL=python PMD_VM_TESTS=0 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit \
+	tests/real/test_core_real.py tests/real/test_levels_real.py "$@"
