@@ -19,6 +19,7 @@ import click
 
 from . import __version__, accel, codecs
 from .errors import DumpError, UsageError
+from .output.interrupt import stop_on_signals
 
 PROG = "pymakedumpfile"
 
@@ -343,8 +344,9 @@ def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, du
     with open_input(vmcore) as src:
         w = make_write_context(src, format="kdump", compression=comp, dump_level=dump_level,
                                progress=msg.progress("Excluding unnecessary pages"))
-        results = write_split(w, dumpfiles, force=force, threads=threads,
-                              splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
+        with stop_on_signals():
+            results = write_split(w, dumpfiles, force=force, threads=threads,
+                                  splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
     bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
     for f, r in bad:
         msg.error(f"{f}: the dump is incomplete: {r.reason}")
@@ -442,12 +444,13 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
             if dry_run:
                 msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
                 return
-            res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=threads, limit=limit,
-                             stream_compress=stream_compress, progress=msg.progress("Copying data"))
+            with stop_on_signals():
+                res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=threads, limit=limit,
+                                 stream_compress=stream_compress, progress=msg.progress("Copying data"))
             print_report(msg, w, res.zero_pages, res.bytes_written)
             if not res.incomplete:
                 break
-            if i + 1 < len(levels) and stream is None:
+            if i + 1 < len(levels) and stream is None and not res.reason.startswith("interrupted"):
                 msg.say(ML_COMMON, f"The dump did not fit ({res.reason}); retrying with dump level {levels[i + 1]}.")
                 os.unlink(dumpfile)  # our own incomplete file: its space is needed for the retry
                 continue

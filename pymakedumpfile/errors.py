@@ -59,5 +59,13 @@ class UsageError(DumpError):
     """Options that contradict each other or are not supported yet."""
 
 
-class OutOfSpaceError(OutputError):
+class StopWriting(OutputError):
+    """Writing must stop now; what was written stays valid, marked incomplete."""
+
+
+class OutOfSpaceError(StopWriting):
     """The output is full: the disk (ENOSPC) or the size limit (``-L``)."""
+
+
+class WriteInterrupted(StopWriting):
+    """SIGINT or SIGTERM arrived while writing."""

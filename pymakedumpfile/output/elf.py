@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..context import Context
-from ..errors import OutOfSpaceError, OutputError, PageExcludedError
+from ..errors import OutOfSpaceError, OutputError, StopWriting, PageExcludedError
 from ..formats import elf as elff
+from . import interrupt
 from .kdump import WriteResult, notes_with_vmcoreinfo
 from .target import Target
 
@@ -168,7 +169,7 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
     try:
         target.pwrite(hdr, 0)
         _write_segments(ctx, target, segs, res, progress)
-    except OutOfSpaceError as e:
+    except StopWriting as e:
         res.incomplete, res.reason = True, e.message
         # makedumpfile's mark (e_flags bit 0), and better than makedumpfile:
         # program headers cut to the whole pages actually written, so that the
@@ -202,6 +203,7 @@ def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: Writ
         while pos < end:
             pfn = pos // ps
             n = min(READ_PAGES, -(-end // ps) - pfn)
+            interrupt.check(target.path)
             buf = _read_or_zero(reader, pfn, n, ps)
             lo = pos - pfn * ps
             chunk = buf[lo : lo + (end - pos)]

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 
 from .. import accel, codecs
 from ..context import Context
-from ..errors import OutOfSpaceError, OutputError
+from ..errors import OutOfSpaceError, OutputError, StopWriting
 from ..formats import diskdump as dd
 from ..formats import elf as elff
+from . import interrupt
 from .pages import Compressor, default_threads, page_runs
 from .target import Target
 
@@ -160,7 +161,7 @@ def write_kdump(
         target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
         _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
                      bool(level & 1), start, end, own, progress)
-    except OutOfSpaceError as e:
+    except StopWriting as e:
         res.incomplete, res.reason = True, e.message
         incomplete = replace(hdr, status=hdr.status | dd.DUMP_DH_COMPRESSED_INCOMPLETE)
         try:
@@ -216,6 +217,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
                 window.append(pool.submit(job, *nxt))
             if not window:
                 break
+            interrupt.check(target.path)
             n, data, sizes, flags = window.popleft().result()
             d, _ = accel.build_descs(sizes, flags, data_pos + len(datas), zero_off, ps, big)
             descs += d
