@@ -31,7 +31,8 @@ NATIVE_AVAILABLE = _native is not None
 
 def is_zero_python(buf: bytes | memoryview) -> bool:
     """True if every byte of ``buf`` is zero."""
-    return not any(bytes(buf)) if len(buf) < 64 else bytes(buf).count(0) == len(buf)
+    b = bytes(buf)
+    return b.count(0) == len(b)
 
 
 def zero_pages_python(buf: bytes | memoryview, page_size: int) -> tuple[bytes, int]:
