@@ -13,6 +13,12 @@ import re
 
 _KIND = re.compile(r"^(SYMBOL|OFFSET|SIZE|LENGTH|NUMBER)\((.*)\)$")
 _HEX_KEYS = {"KERNELOFFSET", "phys_base"}
+# What the kernel's printf formats can print: SYMBOL and the hex keys are
+# unsigned longs (%lx), the rest longs (%ld; %lu values are far below 2**63).
+# A value outside is garbage; it would overflow every fixed-width field
+# (struct.pack, array("q"), C) that later receives it.
+_U64 = (0, 1 << 64)
+_S64 = (-(1 << 63), 1 << 63)
 
 
 class VmcoreInfo:
@@ -46,7 +52,9 @@ class VmcoreInfo:
                 num = int(value, 16) if kind == "SYMBOL" else _int(value)
             except ValueError:
                 continue  # a malformed value is kept only in lines
-            getattr(self, kind)[name] = num
+            lo, hi = _U64 if kind == "SYMBOL" else _S64
+            if lo <= num < hi:
+                getattr(self, kind)[name] = num  # else: not a kernel's, kept only in lines
 
     def get_int(self, key: str, default: int | None = None) -> int | None:
         """A plain key's value as an integer (KERNELOFFSET is hex)."""
@@ -54,9 +62,11 @@ class VmcoreInfo:
         if v is None:
             return default
         try:
-            return int(v, 16) if key in _HEX_KEYS else _int(v)
+            num = int(v, 16) if key in _HEX_KEYS else _int(v)
         except ValueError:
             return default
+        lo, hi = _U64 if key in _HEX_KEYS else _S64
+        return num if lo <= num < hi else default
 
     @property
     def osrelease(self) -> str | None:

@@ -24,8 +24,11 @@ NEEDED = [
     ("SIZE", "zone"), ("OFFSET", "zone.free_area"), ("OFFSET", "zone.spanned_pages"),
     ("OFFSET", "pglist_data.node_zones"), ("OFFSET", "pglist_data.nr_zones"), ("SIZE", "free_area"),
     ("OFFSET", "free_area.free_list"), ("OFFSET", "list_head.next"), ("OFFSET", "list_head.prev"),
-    ("OFFSET", "page.lru"), ("LENGTH", "zone.free_area"),
+    ("OFFSET", "page.lru"), ("LENGTH", "zone.free_area"), ("SIZE", "page"),
 ]
+MAX_ORDERS = 64  # free_area[] entries (MAX_ORDER is 11 on most kernels); an order is a shift
+MAX_TYPES = 64  # migrate types per order (6 or so)
+MAX_NODEMASK = 1 << 12  # bytes of nodemask_t (MAX_NUMNODES is at most 1 << 10 bits)
 
 
 def _u64(km: KernelMemory, va: int) -> int:
@@ -38,6 +41,8 @@ def online_nodes(vi: VmcoreInfo, km: KernelMemory) -> list[int]:
     if addr is None:
         return [0]
     size = vi.SIZE.get("nodemask_t", 8)
+    if not 0 < size <= MAX_NODEMASK:
+        raise CorruptDumpError(f"Cannot walk the free lists: SIZE(nodemask_t) {size} is absurd")
     raw = km.read(addr, size)
     mask = int.from_bytes(raw, "little")
     nodes = [n for n in range(size * 8) if mask >> n & 1]
@@ -72,6 +77,11 @@ def exclude_free_lists(vi: VmcoreInfo, km: KernelMemory, ranges: list[MemMapRang
     orders = vi.LENGTH["zone.free_area"]
     types = vi.LENGTH.get("free_area.free_list", 1)
     page_sz = size["page"]
+    if not 0 < orders <= MAX_ORDERS or not 0 < types <= MAX_TYPES or page_sz <= 0:
+        raise CorruptDumpError(
+            f"Cannot walk the free lists: LENGTH(zone.free_area) {orders}, LENGTH(free_area.free_list) {types} "
+            f"or SIZE(page) {page_sz} is absurd"
+        )
     starts = [r.mem_map for r in sorted(ranges, key=lambda r: r.mem_map)]
     by_map = sorted(ranges, key=lambda r: r.mem_map)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import DumpError, UnsupportedDumpError
+from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError
 from ..translate import KernelMemory
 from ..vmcoreinfo import VmcoreInfo
 
@@ -18,6 +18,7 @@ SECTION_MARKED_PRESENT = 1 << 0
 SECTION_MAP_LAST_BIT = 1 << 5
 SECTION_MAP_MASK = ~(SECTION_MAP_LAST_BIT - 1) & 0xFFFFFFFFFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
+MAX_ROOTS = 1 << 20  # NR_SECTION_ROOTS is 1 << 18 with 5-level paging: a larger root array is garbage
 
 # per-arch fallbacks when VMCOREINFO has no NUMBER(SECTION_SIZE_BITS) /
 # NUMBER(MAX_PHYSMEM_BITS): (section bits, physmem bits, physmem bits with 5-level paging)
@@ -52,7 +53,21 @@ def _section_bits(vi: VmcoreInfo, arch: str) -> tuple[int, int]:
         mpb = d[2] if vi.NUMBER.get("pgtable_l5_enabled") == 1 else d[1]
     if ssb is None or mpb is None:
         raise UnsupportedDumpError(f"VMCOREINFO has no SECTION_SIZE_BITS/MAX_PHYSMEM_BITS and {arch} has no default")
+    if not 0 < ssb < mpb <= 64:
+        raise CorruptDumpError(f"Cannot use SECTION_SIZE_BITS {ssb} with MAX_PHYSMEM_BITS {mpb}")
     return ssb, mpb
+
+
+def _check_sparse(vi: VmcoreInfo, page_size: int) -> None:
+    """The VMCOREINFO sizes the SPARSEMEM decoding divides and indexes by are sane."""
+    ms_size, map_off = vi.SIZE["mem_section"], vi.OFFSET["mem_section.section_mem_map"]
+    if not 8 <= ms_size <= page_size or not 0 <= map_off <= ms_size - 8:
+        raise CorruptDumpError(
+            f"Cannot find mem_map: SIZE(mem_section) {ms_size} or OFFSET(mem_section.section_mem_map) {map_off} "
+            "is absurd"
+        )
+    if vi.SIZE.get("page", 0) <= 0:
+        raise UnsupportedDumpError("Cannot find mem_map: VMCOREINFO has no SIZE(page)")
 
 
 def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str = "x86_64") -> bool:
@@ -60,6 +75,7 @@ def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str = "x86_64") -> bool:
     if n is None:
         return True
     ssb, mpb = _section_bits(vi, arch)
+    _check_sparse(vi, page_size)
     per_root = page_size // vi.SIZE["mem_section"]
     return n == -(-(1 << (mpb - ssb)) // per_root)
 
@@ -68,6 +84,7 @@ def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int,
     """The mem_map ranges covering [0, max_pfn), one per present section."""
     model = memory_model(vi, page_size)
     if model in ("SPARSEMEM", "SPARSEMEM_EX"):
+        _check_sparse(vi, page_size)
         return _sparsemem(vi, km, max_pfn, page_size, arch, model == "SPARSEMEM_EX")
     if model == "FLATMEM":
         return [MemMapRange(0, max_pfn, km.read_u64(vi.SYMBOL["mem_map"]))]
@@ -75,46 +92,51 @@ def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int,
 
 
 def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str, extreme: bool) -> list[MemMapRange]:
-    ssb, _ = _section_bits(vi, arch)
+    ssb, mpb = _section_bits(vi, arch)
     shift = ssb - (page_size.bit_length() - 1)
+    if shift < 0:
+        raise CorruptDumpError(f"Cannot find mem_map: SECTION_SIZE_BITS {ssb} is below the page size")
     per_section = 1 << shift
-    num_section = -(-max_pfn // per_section)
+    # no more sections than the kernel has (NR_MEM_SECTIONS): a larger max_pfn is past MAX_PHYSMEM_BITS
+    num_section = min(-(-max_pfn // per_section), 1 << (mpb - ssb))
     ms_size = vi.SIZE["mem_section"]
     map_off = vi.OFFSET["mem_section.section_mem_map"]
     page_sz = vi.SIZE["page"]
     root = vi.SYMBOL["mem_section"]
 
-    def decode(roots: list[int] | None, base: int) -> list[int | None]:
-        maps: list[int | None] = []
+    def decode(roots: list[int] | None, base: int) -> list[tuple[int, int]]:
+        """(section number, mem_map) of each present section."""
+        maps: list[tuple[int, int]] = []
         per_root = page_size // ms_size if extreme else 1
-        for nr in range(num_section):
+        if extreme:  # the sections of each root that is there
+            todo = (nr for i, r in enumerate(roots or []) if r
+                    for nr in range(i * per_root, min((i + 1) * per_root, num_section)))
+        else:
+            todo = iter(range(num_section))
+        for nr in todo:
             if extreme:
-                r = roots[nr // per_root]  # type: ignore[index]
-                if r == 0:
-                    maps.append(None)
-                    continue
-                addr = r + (nr % per_root) * ms_size
+                addr = roots[nr // per_root] + (nr % per_root) * ms_size  # type: ignore[index]
             else:
                 addr = base + nr * ms_size
             raw = km.read(addr, ms_size)
             v = int.from_bytes(raw[map_off : map_off + 8], "little")
-            if not v & SECTION_MARKED_PRESENT:
-                maps.append(None)
-                continue
-            maps.append(((v & SECTION_MAP_MASK) + nr * per_section * page_sz) & M64)
+            if v & SECTION_MARKED_PRESENT:
+                maps.append((nr, ((v & SECTION_MAP_MASK) + nr * per_section * page_sz) & M64))
         return maps
 
-    def attempt(base: int) -> list[int | None] | None:
+    def attempt(base: int) -> list[tuple[int, int]] | None:
         roots = None
         if extreme:
             nroots = -(-num_section // (page_size // ms_size))
+            if nroots > MAX_ROOTS:
+                raise CorruptDumpError(f"Cannot find mem_map: {nroots} mem_section roots is absurd")
             raw = km.read(base, 8 * nroots)
             roots = [int.from_bytes(raw[i * 8 : i * 8 + 8], "little") for i in range(nroots)]
         try:
             maps = decode(roots, base)
         except DumpError:
             return None
-        if not any(m is not None for m in maps) or any(m is not None and m < 1 << 63 for m in maps):
+        if not maps or any(m < 1 << 63 for _, m in maps):
             return None  # no section, or a map that is not a kernel address
         return maps
 
@@ -123,8 +145,4 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
         maps = attempt(km.read_u64(root))
     if maps is None:
         raise UnsupportedDumpError("Cannot find mem_map: no valid mem_section array")
-    out = []
-    for nr, m in enumerate(maps):
-        if m is not None:
-            out.append(MemMapRange(nr * per_section, min((nr + 1) * per_section, max_pfn), m))
-    return out
+    return [MemMapRange(nr * per_section, min((nr + 1) * per_section, max_pfn), m) for nr, m in maps]

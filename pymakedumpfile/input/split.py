@@ -67,6 +67,8 @@ class SplitReader(DumpReader):
         while count > 0:
             p = self._part(pfn)
             n = min(count, p.end_pfn - pfn)
+            if n <= 0:  # past the end of the last part (max_pfn): nothing to read, and no progress
+                raise self.excluded(pfn, "not in memory (a hole)")
             out.append(p.read_pages(pfn, n))
             pfn += n
             count -= n

@@ -53,6 +53,10 @@ class X86_64Translator:
             raise AddressTranslationError(0, "no init_top_pgt, init_level4_pgt or swapper_pg_dir in VMCOREINFO")
         self.phys_base = phys_base
         self.root = root_va - START_KERNEL_MAP + phys_base
+        if self.root < 0 or self.root & 0xFFF:
+            raise AddressTranslationError(
+                root_va, f"the page table root (physical {self.root:#x}) is not a page-aligned address"
+            )
         self.levels = 5 if vi.NUMBER.get("pgtable_l5_enabled") == 1 else 4
         self.entry_mask = ENTRY_MASK & ~(vi.NUMBER.get("sme_mask", 0) & 0xFFFFFFFFFFFFFFFF)
         self._cache: dict[int, bytes] = {}
@@ -63,7 +67,10 @@ class X86_64Translator:
         if t is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            t = self._cache[base] = self._read_phys(base, 4096)
+            t = self._read_phys(base, 4096)
+            if len(t) != 4096:
+                raise AddressTranslationError(paddr, f"short read of the page table at {base:#x}")
+            self._cache[base] = t
         return t
 
     def _entry(self, table: int, index: int) -> tuple[int, int]:
