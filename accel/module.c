@@ -159,8 +159,15 @@ accel_classify(PyObject *self, PyObject *args)
 				PMD_C_OFF_PRIVATE, PMD_C_OFF_COMPOUND_HEAD, PMD_C_ORDER_OFF, PMD_C_DTOR_OFF};
 			size_t j;
 			for (j = 0; j < sizeof(offs) / sizeof(offs[0]); j++)
-				if (prm[offs[j]] >= 0 && (uint64_t)prm[offs[j]] + 8 > sz)
+				if (prm[offs[j]] < -1 || (prm[offs[j]] >= 0 && (uint64_t)prm[offs[j]] + 8 > sz))
 					ok = 0;
+			/* flags and mapping are always read; so are the order and
+			 * destructor offsets when their width is set */
+			if (prm[PMD_C_OFF_FLAGS] < 0 || prm[PMD_C_OFF_MAPPING] < 0 ||
+			    (prm[PMD_C_ORDER_WIDTH] > 0 && prm[PMD_C_ORDER_OFF] < 0) ||
+			    (prm[PMD_C_DTOR_WIDTH] > 0 && prm[PMD_C_DTOR_OFF] < 0) ||
+			    prm[PMD_C_ORDER_WIDTH] < 0 || prm[PMD_C_DTOR_WIDTH] < 0)
+				ok = 0;
 			if (prm[PMD_C_ULONG_SIZE] != 4 && prm[PMD_C_ULONG_SIZE] != 8)
 				ok = 0;
 			if (prm[PMD_C_ORDER_WIDTH] > 8 || prm[PMD_C_DTOR_WIDTH] > 8)

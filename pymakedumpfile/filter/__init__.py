@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import accel
 from ..context import Context
-from ..errors import DumpError, UnsupportedDumpError, UsageError
+from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
 from ..pagemap import Bitmap
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
@@ -115,8 +115,10 @@ def exclude_unnecessary_pages(
     max_pfn = ctx.max_pfn
     try:
         ranges = find_mem_map(vi, km, max_pfn, ctx.page_size, arch.name)
+    except UnsupportedDumpError as e:
+        raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
     except DumpError as e:
-        raise type(e)(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
+        raise CorruptDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
     valid = a["memory.pagemap"].to_bytes(0, max_pfn)
     buf = keep.buf
     counters = array("Q", [0] * Cnt.N)

@@ -110,6 +110,20 @@ def build_params(vi: VmcoreInfo, dump_level: int, ulong_size: int, big_endian: b
     if "free_huge_page" in sym:
         p[C.FREE_HUGE_PAGE_HAS], p[C.FREE_HUGE_PAGE] = 1, _s64(sym["free_huge_page"])
     p[C.FREE_AREA_LEN] = length.get("zone.free_area", -1)
+    # what the kernel reads must lie inside a struct page: a corrupt VMCOREINFO stops here
+    sz = p[C.SIZE_PAGE]
+    if not 8 <= sz <= 4096:
+        raise MissingInfo(f"SIZE(page) {sz} is absurd")
+    for i in (C.OFF_FLAGS, C.OFF_MAPPING, C.OFF_MAPCOUNT, C.OFF_PRIVATE, C.OFF_COMPOUND_HEAD, C.ORDER_OFF, C.DTOR_OFF):
+        if not -1 <= p[i] <= sz - 8 or (i in (C.OFF_FLAGS, C.OFF_MAPPING) and p[i] < 0):
+            raise MissingInfo(f"a struct page offset ({p[i]}) lies outside SIZE(page) {sz}")
+    if not 0 <= p[C.FREE_AREA_LEN] <= 64 and p[C.FREE_AREA_LEN] != -1:
+        raise MissingInfo(f"LENGTH(zone.free_area) {p[C.FREE_AREA_LEN]} is absurd")
+    for i in (C.PG_LRU, C.PG_PRIVATE, C.PG_SWAPCACHE, C.PG_SWAPBACKED, C.PG_SLAB, C.PG_HWPOISON, C.PG_BUDDY,
+              C.PG_HUGETLB):
+        if not -1 <= p[i] < 64:
+            raise MissingInfo(f"a page flag number ({p[i]}) is absurd")
+    p = [_s64(v) for v in p]
     return array("q", p)
 
 
