@@ -9,22 +9,26 @@ REPO=$(cd "$HERE/../.." && pwd)
 RIG_SRC=${RIG_SRC:-$REPO/../shared/vmcores}
 export RIG_DIR=${PMD_RIG_DIR:-$HOME/.cache/pymakedumpfile/rig}
 mkdir -p "$RIG_DIR"
-[ -d "$RIG_SRC" ] || { echo "make-dumps: no rig scripts at $RIG_SRC" >&2; exit 1; }
+# the rig scripts are needed only to make a dump that is not cached yet
+rig() { [ -d "$RIG_SRC" ] || { echo "make-dumps: no rig scripts at $RIG_SRC (set RIG_SRC)" >&2; exit 1; }; }
 
 if [ ! -e "$RIG_DIR/kernel/KPKG" ]; then
+	rig
 	SKIP_APT=${SKIP_APT:-0} "$RIG_SRC/setup.sh"
 fi
-[ -e "$RIG_DIR/initramfs.cpio.gz" ] || "$RIG_SRC/build-initramfs.sh"
+[ -e "$RIG_DIR/initramfs.cpio.gz" ] || { rig; "$RIG_SRC/build-initramfs.sh"; }
 
 # 512 MiB guest, 4-level paging: QEMU ELF + flattened kdump, real kexec capture, makedumpfile references
 D=$RIG_DIR/dumps/mem512
 if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
+	rig
 	python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --mdf-levels 31,1 --mdf-comp c,l
 	python3 "$RIG_SRC/mdf_reference.py" "$D/vmcore.elf"
 fi
 # the same with 5-level paging (QEMU -cpu max has LA57)
 D=$RIG_DIR/dumps/mem512-la57
 if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
+	rig
 	python3 "$RIG_SRC/rig.py" --mem 512 --cpu max --name mem512-la57 --formats none --mdf-levels 31 --mdf-comp l
 	python3 "$RIG_SRC/mdf_reference.py" --minimal "$D/vmcore.elf"
 fi
@@ -33,6 +37,7 @@ fi
 T=${RIG_DIR}-trixie
 D=$T/dumps/mem512
 if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-elf" ]; then
+	rig
 	mkdir -p "$T"
 	[ -e "$T/kernel/KPKG" ] || RIG_DIR=$T SKIP_APT=1 SUITE=trixie "$RIG_SRC/setup.sh"
 	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
