@@ -57,7 +57,7 @@ def notes_with_vmcoreinfo(ctx: Context) -> bytes:
     return elff.pack_note(elff.VMCOREINFO_NOTE_NAME, 0, raw, endian)
 
 
-def build_headers(ctx: Context, num_dumpable_hint: int | None = None, split: tuple[int, int] | None = None) -> dict[str, object]:
+def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> dict[str, object]:
     """Everything before the page descriptors, as (offset, bytes) pieces."""
     a = ctx.attr
     ps = ctx.page_size
