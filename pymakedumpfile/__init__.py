@@ -11,6 +11,7 @@ from .errors import (
     CorruptDumpError,
     DumpError,
     PageExcludedError,
+    ReadError,
     TruncatedDumpError,
     UnsupportedDumpError,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "CorruptDumpError",
     "DumpError",
     "PageExcludedError",
+    "ReadError",
     "TruncatedDumpError",
     "UnsupportedDumpError",
     "__version__",

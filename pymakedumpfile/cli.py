@@ -47,6 +47,7 @@ NOT_YET = {
 
 
 _VMCOREINFO: bytes | None = None  # -i
+_IGNORE_READ_ERRORS = False  # --ignore-read-errors
 
 
 def open_input(paths: Any) -> Any:
@@ -160,6 +161,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--splitblock-size", "splitblock_size", type=click.IntRange(1), metavar="KB", help="Granularity of --split, in KB (default 1 GiB).")
 @click.option("--cyclic-buffer", "cyclic_buffer", type=click.IntRange(1), metavar="KB", help="makedumpfile's bitmap buffer per cycle; accepted, our bitmaps are one bit per page in memory.")
 @click.option("--work-dir", "work_dir", metavar="DIR", help="makedumpfile's place for bitmap files; accepted, we keep bitmaps in memory (DIR must exist).")
+@click.option("--ignore-read-errors", "ignore_read_errors", is_flag=True, help="Pages VMCORE cannot give (I/O errors, corrupt or lost pages) are excluded and reported in any case; with this option that still exits 0.")
 @click.option("--non-mmap", "non_mmap", is_flag=True, help="Read VMCORE with read(2), not mmap; we always use pread.")
 @click.option("--config", "config", help="Filter config file. [not supported yet]")
 @click.option("--eppic", "eppic", help="[not supported yet]")
@@ -191,7 +193,8 @@ def command(**o: Any) -> None:
             _fail(msg, f"{opt}: not supported yet")
     if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
         _fail(msg, f"--work-dir {o['work_dir']}: not a directory")
-    global _VMCOREINFO
+    global _VMCOREINFO, _IGNORE_READ_ERRORS
+    _IGNORE_READ_ERRORS = o["ignore_read_errors"]
     if o["vmcoreinfo_in"] is not None:
         try:
             with open(o["vmcoreinfo_in"], "rb") as f:
@@ -347,11 +350,13 @@ def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, du
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=force, threads=threads,
                                   splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
+    unreadable = report_unreadable(msg, vmcore, [*results, w.attr["filter.stats"]])
     bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
     for f, r in bad:
         msg.error(f"{f}: the dump is incomplete: {r.reason}")
     if bad:
         sys.exit(1)
+    finish_unreadable(msg, ", ".join(dumpfiles), unreadable)
     msg.say(ML_COMMON, f"\nThe dumpfiles are saved to {', '.join(dumpfiles)}.\n\n{PROG} Completed.")
 
 
@@ -366,8 +371,10 @@ def run_reassemble(msg: Messages, parts: list[str], dumpfile: str, force: bool, 
         w = make_write_context(src, format="kdump", compression=src.attr.get("file.compression", "none"),
                                dump_level=int(src.attr.get("kdump.dump_level", 0)))
         res = write_dump(w, dumpfile, force=force, threads=threads, progress=msg.progress("Copying data"))
+    unreadable = report_unreadable(msg, " ".join(parts), [res, w.attr["filter.stats"]])
     if res.incomplete:
         _fail(msg, f"{dumpfile}: the dump is incomplete: {res.reason}")
+    finish_unreadable(msg, dumpfile, unreadable)
     msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
 
 
@@ -386,7 +393,32 @@ def run_vtop(msg: Messages, vmcore: str, vaddr: int) -> None:
         print_vtop(msg, ctx, vaddr)
 
 
-def print_report(msg: Messages, w: Any, zero: int, write_bytes: int) -> None:
+def report_unreadable(msg: Messages, vmcore: str, results: Sequence[Any]) -> int:
+    """Say which pages the input could not give (they were excluded);
+    returns their number."""
+    from .output.pages import pfn_ranges
+
+    bad = sorted({u for r in results for u in r.unreadable})
+    if not bad:
+        return 0
+    ranges = pfn_ranges([p for p, _ in bad])
+    shown = ", ".join(f"{a:#x}" if b == a + 1 else f"{a:#x}-{b - 1:#x}" for a, b in ranges[:8])
+    more = f" and {len(ranges) - 8} more ranges" if len(ranges) > 8 else ""
+    msg.error(f"{vmcore}: {len(bad)} pages could not be read and were excluded (pfn {shown}{more}); "
+              f"first error: {bad[0][1]}")
+    for p, why in bad:
+        msg.say(ML_DEBUG, f"unreadable pfn {p:#x}: {why}")
+    return len(bad)
+
+
+def finish_unreadable(msg: Messages, saved: str, count: int) -> None:
+    """Exit 1 after a dump that lacks unreadable pages, unless asked not to."""
+    if count and not _IGNORE_READ_ERRORS:
+        msg.say(ML_COMMON, f"\nThe dumpfile is saved to {saved}, without {count} unreadable pages.")
+        _fail(msg, f"{saved}: {count} pages of the input could not be read (--ignore-read-errors to accept that)")
+
+
+def print_report(msg: Messages, w: Any, zero: int, write_bytes: int, unreadable: int = 0) -> None:
     """makedumpfile's --message-level 16 report."""
     st = w.attr["filter.stats"]
     st.zero = zero if w.attr["file.format"] == "kdump" else st.zero
@@ -404,6 +436,12 @@ def print_report(msg: Messages, w: Any, zero: int, write_bytes: int) -> None:
         f"    Free pages              : 0x{st.free:016x}",
         f"    Hwpoison pages          : 0x{st.hwpoison:016x}",
         f"    Offline pages           : 0x{st.offline:016x}",
+    ]
+    if unreadable:
+        excluded += unreadable
+        lines[2] = f"  Excluded pages   : 0x{excluded:016x}"
+        lines.append(f"    Unreadable pages        : 0x{unreadable:016x}")
+    lines += [
         f"  Remaining pages  : 0x{original - excluded:016x}",
     ]
     if original:
@@ -429,6 +467,7 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
     from .output.flattened import stdout_binary
 
     t0 = time.monotonic()
+    unreadable = 0
     stream = stdout_binary() if dumpfile is None else None
     src = open_input(vmcore)
     try:
@@ -447,7 +486,8 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
             with stop_on_signals():
                 res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=threads, limit=limit,
                                  stream_compress=stream_compress, progress=msg.progress("Copying data"))
-            print_report(msg, w, res.zero_pages, res.bytes_written)
+            unreadable = report_unreadable(msg, vmcore, [res, w.attr["filter.stats"]])
+            print_report(msg, w, res.zero_pages, res.bytes_written, unreadable)
             if not res.incomplete:
                 break
             if i + 1 < len(levels) and stream is None and not res.reason.startswith("interrupted"):
@@ -459,6 +499,7 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
         src.close()
     msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")
     where = dumpfile if dumpfile is not None else "standard output"
+    finish_unreadable(msg, where, unreadable)
     msg.say(ML_COMMON, f"\nThe dumpfile is saved to {where}.\n\n{PROG} Completed.")
 
 

@@ -31,6 +31,15 @@ class TruncatedDumpError(CorruptDumpError):
     """The file ends before data its headers promise."""
 
 
+class ReadError(DumpError):
+    """Reading the input failed below the format: an I/O error (EIO on a
+    damaged disk, a page of ``/proc/vmcore`` the hardware cannot read)."""
+
+    def __init__(self, message: str, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message, path)
+        self.errno = errno
+
+
 class UnsupportedDumpError(DumpError):
     """Not a format we read, or a feature of it we do not implement."""
 

@@ -54,6 +54,9 @@ class FilterStats:
     hwpoison: int = 0
     offline: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: ``(pfn, reason)`` of pages the input could not give while filtering
+    #: (the ELF zero-page pass reads every page); they are excluded
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def excluded(self) -> int:
@@ -88,7 +91,7 @@ def make_write_context(
     w.attr["filter.stats"] = stats
     exclude_unnecessary_pages(w, keep, level, stats, progress)
     if format == "elf" and level & DumpLevel.EXCLUDE_ZERO:
-        stats.zero = exclude_zero_pages(w, keep, progress)
+        stats.zero = exclude_zero_pages(w, keep, progress, stats.unreadable)
     return w
 
 
@@ -155,8 +158,11 @@ def exclude_unnecessary_pages(
         stats.warnings.append(f"{counters[Cnt.BAD_ORDER]} free pages with an invalid order were kept")
 
 
-def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int], None] | None = None) -> int:
-    """Clear the all-zero pages from ``keep`` (the ELF pre-pass). Returns how many."""
+def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int], None] | None = None,
+                       unreadable: list[tuple[int, str]] | None = None) -> int:
+    """Clear the all-zero pages from ``keep`` (the ELF pre-pass). Returns how
+    many.  Pages that cannot be read are cleared too and appended to
+    ``unreadable`` (without it, the read error is raised)."""
     ps = ctx.page_size
     reader = ctx.reader
     total = keep.count()
@@ -165,12 +171,20 @@ def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int]
     for a, b in runs:
         while a < b:
             n = min(1024, b - a)
-            zmap, z = accel.zero_pages(reader.read_pages(a, n), ps)
+            if unreadable is None:
+                buf = reader.read_pages(a, n)
+            else:
+                failed: list[tuple[int, str]] = []
+                buf = reader.read_pages_salvaging(a, n, failed)
+                for p, _ in failed:
+                    keep.clear(p)
+                unreadable.extend(failed)
+            zmap, z = accel.zero_pages(buf, ps)
             if z:
                 for i in range(n):
-                    if zmap[i >> 3] >> (i & 7) & 1:
+                    if zmap[i >> 3] >> (i & 7) & 1 and keep.test(a + i):
                         keep.clear(a + i)
-                zeros += z
+                        zeros += 1
             a += n
             done += n
             if progress is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..errors import PageExcludedError
+from ..errors import DumpError, PageExcludedError
 from ..formats import elf as elff
 from ..pagemap import PageMap
 from ..translate import ArchInfo
@@ -52,6 +52,24 @@ class DumpReader:
     def read_pages(self, pfn: int, count: int) -> bytes:
         """``count`` consecutive stored pages from ``pfn`` (concatenated)."""
         return b"".join(self.read_page(p) for p in range(pfn, pfn + count))
+
+    def read_pages_salvaging(self, pfn: int, count: int, failed: list[tuple[int, str]]) -> bytes:
+        """Like :meth:`read_pages`, but a run that cannot be read (an I/O
+        error on a damaged disk or on ``/proc/vmcore``, a corrupt or lost
+        page) is read page by page: a page that fails reads as zeros and is
+        appended to ``failed`` as ``(pfn, reason)``; the others are kept."""
+        try:
+            return self.read_pages(pfn, count)
+        except DumpError:
+            pass
+        ps = self.page_size
+        out = bytearray(count * ps)
+        for i in range(count):
+            try:
+                out[i * ps : (i + 1) * ps] = self.read_page(pfn + i)
+            except DumpError as e:
+                failed.append((pfn + i, str(e)))
+        return bytes(out)
 
     def close(self) -> None:
         self.source.close()

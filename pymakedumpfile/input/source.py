@@ -12,7 +12,7 @@ import bisect
 import os
 import stat
 
-from ..errors import CorruptDumpError, DumpError, TruncatedDumpError
+from ..errors import CorruptDumpError, DumpError, ReadError, TruncatedDumpError
 from ..formats import flattened as flat
 
 # A read may span this much of a flattened file that no record provides (it
@@ -98,7 +98,7 @@ class FileSource(Source):
                 got += len(more)
             return b"".join(parts)
         except OSError as e:
-            raise DumpError(f"Cannot read {size} bytes at {offset:#x}: {e.strerror}", self.name) from None
+            raise ReadError(f"Cannot read {size} bytes at {offset:#x}: {e.strerror}", self.name, e.errno) from None
         except OverflowError:
             raise CorruptDumpError(f"Cannot read {size} bytes at {offset:#x}: offset out of range", self.name) from None
 

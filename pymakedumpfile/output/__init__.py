@@ -13,7 +13,7 @@ from ..context import Context
 from ..errors import UsageError
 from .elf import write_elf
 from .flattened import FlatTarget, rearrange
-from .kdump import WriteResult, write_kdump
+from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
 from .pages import default_threads
 from ..streamcomp import SequentialTarget, compressing_writer
 from .target import Target, check_target
@@ -152,6 +152,10 @@ def write_split(
         with ThreadPoolExecutor(min(len(paths), threads)) as ex:
             futs = [ex.submit(write_kdump, ctx, t, each, None, r) for t, r in zip(targets, ranges)]
             results = [f.result() for f in futs]
+        unreadable = [u for r in results for u in r.unreadable]
+        if unreadable:  # each part cleared its own pages; the bitmaps must agree
+            for t in targets:
+                exclude_in_bitmap2(ctx, t, [p for p, _ in unreadable], unreadable)
         for t in targets:
             t.finish()
         ok = True

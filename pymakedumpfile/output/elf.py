@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..context import Context
-from ..errors import OutOfSpaceError, OutputError, StopWriting, PageExcludedError
+from ..errors import OutOfSpaceError, OutputError, StopWriting
 from ..formats import elf as elff
 from . import interrupt
 from .kdump import WriteResult, notes_with_vmcoreinfo
@@ -204,7 +204,7 @@ def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: Writ
             pfn = pos // ps
             n = min(READ_PAGES, -(-end // ps) - pfn)
             interrupt.check(target.path)
-            buf = _read_or_zero(reader, pfn, n, ps)
+            buf = _read_or_zero(reader, pfn, n, ps, res.unreadable)
             lo = pos - pfn * ps
             chunk = buf[lo : lo + (end - pos)]
             at = s.offset + (pos - s.paddr)
@@ -222,15 +222,13 @@ def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: Writ
                 progress(done // ps, total // ps)  # type: ignore[operator]
 
 
-def _read_or_zero(reader: object, pfn: int, n: int, ps: int) -> bytes:
-    """Pages pfn..pfn+n; one the input does not hold reads as zeros."""
+def _read_or_zero(reader: object, pfn: int, n: int, ps: int, failed: list[tuple[int, str]]) -> bytes:
+    """Pages pfn..pfn+n; one the input does not hold reads as zeros, and so
+    does one it cannot give (appended to ``failed``)."""
     pm = reader.pagemap  # type: ignore[attr-defined]
     if pm.count(pfn, pfn + n) == n:
-        return reader.read_pages(pfn, n)  # type: ignore[attr-defined, no-any-return]
+        return reader.read_pages_salvaging(pfn, n, failed)  # type: ignore[attr-defined, no-any-return]
     out = bytearray(n * ps)
     for a, b in pm.runs(pfn, pfn + n):
-        try:
-            out[(a - pfn) * ps : (b - pfn) * ps] = reader.read_pages(a, b - a)  # type: ignore[attr-defined]
-        except PageExcludedError:
-            pass
+        out[(a - pfn) * ps : (b - pfn) * ps] = reader.read_pages_salvaging(a, b - a, failed)  # type: ignore[attr-defined]
     return bytes(out)

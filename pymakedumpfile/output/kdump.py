@@ -14,7 +14,7 @@ import itertools
 from array import array
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .. import accel, codecs
 from ..context import Context
@@ -35,6 +35,10 @@ class WriteResult:
 
     :ivar incomplete: the output filled up (disk or ``-L``) before every page
         was written; the file is marked incomplete and what it holds is valid.
+    :ivar unreadable: ``(pfn, reason)`` of the pages the input could not give
+        (I/O errors, corrupt or lost pages).  The kdump writer records them as
+        excluded (cleared in bitmap 2); the ELF writer, which fills short
+        excluded runs with zeros as makedumpfile does, writes zeros.
     """
 
     pages_written: int = 0
@@ -43,6 +47,7 @@ class WriteResult:
     bytes_written: int = 0
     incomplete: bool = False
     reason: str = ""
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
 
 
 def notes_with_vmcoreinfo(ctx: Context) -> bytes:
@@ -191,21 +196,27 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
     reader = ctx.reader
     lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
 
-    def job(pfn: int, n: int) -> tuple[int, bytes, array, array]:
-        buf = reader.read_pages(pfn, n)
+    def job(pfn: int, n: int) -> tuple[int, int, bytes, array, array, list[tuple[int, str]]]:
+        failed: list[tuple[int, str]] = []
+        buf = reader.read_pages_salvaging(pfn, n, failed)
         skip = accel.zero_pages(buf, ps)[0] if exclude_zero else None
+        if failed:  # no data for them: their descriptors are dropped below
+            sk = bytearray(skip) if skip is not None else bytearray(-(-n // 8))
+            for p, _ in failed:
+                sk[(p - pfn) >> 3] |= 1 << ((p - pfn) & 7)
+            skip = bytes(sk)
         sizes = array("I", bytes(4 * n))
         flags = array("I", bytes(4 * n))
         if lzo:
             data = accel.lzo_pages(buf, ps, skip, sizes, flags)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags)
-        return n, data, sizes, flags
+        return pfn, n, data, sizes, flags, failed
 
     datas = bytearray()
     descs = bytearray()
     pending: list[array] = []  # sizes of the pages waiting in datas/descs
-    window: deque[Future[tuple[int, bytes, array, array]]] = deque()
+    window: deque[Future[tuple[int, int, bytes, array, array, list[tuple[int, str]]]]] = deque()
     pool = comp.pool_for_pages()
     runs = page_runs(ctx, start=start, end=end)
     try:
@@ -218,12 +229,23 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
             if not window:
                 break
             interrupt.check(target.path)
-            n, data, sizes, flags = window.popleft().result()
+            pfn, n, data, sizes, flags, failed = window.popleft().result()
             d, _ = accel.build_descs(sizes, flags, data_pos + len(datas), zero_off, ps, big)
+            skipped = flags.count(accel.PAGE_SKIPPED)
+            if failed:
+                # the pages the input could not give are excluded: cleared in
+                # bitmap 2 (on disk now, before any later descriptor lands in
+                # the slot it frees) and given no descriptor
+                drop = {p - pfn for p, _ in failed}
+                d = b"".join(d[i * dd.PAGE_DESC_SIZE : (i + 1) * dd.PAGE_DESC_SIZE] for i in range(n) if i not in drop)
+                sizes = array("I", (sizes[i] for i in range(n) if i not in drop))
+                res.unreadable.extend(failed)
+                exclude_in_bitmap2(ctx, target, [p for p, _ in failed], res.unreadable)
+                skipped -= len(failed)
+                n -= len(failed)
             descs += d
             datas += data
             pending.append(sizes)
-            skipped = flags.count(accel.PAGE_SKIPPED)
             res.zero_pages += skipped
             res.compressed_pages += n - skipped - flags.count(0)
             if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
@@ -234,6 +256,21 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
     finally:
         for f in window:
             f.cancel()
+
+
+def exclude_in_bitmap2(ctx: Context, target: Target, pfns: list[int], excluded: list[tuple[int, str]]) -> None:
+    """Clear ``pfns`` in bitmap 2 of the kdump file ``target`` written from
+    ``ctx``; ``excluded`` lists every pfn excluded so far (a byte of the
+    bitmap may hold several)."""
+    h = build_headers(ctx)
+    at = int(h["bitmap_offset"]) + int(h["one_bitmap"])  # type: ignore[call-overload]
+    gone = {p for p, _ in excluded}
+    for idx in sorted({p >> 3 for p in pfns}):
+        byte = ctx.pagemap.to_bytes(idx << 3, (idx << 3) + 8)[0]
+        for bit in range(8):
+            if (idx << 3) + bit in gone:
+                byte &= ~(1 << bit) & 0xFF
+        target.pwrite(bytes([byte]), at + idx, patch=True)
 
 
 def _flush(target: Target, datas: bytearray, descs: bytearray, pending: list[array], data_pos: int, pd_pos: int,

@@ -9,7 +9,6 @@ from array import array
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from ..accel import PAGE_SKIPPED
-
 from ..context import Context
 
 CHUNK_PAGES = 1024  # pages read and compressed together
@@ -22,6 +21,17 @@ def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int |
             n = min(chunk, b - a)
             yield a, n
             a += n
+
+
+def pfn_ranges(pfns: list[int]) -> list[tuple[int, int]]:
+    """Sorted pfns as [start, end) ranges."""
+    out: list[tuple[int, int]] = []
+    for p in sorted(pfns):
+        if out and out[-1][1] == p:
+            out[-1] = (out[-1][0], p + 1)
+        else:
+            out.append((p, p + 1))
+    return out
 
 
 def default_threads() -> int:

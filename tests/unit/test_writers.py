@@ -60,7 +60,8 @@ from gen.layouts import HEADER_64, SUB_64  # noqa: E402
 from gen.x86_64 import PAGE_OFFSET, x86_64_kernel  # noqa: E402
 
 import pymakedumpfile  # noqa: E402
-from pymakedumpfile.errors import OutputError  # noqa: E402
+from pymakedumpfile.errors import OutputError, PageExcludedError, ReadError  # noqa: E402
+from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.filter import make_write_context  # noqa: E402
 from pymakedumpfile.output import write_dump  # noqa: E402
 from pymakedumpfile.pagemap import Bitmap  # noqa: E402
@@ -652,6 +653,8 @@ def _write_and_check_xnum(src: Path, out: Path, keep: Bitmap, max_pfn: int, n_ke
                           page: object) -> None:
     class Reader:
         pagemap = keep
+        page_size = PS
+        read_pages_salvaging = DumpReader.read_pages_salvaging
 
         def read_pages(self, pfn: int, n: int) -> bytes:
             assert keep.count(pfn, pfn + n) == n
@@ -757,6 +760,7 @@ def write_failing(src: Path, out: Path, *, fmt: str, fail_after: int, force: boo
 
         class Failing:
             pagemap = real.pagemap
+            page_size = real.page_size
 
             def read_pages(self, pfn: int, n: int) -> bytes:
                 seen[0] += n
@@ -768,6 +772,8 @@ def write_failing(src: Path, out: Path, *, fmt: str, fail_after: int, force: boo
 
             def read_page(self, pfn: int) -> bytes:
                 return self.read_pages(pfn, 1)
+
+            read_pages_salvaging = DumpReader.read_pages_salvaging  # Boom is not a DumpError: it goes through
 
         w.reader = Failing()  # type: ignore[assignment]
         write_dump(w, str(out), force=force)
@@ -853,3 +859,58 @@ def test_output_failed_new_file_removed(tmp_path: Path, small_input: Input, fmt:
     with pytest.raises(Boom):
         write_failing(small_input.path, out, fmt=fmt, fail_after=300)
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# 6. pages the input cannot give (EIO): excluded, reported, the rest intact
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("fmt", "comp", "level"), [("kdump", "none", 0), ("kdump", "lzo", 1), ("kdump", "zlib", 0),
+                                                     ("elf", "none", 0), ("elf", "none", 1)])
+def test_unreadable_input_pages(tmp_path: Path, small_input: Input, fmt: str, comp: str, level: int, backend: str,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input's file layer fails (ReadError, as FileSource raises on EIO)
+    on chosen pages; the write goes on, reports exactly those pfns, and the
+    output holds every other page of the input unchanged."""
+    from pymakedumpfile import accel
+
+    for name in accel.NAMES:
+        monkeypatch.setattr(accel, name, accel.implementations(name)[backend])
+    elf = parse_elf(small_input.path)
+    bad = {5, 6, 7, 8, 511, 512, 599}  # a run, a 512-page boundary, the last page of the load
+    spans = []
+    for pfn in bad:
+        (ph,) = [p for p in elf.loads if p["paddr"] <= pfn * PS < p["paddr"] + p["filesz"]]
+        off = ph["offset"] + pfn * PS - ph["paddr"]
+        spans.append((off, off + PS))
+    out = tmp_path / "out"
+    with pymakedumpfile.open_dump(str(small_input.path)) as ctx:
+        src = ctx.reader.source
+        real_pread = src.pread
+
+        def pread(offset: int, size: int) -> bytes:
+            if any(offset < b and offset + size > a for a, b in spans):
+                raise ReadError(f"Cannot read {size} bytes at {offset:#x}: Input/output error", src.name, 5)
+            return real_pread(offset, size)
+
+        monkeypatch.setattr(src, "pread", pread)
+        w = make_write_context(ctx, format=fmt, dump_level=level, compression=comp)
+        res = write_dump(w, str(out))
+        seen = {p for p, _ in res.unreadable} | {p for p, _ in w.attr["filter.stats"].unreadable}
+    assert seen == bad
+    assert not res.incomplete
+    with pymakedumpfile.open_dump(str(out)) as o:
+        for pfn in range(600):
+            want = small_input.page(pfn)
+            if pfn in bad:
+                if fmt == "kdump":
+                    with pytest.raises(PageExcludedError):
+                        o.read_pfn(pfn)
+                else:  # ELF keeps short excluded runs inside a segment as zeros, as makedumpfile does
+                    try:
+                        assert o.read_pfn(pfn) == bytes(PS)
+                    except PageExcludedError:
+                        assert level & 1  # excluded by the filter pass: may end a segment
+            elif level & 1 and want == bytes(PS):
+                continue  # a zero page: excluded at level 1
+            else:
+                assert o.read_pfn(pfn) == want, hex(pfn)
