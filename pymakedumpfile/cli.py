@@ -10,6 +10,7 @@ Exit codes are makedumpfile's: 0 success, 1 failure.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +35,6 @@ NOT_YET = {
     "gen_vmcoreinfo": "-g",
     "config": "--config",
     "eppic": "--eppic",
-    "mem_usage": "--mem-usage",
     "exclude_vmemmap": "-e",
     "exclude_xen_dom": "-X",
     "xen_syms": "--xen-syms",
@@ -42,7 +42,6 @@ NOT_YET = {
     "xen_phys_start": "--xen_phys_start",
     "diskset": "--diskset",
     "extension": "--extension",
-    "show_stats": "--show-stats",
 }
 
 
@@ -154,7 +153,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file.")
 @click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024), help="Threads compressing pages (default: the CPUs available).")
 @click.option("--info", "info", is_flag=True, help="Describe DUMPFILE (format, header, kernel, pages per category) and exit.")
-@click.option("--json", "as_json", is_flag=True, help="With --info: the report as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="With --info or --mem-usage: the report as JSON on stdout.")
 @click.option("--stream-compress", "stream_compress", type=click.Choice(["zstd", "lz4"]), help="Compress the whole output (with -E or -F); our readers and -R read it back as it is.")
 @click.option("--split", "split", is_flag=True, help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel.")
 @click.option("--reassemble", "reassemble", is_flag=True, help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file.")
@@ -168,9 +167,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--dump-dmesg", "dump_dmesg", is_flag=True, help="VMCORE LOGFILE: write the kernel log of VMCORE (any format we read).")
 @click.option("--partial-dmesg", "partial_dmesg", is_flag=True, help="With --dump-dmesg: only the log since it was last cleared.")
 @click.option("--no-caller-id", "no_caller_id", is_flag=True, help="With --dump-dmesg: leave out the [T<pid>]/[C<cpu>] fields (as makedumpfile before 1.7.5).")
-@click.option("--mem-usage", "mem_usage", is_flag=True, help="[not supported yet]")
+@click.option("--mem-usage", "mem_usage", is_flag=True, help="/proc/kcore: print the pages of the running system per category, as dump level 31 would filter them (to stdout).")
 @click.option("--vtop", "vtop", metavar="VADDR", help="Print the translation of a kernel virtual address (with VMCORE alone, only that).")
-@click.option("--show-stats", "show_stats", is_flag=True, help="[not supported yet]")
+@click.option("--show-stats", "show_stats", is_flag=True, help="Print the report (pages excluded per category), as --message-level bit 16.")
 @click.option("--xen-syms", "xen_syms", help="[not supported yet]")
 @click.option("--xen-vmcoreinfo", "xen_vmcoreinfo", help="[not supported yet]")
 @click.option("--xen_phys_start", "xen_phys_start", help="[not supported yet]")
@@ -183,7 +182,7 @@ def command(**o: Any) -> None:
     \b
     pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-f] VMCORE DUMPFILE
     """
-    msg = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0))
+    msg = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0) | (ML_REPORT if o["show_stats"] else 0))
     if o["version"]:
         sys.stderr.write(_version_text())
         return
@@ -234,6 +233,12 @@ def command(**o: Any) -> None:
         if not o["check_params"]:
             run_dmesg(msg, vmcore, logfile, force=o["force"], partial=o["partial_dmesg"],
                       caller_id=not o["no_caller_id"])
+        return
+    if o["mem_usage"]:
+        if len(args) != 1:
+            _fail(msg, "--mem-usage takes one file: /proc/kcore.")
+        if not o["check_params"]:
+            run_mem_usage(msg, args[0], o["force"], o["as_json"])
         return
     if o["info"]:
         if not args:
@@ -328,6 +333,32 @@ def run_dmesg(msg: Messages, vmcore: str, logfile: str, *, force: bool, partial:
     with open_input(vmcore) as ctx:
         write_dmesg(ctx, logfile, force=force, partial=partial, caller_id=caller_id)
     msg.say(ML_COMMON, f"\nThe dmesg log is saved to {logfile}.\n\n{PROG} Completed.")
+
+
+def run_mem_usage(msg: Messages, kcore: str, force: bool, as_json: bool) -> None:
+    from .context import Context
+    from .input.kcore import open_kcore
+    from .memusage import mem_usage_of
+
+    with Context(open_kcore(kcore)) as ctx:
+        release = ctx.attr.get("linux.vmcoreinfo.osrelease") or ctx.attr.get("linux.uts.release") or ""
+        nums = [int(x) for x in re.findall(r"\d+", release)[:2]]
+        if len(nums) == 2 and tuple(nums) < (4, 11) and not force:
+            _fail(msg, f"{kcore}: --mem-usage needs Linux 4.11 or later (p_paddr in /proc/kcore), "
+                       f"this is {release}; -f to try anyway")
+        u = mem_usage_of(ctx, progress=msg.progress("Excluding unnecessary pages"))
+    if u.counted_twice:
+        msg.say(ML_DEBUG, f"{u.counted_twice} pages are in two PT_LOADs (the kernel text): counted once "
+                          f"(makedumpfile counts them twice)")
+    if u.unreadable:
+        msg.error(f"{kcore}: {u.unreadable} pages could not be read; counted as excluded")
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(u.as_dict(), indent=1) + "\n")
+    elif msg.level & ML_COMMON:
+        sys.stdout.write(u.table())
+    sys.stdout.flush()
 
 
 def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:

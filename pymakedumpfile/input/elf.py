@@ -81,8 +81,8 @@ class ElfReader(DumpReader):
                         )
                 loads.append(Load(ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz))
         self.notes = b"".join(notes)
-        self.loads = loads
-        self.vmcoreinfo = VmcoreInfo(self.vmcoreinfo_from_notes())
+        self.loads = self._select_loads(loads)
+        self.vmcoreinfo = VmcoreInfo(self.vmcoreinfo_from_notes() or self._vmcoreinfo_elsewhere())
         ps = page_size or self.vmcoreinfo.page_size or (self.arch.default_page_size if self.arch else 4096)
         if ps <= 0 or ps & (ps - 1) or ps > 1 << 20:
             raise CorruptDumpError(f"Cannot use page size {ps}: not a power of two up to 1 MiB", self.name)
@@ -90,6 +90,14 @@ class ElfReader(DumpReader):
         self._build_maps()
         self.phys_base = self._phys_base()
         self.uts = self.read_uts_from_memory(self.phys_base) or self._fallback_uts()
+
+    def _select_loads(self, loads: list[Load]) -> list[Load]:
+        """The PT_LOADs that describe physical memory (all of them here)."""
+        return loads
+
+    def _vmcoreinfo_elsewhere(self) -> bytes:
+        """VMCOREINFO when the notes have none (none here)."""
+        return b""
 
     def _read_phdrs(self) -> list[elff.Phdr]:
         eh = self.ehdr

@@ -148,3 +148,13 @@ def test_elf_output(small_elf: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     r = subprocess.run(["readelf", "-lW", str(out)], capture_output=True, text=True)
     assert r.returncode == 0 and "LOAD" in r.stdout
+
+
+def test_show_stats_prints_the_report(small_elf: Path, tmp_path: Path) -> None:
+    """--show-stats is makedumpfile's --message-level bit 16: the report."""
+    quiet = cli("-d", "1", str(small_elf), str(tmp_path / "a"))
+    stats = cli("-d", "1", "--show-stats", str(small_elf), str(tmp_path / "b"))
+    assert quiet.returncode == 0 and stats.returncode == 0, stats.stderr
+    assert "Original pages" not in quiet.stderr
+    assert "Original pages  : 0x" in stats.stderr and "Pages filled with zero" in stats.stderr
+    assert stats.stdout == ""

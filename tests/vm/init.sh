@@ -137,6 +137,19 @@ while read -r cmd; do
 		printf 'RIGKPF flags_off=%s flags_bytes=%s count_off=%s count_bytes=%s uptime=%s kernel=%s\n' \
 			$fo $nf $co $nc $(now) $KVER | dd of=$KPFD bs=4096 count=1 conv=sync,notrunc oflag=direct 2>/dev/null
 		log "KPF-DONE flags_bytes=$nf count_bytes=$nc took $(awk "BEGIN{print $(now)-$t0}")s" ;;
+	memusage) # --mem-usage of this running kernel: makedumpfile, pymakedumpfile, makedumpfile again
+		# (pymakedumpfile and its Python come from the crash kernel's dracut image, unpacked
+		# here and run chrooted; the first makedumpfile run is after the unpacking)
+		R=/pmdroot
+		mkdir -p $R && (cd $R && zcat /boot/capture.img | cpio -id 2>/dev/null)
+		mkdir -p $R/proc $R/sys $R/dev $R/tmp
+		mount -t proc proc $R/proc; mount -t sysfs sysfs $R/sys; mount -t devtmpfs devtmpfs $R/dev
+		log "MEMUSAGE-MDF1-BEGIN"; makedumpfile --mem-usage /proc/kcore 2>&1; log "MEMUSAGE-MDF1-END rc=$?"
+		log "MEMUSAGE-OURS-BEGIN"; chroot $R /usr/bin/pymakedumpfile --mem-usage --message-level 6 /proc/kcore 2>&1
+		log "MEMUSAGE-OURS-END rc=$?"
+		log "MEMUSAGE-MDF2-BEGIN"; makedumpfile --mem-usage /proc/kcore 2>&1; log "MEMUSAGE-MDF2-END rc=$?"
+		umount $R/proc $R/sys $R/dev; rm -rf $R
+		log "MEMUSAGE-DONE" ;;
 	"") ;;
 	*) log "unknown command: $cmd" ;;
 	esac

@@ -247,3 +247,36 @@ def test_report_figures(vm: Path) -> None:
     for k, r in T["results"].items():
         print(f"{T['mem_mb']} MiB {k}: rss={r.get('max_rss_kib')} KiB wall={r.get('wall_s')} s "
               f"time={r.get('time_elapsed')} files={r['files']}")
+
+
+def test_mem_usage_agrees_with_makedumpfile(vm: Path) -> None:
+    """--mem-usage /proc/kcore in the running first kernel (before the crash):
+    makedumpfile, then ours (chrooted in the unpacked dracut image), then
+    makedumpfile again (tests/vm/init.sh, command memusage).  The system
+    lives on between the runs, and each tool sees its own process, so a
+    count of ours must lie within the two makedumpfile runs widened by the
+    drift between them and by our own process's pages (its peak RSS in the
+    crash kernel, measured by the capture runs)."""
+    T = json.loads((vm / "run.json").read_text())
+    mu = T["mem_usage"]
+    print("mem-usage:", {k: {c: v for c, v in r.items() if c != "text"} for k, r in mu.items()},
+          "took", T.get("mem_usage_s"), "s")
+    m1, ours, m2 = mu["mdf1"], mu["ours"], mu["mdf2"]
+    assert m1["rc"] == 0 and m2["rc"] == 0, m1["text"] + m2["text"]
+    assert ours["rc"] == 0, ours["text"]
+    # makedumpfile counts the kernel-text PT_LOAD of /proc/kcore twice (it
+    # repeats part of the RAM PT_LOAD); we count each page once
+    twice = m1["TOTAL"] - ours["TOTAL"]
+    assert twice == m2["TOTAL"] - ours["TOTAL"]
+    assert 0 < twice * 4096 <= 64 << 20, twice  # the size of a kernel image
+    own = max(r.get("max_rss_kib", 0) for r in _results(vm).values()) // 4  # our process, in pages
+    for cat in ("ZERO", "NON_PRI_CACHE", "PRI_CACHE", "USER", "FREE"):
+        lo, hi = sorted((m1[cat], m2[cat]))
+        drift = hi - lo + 512
+        # our own anonymous pages are USER while we run, taken from FREE
+        up = own if cat == "USER" else 0
+        down = own if cat == "FREE" else 0
+        assert lo - drift - down <= ours[cat] <= hi + drift + up, (cat, m1[cat], ours[cat], m2[cat], drift, own)
+    kern = ours["KERN_DATA"] + twice
+    lo, hi = sorted((m1["KERN_DATA"], m2["KERN_DATA"]))
+    assert lo - (hi - lo) - 512 <= kern <= hi + (hi - lo) + 512, (m1["KERN_DATA"], kern, m2["KERN_DATA"])

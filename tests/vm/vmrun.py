@@ -101,7 +101,30 @@ def rdump(img: Path, dst: Path) -> None:
                    stderr=subprocess.DEVNULL, check=False)
 
 
-def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeout: int) -> dict:
+def parse_mem_usage(lines: list[str]) -> dict:
+    """The three --mem-usage runs of the guest's memusage command (makedumpfile,
+    pymakedumpfile, makedumpfile): per run the exit code, the table's page
+    counts and the raw text."""
+    out: dict = {}
+    for run in ("MDF1", "OURS", "MDF2"):
+        try:
+            a = next(i for i, ln in enumerate(lines) if f"RIG: MEMUSAGE-{run}-BEGIN" in ln)
+            b = next(i for i, ln in enumerate(lines) if f"RIG: MEMUSAGE-{run}-END" in ln)
+        except StopIteration:
+            continue
+        r: dict = {"rc": int(lines[b].rsplit("rc=", 1)[1]), "text": lines[a + 1 : b]}
+        for ln in lines[a + 1 : b]:
+            f = ln.split()
+            if len(f) >= 2 and f[0] in ("ZERO", "NON_PRI_CACHE", "PRI_CACHE", "USER", "FREE", "KERN_DATA") and f[1].isdigit():
+                r[f[0]] = int(f[1])
+            elif ln.startswith("Total pages on system:"):
+                r["TOTAL"] = int(f[-1])
+        out[run.lower()] = r
+    return out
+
+
+def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeout: int,
+        mem_usage: bool = True) -> dict:
     kver = os.listdir(RIG_DIR / "kernel/lib/modules")[0]
     vmlinuz = RIG_DIR / "kernel/boot" / f"vmlinuz-{kver}"
     if run_dir.exists():
@@ -139,6 +162,13 @@ def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeou
         T["boot_and_fill_s"] = round(time.time() - t0, 1)
         line = g.wait_for("RIG: kexec -p", 5)
         T["kexec_line"] = line
+        if mem_usage:
+            tm = time.time()
+            n0 = len(g.lines)
+            g.send("memusage\n")
+            g.wait_for("RIG: MEMUSAGE-DONE", timeout)
+            T["mem_usage_s"] = round(time.time() - tm, 1)
+            T["mem_usage"] = parse_mem_usage(g.lines[n0:])
         t1 = time.time()
         g.send("crash\n")
         g.wait_for("PMDTEST: capture kernel up", timeout)
