@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from . import accel
@@ -176,6 +177,103 @@ class Bitmap:
         for a, b in self.runs(start, end):
             out.set_range(a - start, b - start)
         return bytes(out.buf)
+
+
+class CyclicMap:
+    """A page map computed one cycle of pfns at a time, never held whole
+    (makedumpfile's cyclic mode): memory stays the same whatever the size
+    of the dump.
+
+    :param compute: ``compute(start, end)`` returns the bits of pfns
+        ``[start, end)`` (bit 0 = ``start``); it must give the same answer
+        every time, since a cycle is computed again when it is needed again.
+    :param counts: the number of set bits of every cycle, when known (else
+        each cycle is computed once here to count it).
+    """
+
+    def __init__(self, max_pfn: int, cycle: int, compute: Callable[[int, int], bytes | bytearray],
+                 counts: list[int] | None = None, keep: int = 2) -> None:
+        if cycle <= 0 or cycle & 7:
+            raise ValueError("cycle must be a positive multiple of 8")
+        self.max_pfn, self.cycle, self._compute = max_pfn, cycle, compute
+        self._cache: OrderedDict[int, Bitmap] = OrderedDict()
+        self._keep = keep
+        ncycles = -(-max_pfn // cycle)
+        if counts is None:
+            counts = [accel.popcount(bytes(self._get(k).buf)) for k in range(ncycles)]
+        if len(counts) != ncycles:
+            raise ValueError("one count per cycle is needed")
+        self.counts = counts
+
+    def _get(self, k: int) -> Bitmap:
+        bm = self._cache.get(k)
+        if bm is None:
+            a = k * self.cycle
+            b = min(a + self.cycle, self.max_pfn)
+            raw = self._compute(a, b)
+            bm = Bitmap(raw, b - a)
+            self._cache[k] = bm
+            while len(self._cache) > self._keep:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(k)
+        return bm
+
+    def _pieces(self, start: int, end: int | None) -> Iterator[tuple[int, int, int]]:
+        """(cycle, start, end) pieces of [start, end), relative to the cycle."""
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        start = max(start, 0)
+        while start < end:
+            k = start // self.cycle
+            base = k * self.cycle
+            stop = min(end, base + self.cycle)
+            yield k, start - base, stop - base
+            start = stop
+
+    def test(self, pfn: int) -> bool:
+        if not 0 <= pfn < self.max_pfn:
+            return False
+        k = pfn // self.cycle
+        return self._get(k).test(pfn - k * self.cycle)
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+        pa = pb = -1
+        for k, a, b in self._pieces(start, end):
+            if not self.counts[k]:
+                continue
+            base = k * self.cycle
+            for x, y in self._get(k).runs(a, b):
+                x, y = x + base, y + base
+                if x == pb:
+                    pb = y
+                    continue
+                if pa >= 0:
+                    yield pa, pb
+                pa, pb = x, y
+        if pa >= 0:
+            yield pa, pb
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        n = 0
+        for k, a, b in self._pieces(start, end):
+            if a == 0 and b == min(self.cycle, self.max_pfn - k * self.cycle):
+                n += self.counts[k]
+            elif self.counts[k]:
+                n += self._get(k).count(a, b)
+        return n
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.max_pfn if end is None else end
+        if start & 7:
+            out = Bitmap.empty(end - start)
+            for a, b in self.runs(start, end):
+                out.set_range(a - start, b - start)
+            return bytes(out.buf)
+        parts = []
+        for k, a, b in self._pieces(start, end):
+            parts.append(self._get(k).to_bytes(a, b) if self.counts[k] else bytes((b - a + 7) // 8))
+        raw = b"".join(parts)
+        return raw + bytes((end - start + 7) // 8 - len(raw))
 
 
 def _byte_runs(view: bytes, base: int) -> Iterator[tuple[int, int]]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import enum
 import logging
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .. import accel
 from ..context import Context
 from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
-from ..pagemap import Bitmap
+from ..pagemap import Bitmap, CyclicMap
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
 from .freelist import exclude_free_lists
@@ -27,6 +27,7 @@ from .memmap import find_mem_map
 
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
+CYCLE_PFNS = 1 << 20  # pfns classified as one cycle: a 128 KiB bitmap, 4 GiB of memory
 
 MAX_DUMP_LEVEL = 31
 
@@ -70,6 +71,7 @@ def make_write_context(
     compression: str = "none",
     dump_level: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    cyclic: bool | None = None,
 ) -> Context:
     """A clone of ``src`` set up to be written.
 
@@ -77,6 +79,11 @@ def make_write_context(
     :param compression: ``"none"``, ``"zlib"``, ``"lzo"``, ``"snappy"`` or ``"zstd"`` (kdump only).
     :param dump_level: makedumpfile's ``-d`` value; a kdump input's own
         level is OR-ed in, as makedumpfile does when refiltering.
+    :param cyclic: keep the page map as a :class:`~pymakedumpfile.pagemap.CyclicMap`
+        (classified again, one cycle at a time, when the writer reads it) so
+        that memory does not grow with the dump.  By default it is used where
+        it can be: kdump output whose levels need no free-list walk.  ELF
+        output (its zero-page pass) and the free-list walk need the whole map.
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
@@ -86,76 +93,150 @@ def make_write_context(
     w.attr["file.format"] = format
     w.attr["file.compression"] = compression if format == "kdump" else "none"
     w.attr["filter.dump_level"] = level
-    keep: Bitmap = w.attr.mutable("file.pagemap")
     stats = FilterStats()
     w.attr["filter.stats"] = stats
-    exclude_unnecessary_pages(w, keep, level, stats, progress)
-    if format == "elf" and level & DumpLevel.EXCLUDE_ZERO:
+    cl = Classifier(w, level)
+    zero_pass = format == "elf" and bool(level & DumpLevel.EXCLUDE_ZERO)
+    if cyclic is None:
+        cyclic = format == "kdump"
+    if cyclic and (cl.walk_free or zero_pass):
+        cyclic = False
+    if not cl.active and not cl.walk_free and not zero_pass:
+        return w  # the input's own page map, shared
+    if cyclic and cl.active:
+        counters = array("Q", [0] * Cnt.N)
+        counts = []
+        last: tuple[int, bytes] | None = None
+        for c0, c1 in cl.cycles():
+            bits = cl.cycle(c0, c1, counters)
+            counts.append(accel.popcount(bits))
+            last = (c0, bits)
+            if progress is not None:
+                progress(c1, w.max_pfn)
+        scratch = array("Q", [0] * Cnt.N)
+
+        def compute(c0: int, c1: int) -> bytes:
+            if last is not None and last[0] == c0:
+                return last[1]
+            return cl.cycle(c0, c1, scratch)
+
+        w.attr["file.pagemap"] = CyclicMap(w.max_pfn, CYCLE_PFNS, compute, counts)
+        cl.add_stats(stats, counters)
+        return w
+    keep: Bitmap = w.attr.mutable("file.pagemap")
+    exclude_unnecessary_pages(w, keep, level, stats, progress, cl)
+    if zero_pass:
         stats.zero = exclude_zero_pages(w, keep, progress, stats.unreadable)
     return w
 
 
+class Classifier:
+    """Decides, one cycle of pfns at a time, which pages dump level
+    ``level`` excludes by their ``struct page``.
+
+    A cycle is classified on its own (classification restarts at its first
+    pfn and a free block or compound page is cut at its end), so computing
+    it again gives the same bits.  Cycles are aligned to :data:`CYCLE_PFNS`,
+    a multiple of every real buddy block and compound page size, so for a
+    real kernel this is the same as one pass over all pfns.
+
+    :ivar active: some level needs the struct pages.
+    :ivar walk_free: free pages must be found by walking the free lists
+        (no buddy marker in struct page).
+    """
+
+    def __init__(self, ctx: Context, level: int) -> None:
+        self.ctx = ctx
+        a = ctx.attr
+        vi = ctx.reader.vmcoreinfo
+        ptr = int(a.get("arch.ptr_size", 8))
+        self.active = self.walk_free = False
+        self.ranges: list = []
+        try:
+            self.params = build_params(vi, level, ptr, a.get("arch.byte_order", "little") == "big")
+        except MissingInfo as e:
+            if level & (2 | 4 | 8 | 16):
+                raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e}", ctx.name) from None
+            return
+        self.walk_free = bool(level & 16) and not self.params[C.BUDDY_MODE]
+        self.active = scan_needed(self.params)
+        if not self.active and not self.walk_free:
+            return
+        arch = get_arch(a.get("arch.name", ""))
+        if arch is None:
+            raise UnsupportedDumpError("Cannot filter: unknown architecture", ctx.name)
+        self.km = ctx.kernel_memory()
+        try:
+            self.ranges = find_mem_map(vi, self.km, ctx.max_pfn, ctx.page_size, arch.name)
+        except UnsupportedDumpError as e:
+            raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
+        except DumpError as e:
+            raise CorruptDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
+        self.held = a["file.pagemap"]  # what the input holds
+        self.ram = a["memory.pagemap"]
+
+    def cycles(self) -> Iterator[tuple[int, int]]:
+        m = self.ctx.max_pfn
+        for c0 in range(0, m, CYCLE_PFNS):
+            yield c0, min(c0 + CYCLE_PFNS, m)
+
+    def cycle(self, c0: int, c1: int, counters: array) -> bytes:
+        """The bits of pfns [c0, c1) to keep (bit 0 = c0); adds to ``counters``."""
+        keep = bytearray(self.held.to_bytes(c0, c1))
+        if not self.active:
+            return bytes(keep)
+        valid = self.ram.to_bytes(c0, c1)
+        sz = self.params[C.SIZE_PAGE]
+        for r in self.ranges:
+            lo, hi = max(r.pfn_start, c0), min(r.pfn_end, c1)
+            pfn = skip = lo
+            while pfn < hi:
+                n = min(BATCH_PAGES, hi - pfn)
+                if skip >= pfn + n:
+                    pfn += n
+                    continue
+                extra = 1 if pfn + n < r.pfn_end else 0
+                try:
+                    pages = self.km.read(r.mem_map + (pfn - r.pfn_start) * sz, (n + extra) * sz)
+                except DumpError as e:
+                    raise DumpError(f"Cannot read struct page of pfns {pfn:#x}-{pfn + n:#x}: {e.message}",
+                                    self.ctx.name) from None
+                rel = accel.classify(pages, n + extra, pfn - c0, n, skip - c0, self.params, valid, keep, c1 - c0,
+                                     counters)
+                skip = c0 + rel if rel < (1 << 64) - 1 else hi
+                pfn += n
+        return bytes(keep)
+
+    def add_stats(self, stats: FilterStats, counters: array) -> None:
+        stats.cache += counters[Cnt.CACHE]
+        stats.cache_private += counters[Cnt.CACHE_PRIVATE]
+        stats.user += counters[Cnt.USER]
+        stats.free += counters[Cnt.FREE]
+        stats.hwpoison += counters[Cnt.HWPOISON]
+        stats.offline += counters[Cnt.OFFLINE]
+        if counters[Cnt.BAD_ORDER]:
+            stats.warnings.append(f"{counters[Cnt.BAD_ORDER]} free pages with an invalid order were kept")
+
+
 def exclude_unnecessary_pages(
-    ctx: Context, keep: Bitmap, level: int, stats: FilterStats, progress: Callable[[int, int], None] | None = None
+    ctx: Context, keep: Bitmap, level: int, stats: FilterStats, progress: Callable[[int, int], None] | None = None,
+    classifier: Classifier | None = None,
 ) -> None:
     """Classify every pfn's ``struct page`` and clear the excluded ones from ``keep``."""
-    a = ctx.attr
-    vi = ctx.reader.vmcoreinfo
-    ptr = int(a.get("arch.ptr_size", 8))
-    try:
-        params = build_params(vi, level, ptr, a.get("arch.byte_order", "little") == "big")
-    except MissingInfo as e:
-        if level & (2 | 4 | 8 | 16):
-            raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e}", ctx.name) from None
-        return
-    walk_free = bool(level & 16) and not params[C.BUDDY_MODE]
-    if not scan_needed(params) and not walk_free:
-        return
-    arch = get_arch(a.get("arch.name", ""))
-    if arch is None:
-        raise UnsupportedDumpError("Cannot filter: unknown architecture", ctx.name)
-    km = ctx.kernel_memory()
-    max_pfn = ctx.max_pfn
-    try:
-        ranges = find_mem_map(vi, km, max_pfn, ctx.page_size, arch.name)
-    except UnsupportedDumpError as e:
-        raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
-    except DumpError as e:
-        raise CorruptDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
-    valid = a["memory.pagemap"].to_bytes(0, max_pfn)
-    buf = keep.buf
+    cl = classifier or Classifier(ctx, level)
     counters = array("Q", [0] * Cnt.N)
-    sz = params[C.SIZE_PAGE]
-    total = sum(r.pfn_end - r.pfn_start for r in ranges) if scan_needed(params) else 0
-    done = 0
-    for r in ranges if total else ():
-        skip = r.pfn_start
-        pfn = r.pfn_start
-        while pfn < r.pfn_end:
-            n = min(BATCH_PAGES, r.pfn_end - pfn)
-            if skip >= pfn + n:
-                pfn += n
-                continue
-            extra = 1 if pfn + n < r.pfn_end else 0
-            try:
-                pages = km.read(r.mem_map + (pfn - r.pfn_start) * sz, (n + extra) * sz)
-            except DumpError as e:
-                raise DumpError(f"Cannot read struct page of pfns {pfn:#x}-{pfn + n:#x}: {e.message}", ctx.name) from None
-            skip = accel.classify(pages, n + extra, pfn, n, skip, params, valid, buf, max_pfn, counters)
-            pfn += n
-            done += n
+    if cl.active:
+        for c0, c1 in cl.cycles():
+            bits = cl.cycle(c0, c1, counters)
+            # keep is the input's map less what was excluded so far: AND the cycle in
+            old = keep.to_bytes(c0, c1)
+            merged = (int.from_bytes(old, "little") & int.from_bytes(bits, "little")).to_bytes(len(old), "little")
+            keep.buf[c0 >> 3 : (c0 >> 3) + len(merged)] = merged  # type: ignore[index]
             if progress is not None:
-                progress(done, total)
-    if walk_free:  # no buddy marker in struct page: follow the free lists instead
-        stats.free += exclude_free_lists(vi, km, ranges, keep, max_pfn)
-    stats.cache += counters[Cnt.CACHE]
-    stats.cache_private += counters[Cnt.CACHE_PRIVATE]
-    stats.user += counters[Cnt.USER]
-    stats.free += counters[Cnt.FREE]
-    stats.hwpoison += counters[Cnt.HWPOISON]
-    stats.offline += counters[Cnt.OFFLINE]
-    if counters[Cnt.BAD_ORDER]:
-        stats.warnings.append(f"{counters[Cnt.BAD_ORDER]} free pages with an invalid order were kept")
+                progress(c1, ctx.max_pfn)
+    if cl.walk_free:  # no buddy marker in struct page: follow the free lists instead
+        stats.free += exclude_free_lists(ctx.reader.vmcoreinfo, cl.km, cl.ranges, keep, ctx.max_pfn)
+    cl.add_stats(stats, counters)
 
 
 def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int], None] | None = None,

@@ -148,8 +148,7 @@ def write_kdump(
     one: int = h["one_bitmap"]  # type: ignore[assignment]
     pd_offset: int = h["pd_offset"]  # type: ignore[assignment]
     max_mapnr = ctx.max_pfn
-    bm2 = ctx.pagemap.to_bytes(0, max_mapnr)
-    num_dumpable = accel.popcount(bm2)
+    num_dumpable = ctx.pagemap.count()
     start, end = split if split else (0, max_mapnr)
     own = ctx.pagemap.count(start, end) if split else num_dumpable
     res = WriteResult()
@@ -161,8 +160,8 @@ def write_kdump(
     try:
         target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
         target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
-        target.pwrite(a["memory.pagemap"].to_bytes(0, max_mapnr).ljust(one, b"\0"), bitmap_offset)
-        target.pwrite(bm2.ljust(one, b"\0"), bitmap_offset + one)
+        _write_bitmap(target, a["memory.pagemap"], max_mapnr, one, bitmap_offset)
+        _write_bitmap(target, ctx.pagemap, max_mapnr, one, bitmap_offset + one)
         target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
         _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
                      bool(level & 1), start, end, own, progress)
@@ -177,6 +176,20 @@ def write_kdump(
         comp.close()
     res.bytes_written = target.written
     return res
+
+
+BITMAP_CHUNK = 1 << 20  # pfns of a bitmap written at a time (the cycle of a CyclicMap)
+
+
+def _write_bitmap(target: Target, pm: object, max_mapnr: int, size: int, offset: int) -> None:
+    """Write the page map ``pm`` as a bitmap of ``size`` bytes at ``offset``,
+    a chunk at a time (a cyclic map is never held whole)."""
+    for a in range(0, max_mapnr, BITMAP_CHUNK):
+        b = min(a + BITMAP_CHUNK, max_mapnr)
+        target.pwrite(pm.to_bytes(a, b), offset + a // 8)  # type: ignore[attr-defined]
+    done = -(-max_mapnr // 8)
+    if size > done:
+        target.pwrite(bytes(size - done), offset + done)
 
 
 def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, res: WriteResult, pd_pos: int,

@@ -2,6 +2,7 @@
 # Make (or reuse) the real dumps the tests read, with the shared rig in ../shared/vmcores.
 #   PMD_RIG_DIR  where dumps are cached (default ~/.cache/pymakedumpfile/rig); outside git.
 #   RIG_SRC      the rig scripts (default: ../shared/vmcores beside the repository)
+#   PMD_RIG_BIG=1  also the 4 GiB guest (minutes of QEMU, 4 GiB of disk)
 # A dump set is reused while its marker file exists; delete the folder to remake it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,5 +43,11 @@ if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-e
 	[ -e "$T/kernel/KPKG" ] || RIG_DIR=$T SKIP_APT=1 SUITE=trixie "$RIG_SRC/setup.sh"
 	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
 	RIG_DIR=$T python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --kpageflags --formats elf --mdf-levels 31 --mdf-comp l
+fi
+# with PMD_RIG_BIG=1: a 4 GiB guest (two classification cycles; the issue-7 benchmark's dump)
+D=$RIG_DIR/dumps/mem4096
+if [ "${PMD_RIG_BIG:-0}" = 1 ] && [ ! -e "$D/vmcore.elf" ]; then
+	rig
+	python3 "$RIG_SRC/rig.py" --mem 4096 --crash 256 --fill-frac 1.5 --formats elf --mdf-levels 31 --mdf-comp l --name mem4096
 fi
 echo "make-dumps: real dumps ready in $RIG_DIR/dumps and $T/dumps"
