@@ -184,6 +184,15 @@ class Context:
         :raises PageExcludedError: a page of the range is not in the dump.
         """
         ps = self.page_size
+        if size <= 0:
+            return b""
+        first, off = divmod(address, ps)
+        n = (off + size + ps - 1) // ps
+        if n > 1:  # one read of the whole run; page by page only to find a missing page
+            try:
+                return self.reader.read_pages(first, n)[off : off + size]
+            except PageExcludedError:
+                pass
         out = bytearray()
         while size > 0:
             pfn, off = divmod(address, ps)

@@ -22,7 +22,7 @@ from ..errors import OutOfSpaceError, OutputError, StopWriting
 from ..formats import diskdump as dd
 from ..formats import elf as elff
 from . import interrupt
-from .pages import Compressor, default_threads, page_runs
+from .pages import Compressor, default_threads, page_batches, read_batch
 from .target import Target
 
 U64 = (1 << 64) - 1
@@ -209,14 +209,15 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
     reader = ctx.reader
     lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
 
-    def job(pfn: int, n: int) -> tuple[int, int, bytes, array, array, list[tuple[int, str]]]:
-        failed: list[tuple[int, str]] = []
-        buf = reader.read_pages_salvaging(pfn, n, failed)
+    def job(runs: list[tuple[int, int]]) -> tuple[int, bytes, array, array, list[tuple[int, int, str]]]:
+        failed: list[tuple[int, int, str]] = []
+        buf = read_batch(reader, runs, ps, failed)
+        n = len(buf) // ps
         skip = accel.zero_pages(buf, ps)[0] if exclude_zero else None
         if failed:  # no data for them: their descriptors are dropped below
             sk = bytearray(skip) if skip is not None else bytearray(-(-n // 8))
-            for p, _ in failed:
-                sk[(p - pfn) >> 3] |= 1 << ((p - pfn) & 7)
+            for i, _, _ in failed:
+                sk[i >> 3] |= 1 << (i & 7)
             skip = bytes(sk)
         sizes = array("I", bytes(4 * n))
         flags = array("I", bytes(4 * n))
@@ -224,36 +225,36 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
             data = accel.lzo_pages(buf, ps, skip, sizes, flags)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags)
-        return pfn, n, data, sizes, flags, failed
+        return n, data, sizes, flags, failed
 
     datas = bytearray()
     descs = bytearray()
     pending: list[array] = []  # sizes of the pages waiting in datas/descs
-    window: deque[Future[tuple[int, int, bytes, array, array, list[tuple[int, str]]]]] = deque()
+    window: deque[Future[tuple[int, bytes, array, array, list[tuple[int, int, str]]]]] = deque()
     pool = comp.pool_for_pages()
-    runs = page_runs(ctx, start=start, end=end)
+    batches = page_batches(ctx, start=start, end=end)
     try:
         while True:
             while len(window) < 2 * comp.threads + 1:
-                nxt = next(runs, None)
+                nxt = next(batches, None)
                 if nxt is None:
                     break
-                window.append(pool.submit(job, *nxt))
+                window.append(pool.submit(job, nxt))
             if not window:
                 break
             interrupt.check(target.path)
-            pfn, n, data, sizes, flags, failed = window.popleft().result()
+            n, data, sizes, flags, failed = window.popleft().result()
             d, _ = accel.build_descs(sizes, flags, data_pos + len(datas), zero_off, ps, big)
             skipped = flags.count(accel.PAGE_SKIPPED)
             if failed:
                 # the pages the input could not give are excluded: cleared in
                 # bitmap 2 (on disk now, before any later descriptor lands in
                 # the slot it frees) and given no descriptor
-                drop = {p - pfn for p, _ in failed}
+                drop = {i for i, _, _ in failed}
                 d = b"".join(d[i * dd.PAGE_DESC_SIZE : (i + 1) * dd.PAGE_DESC_SIZE] for i in range(n) if i not in drop)
                 sizes = array("I", (sizes[i] for i in range(n) if i not in drop))
-                res.unreadable.extend(failed)
-                exclude_in_bitmap2(ctx, target, [p for p, _ in failed], res.unreadable)
+                res.unreadable.extend((p, why) for _, p, why in failed)
+                exclude_in_bitmap2(ctx, target, [p for _, p, _ in failed], res.unreadable)
                 skipped -= len(failed)
                 n -= len(failed)
             descs += d

@@ -10,6 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 from ..accel import PAGE_SKIPPED
 from ..context import Context
+from ..errors import DumpError
 
 CHUNK_PAGES = 1024  # pages read and compressed together
 
@@ -21,6 +22,48 @@ def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int |
             n = min(chunk, b - a)
             yield a, n
             a += n
+
+
+def page_batches(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int | None = None,
+                 span: int = 4 * CHUNK_PAGES) -> Iterator[list[tuple[int, int]]]:
+    """Batches of the runs the write context keeps in [start, end): up to
+    ``chunk`` pages within ``span`` pfns each, so that a filtered page map
+    with many short runs still moves in large batches."""
+    batch: list[tuple[int, int]] = []
+    total = 0
+    for a, n in page_runs(ctx, chunk, start, end):
+        if batch and (total + n > chunk or a + n - batch[0][0] > span):
+            yield batch
+            batch, total = [], 0
+        batch.append((a, n))
+        total += n
+    if batch:
+        yield batch
+
+
+def read_batch(reader: object, runs: list[tuple[int, int]], ps: int,
+               failed: list[tuple[int, int, str]]) -> bytes:
+    """The pages of ``runs`` ([(pfn, count)]) concatenated.  A dense batch
+    the input holds whole is read in one go.  A page that cannot be read
+    reads as zeros and goes to ``failed`` as (index in the batch, pfn, reason)."""
+    lo = runs[0][0]
+    hi = runs[-1][0] + runs[-1][1]
+    total = sum(n for _, n in runs)
+    # one read of the span beats a read per run when runs are many or the gaps small
+    if len(runs) > 1 and hi - lo <= 4 * total + 16 * len(runs) and reader.pagemap.count(lo, hi) == hi - lo:  # type: ignore[attr-defined]
+        try:
+            whole = memoryview(reader.read_pages(lo, hi - lo))  # type: ignore[attr-defined]
+            return b"".join(whole[(a - lo) * ps : (a - lo + n) * ps] for a, n in runs)
+        except DumpError:
+            pass  # read run by run, page by page where needed
+    parts = []
+    idx = 0
+    for a, n in runs:
+        f: list[tuple[int, str]] = []
+        parts.append(reader.read_pages_salvaging(a, n, f))  # type: ignore[attr-defined]
+        failed.extend((idx + p - a, p, why) for p, why in f)
+        idx += n
+    return b"".join(parts)
 
 
 def pfn_ranges(pfns: list[int]) -> list[tuple[int, int]]:

@@ -47,7 +47,7 @@ from gen import (  # noqa: E402
     split_files,
     vmcoreinfo_text,
 )
-from gen.x86_64 import x86_64_kernel  # noqa: E402
+from gen.x86_64 import LINUX_61_LAYOUT, x86_64_kernel  # noqa: E402
 
 RIG = Path(os.environ.get("PMD_RIG_DUMPS", Path.home() / ".cache/pymakedumpfile/rig/dumps"))
 PS = 4096
@@ -394,23 +394,7 @@ def real_walks(w: Writer, dump: Path, tag: str) -> None:
 
 # ---------------------------------------------------------------- synthetic kernel memory
 
-REAL_61 = {  # the layout of Debian's 6.1 kernel (from the rig's VMCOREINFO)
-    "OSRELEASE": "6.1.0-synthetic", "PAGESIZE": 4096,
-    "SIZE(mem_section)": 32, "OFFSET(mem_section.section_mem_map)": 0, "LENGTH(mem_section)": 4096,
-    "NUMBER(SECTION_SIZE_BITS)": 27, "NUMBER(MAX_PHYSMEM_BITS)": 46,
-    "SIZE(page)": 64, "SIZE(pglist_data)": 174208, "SIZE(zone)": 1536, "SIZE(free_area)": 88,
-    "SIZE(list_head)": 16, "SIZE(nodemask_t)": 128,
-    "OFFSET(page.flags)": 0, "OFFSET(page._refcount)": 52, "OFFSET(page.mapping)": 24, "OFFSET(page.lru)": 8,
-    "OFFSET(page._mapcount)": 48, "OFFSET(page.private)": 40, "OFFSET(page.compound_dtor)": 16,
-    "OFFSET(page.compound_order)": 17, "OFFSET(page.compound_head)": 8,
-    "OFFSET(pglist_data.node_zones)": 0, "OFFSET(pglist_data.nr_zones)": 171552,
-    "OFFSET(zone.free_area)": 256, "OFFSET(zone.vm_stat)": 1344, "OFFSET(zone.spanned_pages)": 144,
-    "OFFSET(free_area.free_list)": 0, "OFFSET(list_head.next)": 0, "OFFSET(list_head.prev)": 8,
-    "LENGTH(zone.free_area)": 11, "LENGTH(free_area.free_list)": 5,
-    "NUMBER(PG_lru)": 4, "NUMBER(PG_private)": 13, "NUMBER(PG_swapcache)": 10, "NUMBER(PG_swapbacked)": 19,
-    "NUMBER(PG_slab)": 9, "NUMBER(PG_hwpoison)": 23, "NUMBER(PG_head_mask)": 65536,
-    "NUMBER(HUGETLB_PAGE_DTOR)": 2, "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)": -257,
-}
+REAL_61 = LINUX_61_LAYOUT  # the layout of Debian's 6.1 kernel (tests/gen/x86_64.py)
 VMEMMAP = 0xFFFFEA0000000000
 DIRECT = 0xFFFF888000000000
 
