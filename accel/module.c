@@ -4,6 +4,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "accel.h"
 
 static PyObject *
@@ -278,7 +281,22 @@ accel_build_descs(PyObject *self, PyObject *args)
 	return Py_BuildValue("(NK)", out, end);
 }
 
+/* A fixed mmap threshold: the page batches (megabytes) are mapped and
+ * unmapped instead of staying in the heaps of the worker threads, where
+ * glibc's growing threshold leaves them and RSS grows with the run. */
+static PyObject *accel_tune_malloc(PyObject *self, PyObject *noargs)
+{
+	(void)self;
+	(void)noargs;
+#ifdef __GLIBC__
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) == 1)
+		Py_RETURN_TRUE;
+#endif
+	Py_RETURN_FALSE;
+}
+
 static PyMethodDef accel_methods[] = {
+	{"tune_malloc", accel_tune_malloc, METH_NOARGS, NULL},
 	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
 	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},

@@ -135,6 +135,14 @@ lzo_pages: Callable[..., bytes]
 build_descs: Callable[..., tuple[bytes, int]]
 
 
+def tune_malloc() -> bool:
+    """Make the C heap return large buffers to the system at once (glibc:
+    a fixed mmap threshold), so that peak memory does not creep up over a
+    long dump.  For the command line; a no-op without the native module or
+    glibc.  Returns whether it was applied."""
+    return bool(_native.tune_malloc()) if _native is not None else False
+
+
 def implementations(name: str) -> dict[str, Callable[..., Any]]:
     """Both implementations of kernel ``name`` that exist here, by backend."""
     out = {"python": _g[name + "_python"]}

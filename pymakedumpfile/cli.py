@@ -563,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
+    from . import accel
+
+    accel.tune_malloc()  # before any worker thread: flat memory over long runs
     sys.exit(main())
 
 

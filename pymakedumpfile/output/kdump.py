@@ -26,7 +26,8 @@ from .pages import Compressor, default_threads, page_batches, read_batch
 from .target import Target
 
 U64 = (1 << 64) - 1
-FLUSH_BYTES = 4 << 20
+FLUSH_BYTES = 2 << 20  # page data gathered before a write
+WINDOW_EXTRA = 2  # batches queued beyond one per worker (memory: about (threads + 2) x 2 batches)
 
 
 @dataclass
@@ -235,7 +236,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
     batches = page_batches(ctx, start=start, end=end)
     try:
         while True:
-            while len(window) < 2 * comp.threads + 1:
+            while len(window) < WINDOW_EXTRA + comp.threads:
                 nxt = next(batches, None)
                 if nxt is None:
                     break

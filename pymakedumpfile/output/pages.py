@@ -12,7 +12,7 @@ from ..accel import PAGE_SKIPPED
 from ..context import Context
 from ..errors import DumpError
 
-CHUNK_PAGES = 1024  # pages read and compressed together
+CHUNK_PAGES = 512  # pages read and compressed together
 
 
 def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
