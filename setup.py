@@ -3,14 +3,25 @@
 
 import os
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c"]
+SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c", "accel/zpages.c"]
 CFLAGS = ["-O2", "-std=c99", "-fvisibility=hidden", "-Wall", "-Wextra"]
 if os.environ.get("PYMAKEDUMPFILE_WERROR") == "1":
     CFLAGS.append("-Werror")
+
+
+def have_zlib():
+    """zlib's header and library (Debian: zlib1g-dev) for the -c batch kernel;
+    without them -c compresses page by page through Python's zlib module."""
+    dirs = ["/usr/include", "/usr/local/include", sysconfig.get_config_var("INCLUDEDIR") or ""]
+    return any(d and os.path.exists(os.path.join(d, "zlib.h")) for d in dirs)
+
+
+ZLIB = have_zlib()
 
 
 class OptionalBuildExt(build_ext):
@@ -40,6 +51,8 @@ setup(
             depends=["accel/accel.h"],
             include_dirs=["accel"],
             extra_compile_args=CFLAGS,
+            define_macros=[("PMD_HAVE_ZLIB", "1")] if ZLIB else [],
+            libraries=["z"] if ZLIB else [],
         )
     ],
     cmdclass={"build_ext": OptionalBuildExt},

@@ -253,6 +253,72 @@ accel_lzo_pages(PyObject *self, PyObject *args)
 	return out;
 }
 
+#ifdef PMD_HAVE_ZLIB
+static PyObject *
+accel_zlib_pages(PyObject *self, PyObject *args)
+{
+	Py_buffer b, skip = {0}, sizes, flags;
+	Py_ssize_t ps;
+	int level, err = 0;
+	PyObject *skipobj, *out = NULL;
+	size_t n, used = 0;
+	int ok = 1;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*nOw*w*i:zlib_pages", &b, &ps, &skipobj, &sizes, &flags, &level))
+		return NULL;
+	if (ps <= 1 || b.len % ps) {
+		PyErr_SetString(PyExc_ValueError, "buffer is not a whole number of pages");
+		ok = 0;
+	}
+	n = ok ? (size_t)(b.len / ps) : 0;
+	if (ok && skipobj != Py_None) {
+		if (PyObject_GetBuffer(skipobj, &skip, PyBUF_SIMPLE) < 0)
+			ok = 0;
+		else if ((size_t)skip.len * 8 < n) {
+			PyErr_SetString(PyExc_ValueError, "skip bitmap too short");
+			ok = 0;
+		}
+	}
+	if (ok && ((size_t)sizes.len < n * 4 || (size_t)flags.len < n * 4)) {
+		PyErr_SetString(PyExc_ValueError, "sizes/flags arrays too short");
+		ok = 0;
+	}
+	if (ok && (level < 0 || level > 9)) {
+		PyErr_SetString(PyExc_ValueError, "zlib level must be 0 to 9");
+		ok = 0;
+	}
+	if (ok) {
+		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)ps));
+		if (!out) {
+			PyErr_NoMemory();
+			ok = 0;
+		}
+	}
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS
+		used = pmd_zlib_pages(b.buf, (size_t)ps, n, skip.buf, (uint8_t *)PyBytes_AS_STRING(out),
+				      sizes.buf, flags.buf, level, &err);
+		Py_END_ALLOW_THREADS
+		if (err) {
+			PyErr_NoMemory();
+			ok = 0;
+		}
+	}
+	PyBuffer_Release(&b);
+	if (skip.obj)
+		PyBuffer_Release(&skip);
+	PyBuffer_Release(&sizes);
+	PyBuffer_Release(&flags);
+	if (!ok) {
+		Py_XDECREF(out);
+		return NULL;
+	}
+	if (_PyBytes_Resize(&out, (Py_ssize_t)used) < 0)
+		return NULL;
+	return out;
+}
+#endif
+
 static PyObject *
 accel_build_descs(PyObject *self, PyObject *args)
 {
@@ -298,6 +364,9 @@ static PyObject *accel_tune_malloc(PyObject *self, PyObject *noargs)
 static PyMethodDef accel_methods[] = {
 	{"tune_malloc", accel_tune_malloc, METH_NOARGS, NULL},
 	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
+#ifdef PMD_HAVE_ZLIB
+	{"zlib_pages", accel_zlib_pages, METH_VARARGS, NULL},
+#endif
 	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},
 	{"is_zero", accel_is_zero, METH_VARARGS, NULL},

@@ -109,10 +109,38 @@ def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, pag
 lzo1x_1_compress_python = _lzo_py.lzo1x_1_compress
 lzo1x_decompress_safe_python = _lzo_py.lzo1x_decompress_safe
 
+
+def zlib_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
+                      level: int) -> bytes:
+    """Like :func:`lzo_pages_python` with zlib at ``level`` (the stream of
+    ``compress2``, as makedumpfile writes with -c); flag 1 for a compressed page."""
+    import zlib
+
+    if page_size <= 1 or len(buf) % page_size:
+        raise ValueError("buffer is not a whole number of pages")
+    n = len(buf) // page_size
+    if skip is not None and len(skip) * 8 < n:
+        raise ValueError("skip bitmap too short")
+    out = []
+    mv = memoryview(buf)
+    for i in range(n):
+        if skip is not None and skip[i >> 3] >> (i & 7) & 1:
+            sizes[i], flags[i] = 0, PAGE_SKIPPED
+            continue
+        page = mv[i * page_size : (i + 1) * page_size]
+        c = zlib.compress(page, level)
+        if len(c) < page_size:
+            out.append(c)
+            sizes[i], flags[i] = len(c), 1
+        else:
+            out.append(bytes(page))
+            sizes[i], flags[i] = page_size, 0
+    return b"".join(out)
+
 # ---- selection -----------------------------------------------------------
 
 NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
-         "build_descs")
+         "build_descs", "zlib_pages")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -122,8 +150,9 @@ BACKEND = "native" if (_native is not None and _policy != "python") else "python
 
 _g = globals()
 for _name in NAMES:
-    _g[_name + "_native"] = getattr(_native, _name) if _native is not None else None
-    _g[_name] = _g[_name + ("_native" if BACKEND == "native" else "_python")]
+    # zlib_pages exists natively only when the module was built with zlib's headers
+    _g[_name + "_native"] = getattr(_native, _name, None) if _native is not None else None
+    _g[_name] = _g[_name + "_native"] if BACKEND == "native" and _g[_name + "_native"] is not None else _g[_name + "_python"]
 
 is_zero: Callable[[Any], bool]
 zero_pages: Callable[[Any, int], tuple[bytes, int]]
@@ -133,6 +162,7 @@ lzo1x_decompress_safe: Callable[[Any, int], bytes]
 classify: Callable[..., int]
 lzo_pages: Callable[..., bytes]
 build_descs: Callable[..., tuple[bytes, int]]
+zlib_pages: Callable[..., bytes]
 
 
 def tune_malloc() -> bool:

@@ -28,6 +28,7 @@ from .memmap import find_mem_map
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
 CYCLE_PFNS = 1 << 20  # pfns classified as one cycle: a 128 KiB bitmap, 4 GiB of memory
+CYCLE_CACHE_BYTES = 4 << 20  # compressed cycle bitmaps kept between the counting pass and the writer
 
 MAX_DUMP_LEVEL = 31
 
@@ -104,20 +105,30 @@ def make_write_context(
     if not cl.active and not cl.walk_free and not zero_pass:
         return w  # the input's own page map, shared
     if cyclic and cl.active:
+        import zlib
+
         counters = array("Q", [0] * Cnt.N)
         counts = []
-        last: tuple[int, bytes] | None = None
+        # the cycles' bits, compressed, while they fit in CYCLE_CACHE_BYTES
+        # (a real map is mostly long runs: a few KiB a cycle); past that a
+        # cycle is classified again when the writer needs it
+        kept: dict[int, bytes] = {}
+        room = CYCLE_CACHE_BYTES
         for c0, c1 in cl.cycles():
             bits = cl.cycle(c0, c1, counters)
             counts.append(accel.popcount(bits))
-            last = (c0, bits)
+            z = zlib.compress(bits, 1)
+            if len(z) <= room:
+                kept[c0] = z
+                room -= len(z)
             if progress is not None:
                 progress(c1, w.max_pfn)
         scratch = array("Q", [0] * Cnt.N)
 
         def compute(c0: int, c1: int) -> bytes:
-            if last is not None and last[0] == c0:
-                return last[1]
+            z = kept.get(c0)
+            if z is not None:
+                return zlib.decompress(z)
             return cl.cycle(c0, c1, scratch)
 
         w.attr["file.pagemap"] = CyclicMap(w.max_pfn, CYCLE_PFNS, compute, counts)

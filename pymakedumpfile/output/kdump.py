@@ -209,6 +209,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
         data_pos += ps
     reader = ctx.reader
     lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
+    zlib_ = comp.flag == dd.DUMP_DH_COMPRESSED_ZLIB
 
     def job(runs: list[tuple[int, int]]) -> tuple[int, bytes, array, array, list[tuple[int, int, str]]]:
         failed: list[tuple[int, int, str]] = []
@@ -224,6 +225,8 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
         flags = array("I", bytes(4 * n))
         if lzo:
             data = accel.lzo_pages(buf, ps, skip, sizes, flags)
+        elif zlib_:  # makedumpfile's compress2(Z_BEST_SPEED) stream, a batch at a time in C
+            data = accel.zlib_pages(buf, ps, skip, sizes, flags, 1)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags)
         return n, data, sizes, flags, failed

@@ -95,3 +95,44 @@ def test_policy_env_selects_backend() -> None:
     env["PYMAKEDUMPFILE_ACCEL"] = "bogus"
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert p.returncode != 0 and "PYMAKEDUMPFILE_ACCEL" in p.stderr
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zlib_pages_twins_and_compress2(backend: str, seed: int) -> None:
+    """The -c batch kernel: the same bytes from C and Python, each page the
+    stream zlib.compress(page, 1) gives (compress2 at Z_BEST_SPEED, as
+    makedumpfile writes), raw when it does not shrink, skipped pages left
+    out; zero pages (whose compressed form C copies) included."""
+    import zlib
+    from array import array
+
+    if backend == "native" and "native" not in accel.implementations("zlib_pages"):
+        if os.environ.get("PYMAKEDUMPFILE_FORCE_NATIVE") == "1":
+            pytest.fail("the native module was built without zlib")
+        pytest.skip("native module built without zlib headers")
+    fn = accel.implementations("zlib_pages")[backend]
+    rnd = random.Random(seed)
+    ps, n = 4096, 37
+    kinds = [rnd.choice("zrtz") for _ in range(n)]
+    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r" else (b"text %d " % i * 600)[:ps]
+             for i, k in enumerate(kinds)]
+    skip = bytearray((n + 7) // 8)
+    for i in rnd.sample(range(n), 5):
+        skip[i >> 3] |= 1 << (i & 7)
+    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+    data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
+    pos = 0
+    for i, p in enumerate(pages):
+        if skip[i >> 3] >> (i & 7) & 1:
+            assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+            continue
+        want = zlib.compress(p, 1)
+        if len(want) < ps:
+            assert (flags[i], data[pos : pos + sizes[i]]) == (1, want)
+        else:
+            assert (flags[i], sizes[i], data[pos : pos + ps]) == (0, ps, p)
+        pos += sizes[i]
+    assert pos == len(data)
+    other = accel.implementations("zlib_pages")["python"]
+    s2, f2 = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+    assert other(b"".join(pages), ps, bytes(skip), s2, f2, 1) == data and (s2, f2) == (sizes, flags)
