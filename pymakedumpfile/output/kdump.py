@@ -215,7 +215,8 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
         failed: list[tuple[int, int, str]] = []
         buf = read_batch(reader, runs, ps, failed)
         n = len(buf) // ps
-        skip = accel.zero_pages(buf, ps)[0] if exclude_zero else None
+        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero or not (lzo or zlib_) else None
+        skip = zmap if exclude_zero else None
         if failed:  # no data for them: their descriptors are dropped below
             sk = bytearray(skip) if skip is not None else bytearray(-(-n // 8))
             for i, _, _ in failed:
@@ -228,7 +229,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
         elif zlib_:  # makedumpfile's compress2(Z_BEST_SPEED) stream, a batch at a time in C
             data = accel.zlib_pages(buf, ps, skip, sizes, flags, 1)
         else:
-            data = comp.compress_batch(buf, skip, sizes, flags)
+            data = comp.compress_batch(buf, skip, sizes, flags, zmap)
         return n, data, sizes, flags, failed
 
     datas = bytearray()

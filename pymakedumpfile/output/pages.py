@@ -97,19 +97,28 @@ class Compressor:
         self.pool: Executor | None = None
         self.threads = threads
 
-    def compress_batch(self, buf: bytes, skip: bytes | None, sizes: array, flags: array) -> bytes:
+    def compress_batch(self, buf: bytes, skip: bytes | None, sizes: array, flags: array,
+                       zeros: bytes | None = None) -> bytes:
         """Compress the pages of ``buf`` (run in a worker thread); like
-        ``accel.lzo_pages`` for any codec: fills sizes/flags, returns the data."""
+        ``accel.lzo_pages`` for any codec: fills sizes/flags, returns the data.
+        ``zeros``: the all-zero pages (bitmap); they all compress to the same
+        bytes, computed once."""
         ps = self.ps
         fn, flag = self.fn, self.flag
         mv = memoryview(buf)
         out = []
+        zc: bytes | None = None
         for i in range(len(buf) // ps):
             if skip is not None and skip[i >> 3] >> (i & 7) & 1:
                 sizes[i], flags[i] = 0, PAGE_SKIPPED
                 continue
             page = mv[i * ps : (i + 1) * ps]
-            c = fn(page) if fn is not None else None
+            if zeros is not None and zeros[i >> 3] >> (i & 7) & 1:
+                if zc is None:
+                    zc = fn(page) if fn is not None else b""
+                c = zc if fn is not None else None
+            else:
+                c = fn(page) if fn is not None else None
             if c is not None and len(c) < ps:
                 out.append(c)
                 sizes[i], flags[i] = len(c), flag
