@@ -31,8 +31,6 @@ DEFAULT_MESSAGE_LEVEL = ML_PROGRESS | ML_COMMON | ML_ERROR
 # Options makedumpfile has that later work will implement: accepted by the
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
-    "vmlinux": "-x",
-    "gen_vmcoreinfo": "-g",
     "config": "--config",
     "eppic": "--eppic",
     "exclude_vmemmap": "-e",
@@ -140,9 +138,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("-F", "flatten", is_flag=True, help="Write the dump as a flattened stream to stdout (for a pipe).")
 @click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin.")
 @click.option("-L", "limit", metavar="SIZE", help="Stop at SIZE bytes (suffix K, M or G): the dump is marked incomplete, exit 1; with -d A,B retry at level B.")
-@click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel with debug information. [not supported yet]")
+@click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel image with debug information (DWARF): its VMCOREINFO is used in place of the dump's own (as -i), or written with -g.")
 @click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file (as makedumpfile -g writes) in place of the dump's own.")
-@click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Generate VMCOREINFO from -x VMLINUX. [not supported yet]")
+@click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Write the VMCOREINFO of -x VMLINUX to this file, as makedumpfile -g does.")
 @click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER", help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks.")
 @click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]")
 @click.option("-X", "exclude_xen_dom", is_flag=True, help="Exclude Xen domain user pages. [not supported yet]")
@@ -194,6 +192,24 @@ def command(**o: Any) -> None:
         _fail(msg, f"--work-dir {o['work_dir']}: not a directory")
     global _VMCOREINFO, _IGNORE_READ_ERRORS
     _IGNORE_READ_ERRORS = o["ignore_read_errors"]
+    if o["gen_vmcoreinfo"] is not None:
+        if o["vmlinux"] is None:
+            _fail(msg, "-g VMCOREINFO needs -x VMLINUX.")
+        if o["args"]:
+            _fail(msg, "-g VMCOREINFO -x VMLINUX takes no other file.")
+        if not o["check_params"]:
+            from .dwarf import write_vmcoreinfo
+
+            write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"], force=o["force"])
+            msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
+        return
+    if o["vmlinux"] is not None:
+        if o["vmcoreinfo_in"] is not None:
+            _fail(msg, "-x and -i cannot be combined: both give the VMCOREINFO.")
+        if not o["check_params"]:
+            from .dwarf import generate_vmcoreinfo
+
+            _VMCOREINFO = generate_vmcoreinfo(o["vmlinux"])
     if o["vmcoreinfo_in"] is not None:
         try:
             with open(o["vmcoreinfo_in"], "rb") as f:

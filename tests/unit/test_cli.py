@@ -97,7 +97,7 @@ def test_refuses_symlink_output(small_elf: Path, tmp_path: Path) -> None:
         (["--work-dir", "/nonexistent"], "not a directory"),
         (["--dump-dmesg"], "Cannot extract the kernel log"),
         (["--partial-dmesg"], "--partial-dmesg needs --dump-dmesg"),
-        (["-x", "vmlinux"], "-x: not supported yet"),
+        (["-x", "vmlinux"], "vmlinux: Cannot read"),
         (["--config", "filter.conf"], "--config: not supported yet"),
     ],
 )

@@ -1,0 +1,671 @@
+"""Type information from a kernel image with debug information (a vmlinux
+with DWARF): what makedumpfile's ``-g VMCOREINFO -x VMLINUX`` writes.
+
+A small reader of ELF (sections, symbols, data at an address) and DWARF
+(versions 2 to 5: ``.debug_info``, ``.debug_abbrev``, ``.debug_str``,
+``.debug_line_str``, ``.debug_str_offsets``; compressed sections too).  One
+pass over ``.debug_info`` indexes the named types, variables and
+enumerators; a type's members are decoded when asked for.  Pure Python: a
+distribution kernel's vmlinux takes minutes, a one-time cost.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import CorruptDumpError, DumpError, UnsupportedDumpError
+
+# tags
+T_ARRAY, T_ENUM, T_MEMBER, T_POINTER, T_STRUCT, T_SUBRANGE, T_TYPEDEF, T_UNION = 0x01, 0x04, 0x0D, 0x0F, 0x13, 0x21, 0x16, 0x17
+T_ENUMERATOR, T_VARIABLE, T_CONST, T_VOLATILE = 0x28, 0x34, 0x26, 0x35
+# attributes
+A_NAME, A_BYTE_SIZE, A_TYPE, A_MEMBER_LOC, A_UPPER, A_COUNT, A_CONST_VALUE, A_DECL = 0x03, 0x0B, 0x49, 0x38, 0x2F, 0x37, 0x1C, 0x3C
+A_STR_OFFSETS_BASE = 0x72
+_INTERESTING_TOP = {T_STRUCT, T_UNION, T_TYPEDEF, T_ENUM, T_VARIABLE}
+SHF_COMPRESSED = 0x800
+
+
+class NoDebugInfoError(UnsupportedDumpError):
+    """The kernel image has no DWARF (not a -dbg vmlinux)."""
+
+
+@dataclass
+class Die:
+    offset: int
+    tag: int
+    attrs: dict[int, object]
+    children: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str | None:
+        v = self.attrs.get(A_NAME)
+        return v if isinstance(v, str) else None
+
+
+class Elf:
+    """Sections and symbols of an ELF file (a vmlinux)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                self.data = f.read()
+        except OSError as e:
+            raise DumpError(f"Cannot read: {e.strerror}", path) from None
+        d = self.data
+        if d[:4] != b"\x7fELF" or len(d) < 64:
+            raise UnsupportedDumpError("Cannot use as VMLINUX: not an ELF file", path)
+        self.bits = 64 if d[4] == 2 else 32
+        self.e = "<" if d[5] == 1 else ">"
+        try:
+            if self.bits == 64:
+                shoff, = struct.unpack_from(self.e + "Q", d, 0x28)
+                shentsize, shnum, shstrndx = struct.unpack_from(self.e + "HHH", d, 0x3A)
+                fmt = "IIQQQQIIQQ"
+            else:
+                shoff, = struct.unpack_from(self.e + "I", d, 0x20)
+                shentsize, shnum, shstrndx = struct.unpack_from(self.e + "HHH", d, 0x2E)
+                fmt = "IIIIIIIIII"
+            self.sh = [struct.unpack_from(self.e + fmt, d, shoff + i * shentsize) for i in range(shnum)]
+            names = self._raw(shstrndx)
+            self.sections = {self._cstr(names, s[0]): i for i, s in enumerate(self.sh)}
+        except (struct.error, IndexError):
+            raise CorruptDumpError("Cannot read the section headers", path) from None
+
+    @staticmethod
+    def _cstr(buf: bytes, at: int) -> str:
+        end = buf.find(b"\0", at)
+        return buf[at : end if end >= 0 else len(buf)].decode("utf-8", "replace")
+
+    def _raw(self, i: int) -> bytes:
+        s = self.sh[i]
+        if s[1] == 8:  # SHT_NOBITS
+            return b""
+        return self.data[s[4] : s[4] + s[5]]
+
+    def section(self, name: str) -> bytes:
+        i = self.sections.get(name)
+        if i is None:
+            return b""
+        raw = self._raw(i)
+        if self.sh[i][2] & SHF_COMPRESSED:  # Elf_Chdr, then zlib
+            ch = 24 if self.bits == 64 else 12
+            ctype, = struct.unpack_from(self.e + "I", raw, 0)
+            if ctype != 1:
+                raise UnsupportedDumpError(f"Cannot read {name}: compression type {ctype} is not zlib", self.path)
+            try:
+                return zlib.decompress(raw[ch:])
+            except zlib.error:
+                raise CorruptDumpError(f"Cannot read {name}: bad zlib data", self.path) from None
+        return raw
+
+    def symbols(self) -> dict[str, int]:
+        """name -> value of the .symtab symbols (the first of a name wins)."""
+        tab, i = self.section(".symtab"), self.sections.get(".symtab")
+        if i is None:
+            return {}
+        strs = self._raw(self.sh[i][6])
+        out: dict[str, int] = {}
+        if self.bits == 64:
+            fmt, size = "IBBHQQ", 24
+        else:
+            fmt, size = "IIIBBH", 16
+        for off in range(size, len(tab) - size + 1, size):
+            f = struct.unpack_from(self.e + fmt, tab, off)
+            name_off, value = (f[0], f[4]) if self.bits == 64 else (f[0], f[1])
+            if name_off:
+                out.setdefault(self._cstr(strs, name_off), value)
+        return out
+
+    def read_addr(self, addr: int, size: int) -> bytes | None:
+        """``size`` bytes at virtual address ``addr`` of the image, if a
+        section holds them."""
+        for s in self.sh:
+            if s[3] and s[3] <= addr and addr + size <= s[3] + s[5] and s[1] != 8:
+                at = s[4] + addr - s[3]
+                return self.data[at : at + size]
+        return None
+
+
+class Dwarf:
+    """The DWARF of ``elf``: named types, variables and enumerators."""
+
+    def __init__(self, elf: Elf) -> None:
+        self.elf = elf
+        self.info = elf.section(".debug_info")
+        if not self.info:
+            raise NoDebugInfoError(
+                "Cannot generate VMCOREINFO: no debug information (.debug_info) in this kernel image; "
+                "use the vmlinux of the kernel's debug package", elf.path)
+        self.abbrev = elf.section(".debug_abbrev")
+        self.str = elf.section(".debug_str")
+        self.line_str = elf.section(".debug_line_str")
+        self.str_offsets = elf.section(".debug_str_offsets")
+        self.e = elf.e
+        self._abbrevs: dict[int, dict[int, tuple[int, bool, list[tuple[int, int, int]]]]] = {}
+        self.cu_starts: list[int] = []
+        self.cus: list[tuple[int, int, int, int, int, int]] = []  # start, end, version, addr_size, offset_size, abbrev
+        self.types: dict[tuple[int, str], list[int]] = {}  # (tag, name) -> offsets, complete definitions first
+        self.variables: dict[str, int] = {}
+        self.enumerators: dict[str, int] = {}
+        self._index()
+
+    # ---- low level -------------------------------------------------------
+    @staticmethod
+    def _uleb(b: bytes, p: int) -> tuple[int, int]:
+        r = s = 0
+        while True:
+            x = b[p]
+            p += 1
+            r |= (x & 0x7F) << s
+            s += 7
+            if x < 0x80:
+                return r, p
+
+    @staticmethod
+    def _sleb(b: bytes, p: int) -> tuple[int, int]:
+        r = s = 0
+        while True:
+            x = b[p]
+            p += 1
+            r |= (x & 0x7F) << s
+            s += 7
+            if x < 0x80:
+                if x & 0x40:
+                    r -= 1 << s
+                return r, p
+
+    def _abbrev_table(self, off: int) -> dict[int, tuple[int, bool, list[tuple[int, int, int]]]]:
+        t = self._abbrevs.get(off)
+        if t is not None:
+            return t
+        t = {}
+        b, p = self.abbrev, off
+        while True:
+            code, p = self._uleb(b, p)
+            if code == 0:
+                break
+            tag, p = self._uleb(b, p)
+            children = b[p] != 0
+            p += 1
+            specs = []
+            while True:
+                at, p = self._uleb(b, p)
+                form, p = self._uleb(b, p)
+                ic = 0
+                if form == 0x21:  # implicit_const
+                    ic, p = self._sleb(b, p)
+                if at == 0 and form == 0:
+                    break
+                specs.append((at, form, ic))
+            t[code] = (tag, children, specs)
+        self._abbrevs[off] = t
+        return t
+
+    def _cstr(self, buf: bytes, at: int) -> str:
+        end = buf.find(b"\0", at)
+        return buf[at : end if end >= 0 else len(buf)].decode("utf-8", "replace")
+
+    def _form(self, form: int, p: int, cu: tuple[int, int, int, int, int, int], ic: int,
+              str_base: int) -> tuple[object, int]:
+        b, e = self.info, self.e
+        start, _, version, asz, osz, _ = cu
+        if form == 0x0B or form == 0x11:  # data1, ref1
+            v: object = b[p]
+            p += 1
+        elif form == 0x05 or form == 0x12:  # data2, ref2
+            v, = struct.unpack_from(e + "H", b, p)
+            p += 2
+        elif form == 0x06 or form == 0x13:  # data4, ref4
+            v, = struct.unpack_from(e + "I", b, p)
+            p += 4
+        elif form == 0x07 or form == 0x14 or form == 0x20:  # data8, ref8, ref_sig8
+            v, = struct.unpack_from(e + "Q", b, p)
+            p += 8
+        elif form == 0x0D:
+            v, p = self._sleb(b, p)
+        elif form == 0x0F or form == 0x15:  # udata, ref_udata
+            v, p = self._uleb(b, p)
+        elif form == 0x08:  # string
+            end = b.index(b"\0", p)
+            v = b[p:end].decode("utf-8", "replace")
+            p = end + 1
+        elif form in (0x0E, 0x1F, 0x17, 0x10, 0x1D):  # strp, line_strp, sec_offset, ref_addr, strp_sup
+            size = osz if (form != 0x10 or version > 2) else asz
+            v, = struct.unpack_from(e + ("Q" if size == 8 else "I"), b, p)
+            p += size
+            if form == 0x0E:
+                v = self._cstr(self.str, v)  # type: ignore[arg-type]
+            elif form == 0x1F:
+                v = self._cstr(self.line_str, v)  # type: ignore[arg-type]
+        elif form == 0x01:  # addr
+            v = int.from_bytes(b[p : p + asz], "little" if e == "<" else "big")
+            p += asz
+        elif form in (0x0A, 0x03, 0x04, 0x09, 0x18):  # block1/2/4, block, exprloc
+            if form == 0x0A:
+                n, p = b[p], p + 1
+            elif form == 0x03:
+                n, = struct.unpack_from(e + "H", b, p)
+                p += 2
+            elif form == 0x04:
+                n, = struct.unpack_from(e + "I", b, p)
+                p += 4
+            else:
+                n, p = self._uleb(b, p)
+            v = b[p : p + n]
+            p += n
+        elif form == 0x0C:  # flag
+            v, p = b[p] != 0, p + 1
+        elif form == 0x19:  # flag_present
+            v = True
+        elif form == 0x21:
+            v = ic
+        elif form == 0x1E:  # data16
+            v, p = b[p : p + 16], p + 16
+        elif form in (0x1A, 0x25, 0x26, 0x27, 0x28):  # strx, strx1-4
+            if form == 0x1A:
+                idx, p = self._uleb(b, p)
+            else:
+                n = {0x25: 1, 0x26: 2, 0x27: 3, 0x28: 4}[form]
+                idx = int.from_bytes(b[p : p + n], "little" if e == "<" else "big")
+                p += n
+            at = str_base + idx * osz
+            so, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), self.str_offsets, at)
+            v = self._cstr(self.str, so)
+        elif form in (0x1B, 0x22, 0x23):  # addrx, loclistx, rnglistx: not needed
+            v, p = self._uleb(b, p)
+        elif form in (0x29, 0x2A, 0x2B, 0x2C):  # addrx1-4
+            n = {0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}[form]
+            v, p = None, p + n
+        elif form == 0x1C:  # ref_sup4
+            v, p = None, p + 4
+        elif form == 0x24:  # ref_sup8
+            v, p = None, p + 8
+        elif form == 0x16:  # indirect
+            real, p = self._uleb(b, p)
+            return self._form(real, p, cu, ic, str_base)
+        else:
+            raise UnsupportedDumpError(f"Cannot read DWARF: unknown form {form:#x}", self.elf.path)
+        if form in (0x11, 0x12, 0x13, 0x14, 0x15):  # CU-relative references made absolute
+            v = start + v  # type: ignore[operator]
+        return v, p
+
+    def _cu_headers(self) -> Iterator[tuple[int, int, int, int, int, int, int]]:
+        b, e = self.info, self.e
+        p = 0
+        while p + 11 <= len(b):
+            start = p
+            length, = struct.unpack_from(e + "I", b, p)
+            p += 4
+            osz = 4
+            if length == 0xFFFFFFFF:
+                length, = struct.unpack_from(e + "Q", b, p)
+                p += 8
+                osz = 8
+            end = p + length
+            version, = struct.unpack_from(e + "H", b, p)
+            p += 2
+            if version >= 5:
+                unit_type, asz = b[p], b[p + 1]
+                p += 2
+                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                p += osz
+                if unit_type in (2, 6):  # type / split type units: signature + type offset
+                    p += 8 + osz
+                elif unit_type in (4, 5):  # skeleton / split compile: dwo id
+                    p += 8
+            else:
+                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                p += osz
+                asz = b[p]
+                p += 1
+            if end > len(b) or version < 2 or version > 5:
+                raise CorruptDumpError(f"Cannot read DWARF: bad unit at {start:#x}", self.elf.path)
+            yield start, end, version, asz, osz, abbrev_off, p
+            p = end
+
+    def _index(self) -> None:
+        try:
+            for start, end, version, asz, osz, abbrev_off, p in self._cu_headers():
+                cu = (start, end, version, asz, osz, abbrev_off)
+                self.cu_starts.append(start)
+                self.cus.append(cu)
+                table = self._abbrev_table(abbrev_off)
+                depth = 0
+                str_base = 8 if version >= 5 else 0
+                enum_depth = -1
+                while p < end:
+                    off = p
+                    code, p = self._uleb(self.info, p)
+                    if code == 0:
+                        depth -= 1
+                        if depth <= enum_depth:
+                            enum_depth = -1
+                        continue
+                    tag, children, specs = table[code]
+                    attrs: dict[int, object] = {}
+                    for at, form, ic in specs:
+                        v, p = self._form(form, p, cu, ic, str_base)
+                        attrs[at] = v
+                    if depth == 0 and A_STR_OFFSETS_BASE in attrs:
+                        str_base = int(attrs[A_STR_OFFSETS_BASE])  # type: ignore[call-overload]
+                    name = attrs.get(A_NAME)
+                    if isinstance(name, str):
+                        if tag in _INTERESTING_TOP and tag != T_VARIABLE:
+                            self.types.setdefault((tag, name), []).append(off)
+                        elif tag == T_VARIABLE and depth == 1:
+                            # a definition wins over an extern declaration
+                            if A_DECL not in attrs or name not in self.variables:
+                                self.variables[name] = off
+                        elif tag == T_ENUMERATOR and enum_depth >= 0:
+                            cv = attrs.get(A_CONST_VALUE)
+                            if isinstance(cv, int):
+                                self.enumerators.setdefault(name, cv)
+                    if children:
+                        if tag == T_ENUM and enum_depth < 0:
+                            enum_depth = depth
+                        depth += 1
+        except (IndexError, KeyError, struct.error):
+            raise CorruptDumpError("Cannot read DWARF: .debug_info is damaged", self.elf.path) from None
+
+    # ---- DIEs ------------------------------------------------------------
+    def die(self, off: int) -> Die:
+        """The DIE at ``off`` with the offsets of its children."""
+        i = bisect.bisect_right(self.cu_starts, off) - 1
+        cu = self.cus[i]
+        table = self._abbrev_table(cu[5])
+        str_base = 8 if cu[2] >= 5 else 0
+        p = off
+        code, p = self._uleb(self.info, p)
+        tag, children, specs = table[code]
+        attrs: dict[int, object] = {}
+        for at, form, ic in specs:
+            attrs[at], p = self._form(form, p, cu, ic, str_base)
+        d = Die(off, tag, attrs)
+        if children:  # walk the subtree, noting the direct children
+            depth = 0
+            while p < cu[1]:
+                coff = p
+                c, p = self._uleb(self.info, p)
+                if c == 0:
+                    if depth == 0:
+                        break
+                    depth -= 1
+                    continue
+                ctag, cch, cspecs = table[c]
+                for at, form, ic in cspecs:
+                    _, p = self._form(form, p, cu, ic, str_base)
+                if depth == 0:
+                    d.children.append(coff)
+                if cch:
+                    depth += 1
+        return d
+
+    def _strip(self, off: int | None) -> Die | None:
+        """The type at ``off`` past typedefs and qualifiers."""
+        seen = 0
+        while off is not None and seen < 64:
+            d = self.die(off)
+            if d.tag not in (T_TYPEDEF, T_CONST, T_VOLATILE):
+                return d
+            off = d.attrs.get(A_TYPE)  # type: ignore[assignment]
+            seen += 1
+        return None
+
+    def struct_die(self, name: str) -> Die | None:
+        for tag in (T_STRUCT, T_UNION):
+            for off in self.types.get((tag, name), []):
+                d = self.die(off)
+                if A_DECL not in d.attrs:
+                    return d
+        return None
+
+    def size_of(self, name: str) -> int | None:
+        d = self.struct_die(name)
+        v = d.attrs.get(A_BYTE_SIZE) if d else None
+        return v if isinstance(v, int) else None
+
+    def typedef_size(self, name: str) -> int | None:
+        for off in self.types.get((T_TYPEDEF, name), []):
+            t = self._strip(self.die(off).attrs.get(A_TYPE))  # type: ignore[arg-type]
+            v = t.attrs.get(A_BYTE_SIZE) if t else None
+            if isinstance(v, int):
+                return v
+        return None
+
+    def enum_size(self, name: str) -> int | None:
+        for off in self.types.get((T_ENUM, name), []):
+            v = self.die(off).attrs.get(A_BYTE_SIZE)
+            if isinstance(v, int):
+                return v
+        return None
+
+    @staticmethod
+    def _location(v: object) -> int | None:
+        if isinstance(v, int):
+            return v
+        if isinstance(v, bytes) and v[:1] == b"\x23":  # DW_OP_plus_uconst
+            return Dwarf._uleb(v, 1)[0]
+        return None
+
+    def _find_member(self, d: Die, member: str, depth: int = 0) -> tuple[int, Die] | None:
+        """(offset, member DIE) of ``member`` in struct/union ``d``, looking
+        into anonymous struct and union members, as makedumpfile does."""
+        if depth > 16:
+            return None
+        for c in d.children:
+            m = self.die(c)
+            if m.tag != T_MEMBER:
+                continue
+            loc = self._location(m.attrs.get(A_MEMBER_LOC, 0))
+            if m.name == member:
+                return (loc or 0), m
+            if m.name is None:
+                t = self._strip(m.attrs.get(A_TYPE))  # type: ignore[arg-type]
+                if t is not None and t.tag in (T_STRUCT, T_UNION):
+                    r = self._find_member(t, member, depth + 1)
+                    if r is not None:
+                        return (loc or 0) + r[0], r[1]
+        return None
+
+    def member_offset(self, struct_name: str, member: str) -> int | None:
+        d = self.struct_die(struct_name)
+        r = self._find_member(d, member) if d else None
+        return r[0] if r else None
+
+    def _array_length(self, type_off: object) -> int | None:
+        t = self._strip(type_off)  # type: ignore[arg-type]
+        if t is None or t.tag != T_ARRAY:
+            return None
+        for c in t.children:
+            s = self.die(c)
+            if s.tag == T_SUBRANGE:
+                if isinstance(s.attrs.get(A_COUNT), int):
+                    return s.attrs[A_COUNT]  # type: ignore[return-value]
+                if isinstance(s.attrs.get(A_UPPER), int):
+                    return s.attrs[A_UPPER] + 1  # type: ignore[operator]
+                return None
+        return None
+
+    def member_array_length(self, struct_name: str, member: str) -> int | None:
+        d = self.struct_die(struct_name)
+        r = self._find_member(d, member) if d else None
+        return self._array_length(r[1].attrs.get(A_TYPE)) if r else None
+
+    def variable_array_length(self, name: str) -> int | None:
+        """makedumpfile's length of a variable that is an array: its type, past
+        one ``const``, must be the array itself (a typedef is not looked through)."""
+        off = self.variables.get(name)
+        if off is None:
+            return None
+        t = self.die(off).attrs.get(A_TYPE)
+        if t is None:
+            return None
+        d = self.die(t)  # type: ignore[arg-type]
+        if d.tag == T_CONST:
+            d = self.die(d.attrs.get(A_TYPE)) if d.attrs.get(A_TYPE) is not None else d  # type: ignore[arg-type]
+        return self._array_length(d.offset) if d.tag == T_ARRAY else None
+
+    def variable_is_array(self, name: str) -> bool:
+        off = self.variables.get(name)
+        t = self.die(off).attrs.get(A_TYPE) if off is not None else None
+        return t is not None and self.die(t).tag == T_ARRAY  # type: ignore[arg-type]
+
+
+# What makedumpfile's write_vmcoreinfo_data() writes, in its order
+SYMBOLS = ("mem_map", "vmem_map", "mem_section", "pkmap_count", "pkmap_count_next", "system_utsname", "init_uts_ns",
+           "_stext", "swapper_pg_dir", "init_level4_pgt", "level4_kernel_pgt", "init_top_pgt", "vmlist",
+           "vmap_area_list", "node_online_map", "node_states", "node_data", "pgdat_list", "contig_page_data", "prb",
+           "clear_seq", "log_buf", "log_buf_len", "log_end", "log_first_idx", "clear_idx", "log_next_idx", "max_pfn",
+           "high_memory", "node_remap_start_vaddr", "node_remap_end_vaddr", "node_remap_start_pfn", "vmemmap_list",
+           "mmu_psize_defs", "mmu_vmemmap_psize", "cpu_pgd", "demote_segment_4k", "cur_cpu_spec", "free_huge_page")
+SIZES = ("page", "mem_section", "pglist_data", "zone", "free_area", "list_head", "node_memblk_s")
+PRINTK_RB = ("printk_ringbuffer.desc_ring", "printk_ringbuffer.text_data_ring", "prb_desc_ring.count_bits",
+             "prb_desc_ring.descs", "prb_desc_ring.infos", "prb_desc_ring.head_id", "prb_desc_ring.tail_id",
+             "prb_desc.state_var", "prb_desc.text_blk_lpos", "prb_data_blk_lpos.begin", "prb_data_blk_lpos.next",
+             "prb_data_ring.size_bits", "prb_data_ring.data", "printk_info.ts_nsec", "printk_info.text_len",
+             "printk_info.caller_id", "atomic_long_t.counter", "latched_seq.val")
+OFFSETS_A = ("page.flags",)
+OFFSETS_B = ("page.mapping", "page.lru", "page._mapcount", "page.private", "page.compound_dtor",
+             "page.compound_order", "page.compound_head", "folio._folio_dtor", "folio._folio_order",
+             "mem_section.section_mem_map", "pglist_data.node_zones", "pglist_data.nr_zones",
+             "pglist_data.node_mem_map", "pglist_data.node_start_pfn", "pglist_data.node_spanned_pages",
+             "pglist_data.pgdat_next", "zone.free_pages", "zone.free_area", "zone.vm_stat", "zone.spanned_pages",
+             "free_area.free_list", "list_head.next", "list_head.prev", "node_memblk_s.start_paddr",
+             "node_memblk_s.size", "node_memblk_s.nid", "vm_struct.addr", "vmap_area.va_start", "vmap_area.list")
+OFFSETS_C = ("vmemmap_backing.phys", "vmemmap_backing.virt_addr", "vmemmap_backing.list", "mmu_psize_def.shift",
+             "cpu_spec.mmu_features", "uts_namespace.name")
+NUMBERS = ("NR_FREE_PAGES", "N_ONLINE", "pgtable_l5_enabled", "sme_mask", "PG_lru", "PG_private", "PG_head_mask",
+           "PG_swapcache", "PG_swapbacked", "PG_buddy", "PG_slab", "PG_hwpoison", "PG_hugetlb",
+           "PAGE_BUDDY_MAPCOUNT_VALUE", "PAGE_OFFLINE_MAPCOUNT_VALUE", "PAGE_UNACCEPTED_MAPCOUNT_VALUE", "phys_base",
+           "KERNEL_IMAGE_SIZE", "HUGETLB_PAGE_DTOR")
+FOUND_ARRAY_TYPE = (1 << 63) - 2  # makedumpfile's LONG_MAX - 1
+UTS_RELEASE_OFFSET = 2 * 65  # struct new_utsname: sysname[65], nodename[65], release[65] ...
+
+
+def generate_vmcoreinfo(vmlinux: str, page_size: int | None = None) -> bytes:
+    """The VMCOREINFO text makedumpfile's ``-g`` writes for ``vmlinux``.
+
+    :raises NoDebugInfoError: the image has no DWARF.
+    :raises CorruptDumpError: the ELF or DWARF contradicts itself.
+    """
+    try:
+        return _generate(vmlinux, page_size)
+    except (IndexError, KeyError, ValueError, TypeError, struct.error, RecursionError) as e:
+        raise CorruptDumpError(f"Cannot read the debug information: {type(e).__name__}", vmlinux) from None
+
+
+def _generate(vmlinux: str, page_size: int | None) -> bytes:
+    elf = Elf(vmlinux)
+    dw = Dwarf(elf)
+    syms = elf.symbols()
+    lines: list[str] = []
+
+    def out(key: str, value: int | None, fmt: str = "{}") -> None:
+        if value is not None:
+            lines.append(f"{key}={fmt.format(value)}")
+
+    uts = syms.get("init_uts_ns", syms.get("system_utsname"))
+    if uts is None:
+        raise UnsupportedDumpError("Cannot generate VMCOREINFO: no symbol init_uts_ns or system_utsname", vmlinux)
+    name_off = dw.member_offset("uts_namespace", "name") if "init_uts_ns" in syms else 0
+    raw = elf.read_addr(uts + (name_off or 0) + UTS_RELEASE_OFFSET, 65)
+    if raw is None:
+        raise UnsupportedDumpError("Cannot generate VMCOREINFO: the kernel release is not in the image", vmlinux)
+    release = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    lines.append(f"OSRELEASE={release}")
+    lines.append(f"PAGESIZE={page_size or os.sysconf('SC_PAGE_SIZE')}")
+    for s in SYMBOLS:
+        out(f"SYMBOL({s})", syms.get(s), "{:x}")
+    for s in SIZES:
+        out(f"SIZE({s})", dw.size_of(s))
+    out("SIZE(nodemask_t)", dw.typedef_size("nodemask_t"))
+    out("SIZE(pageflags)", dw.enum_size("pageflags"))
+    if "prb" in syms:
+        for s in ("printk_ringbuffer", "prb_desc", "printk_info", "latched_seq"):
+            out(f"SIZE({s})", dw.size_of(s))
+    elif dw.struct_die("printk_log") is not None:
+        out("SIZE(printk_log)", dw.size_of("printk_log"))
+    else:
+        out("SIZE(log)", dw.size_of("log"))
+    for s in ("vmemmap_backing", "mmu_psize_def"):
+        out(f"SIZE({s})", dw.size_of(s))
+
+    def off(key: str) -> int | None:
+        st, _, mem = key.partition(".")
+        if st == "atomic_long_t":
+            size_die = None
+            for o in dw.types.get((T_TYPEDEF, st), []):
+                size_die = dw._strip(dw.die(o).attrs.get(A_TYPE))  # type: ignore[arg-type]
+            r = dw._find_member(size_die, mem) if size_die else None
+            return r[0] if r else None
+        return dw.member_offset(st, mem)
+
+    for k in OFFSETS_A:
+        out(f"OFFSET({k})", off(k))
+    rc = off("page._refcount")
+    if rc is not None:
+        out("OFFSET(page._refcount)", rc)
+    else:
+        out("OFFSET(page._count)", off("page._count"))
+    for k in OFFSETS_B:
+        v = off(k)
+        if k == "page.compound_head" and v is None:
+            v = off("page.compound_info")
+        out(f"OFFSET({k})", v)
+    if "prb" in syms:
+        for k in PRINTK_RB:
+            out(f"OFFSET({k})", off(k))
+    elif dw.struct_die("printk_log") is not None:
+        for k in ("ts_nsec", "len", "text_len", "caller_id"):
+            out(f"OFFSET(printk_log.{k})", off(f"printk_log.{k}"))
+    else:
+        for k in ("ts_nsec", "len", "text_len"):
+            out(f"OFFSET(log.{k})", off(f"log.{k}"))
+    for k in OFFSETS_C:
+        out(f"OFFSET({k})", off(k))
+    # node_data: makedumpfile only notes that it is an array, with the value
+    # LONG_MAX - 1 (FOUND_ARRAY_TYPE); it is written as it writes it
+    if "node_data" in syms and dw.variable_is_array("node_data"):
+        out("LENGTH(node_data)", FOUND_ARRAY_TYPE)
+    for s in ("pgdat_list", "mem_section", "node_memblk", "node_remap_start_pfn"):
+        if s in syms:
+            out(f"LENGTH({s})", dw.variable_array_length(s))
+    out("LENGTH(zone.free_area)", dw.member_array_length("zone", "free_area"))
+    out("LENGTH(free_area.free_list)", dw.member_array_length("free_area", "free_list"))
+    en = dict(dw.enumerators)
+    if "PG_head_mask" not in en:
+        head = en.get("PG_head", en.get("PG_compound"))
+        if head is not None:
+            en["PG_head_mask"] = 1 << head
+    for n in NUMBERS:
+        out(f"NUMBER({n})", en.get(n))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_vmcoreinfo(vmlinux: str, path: str, force: bool = False) -> int:
+    """``-g``: write :func:`generate_vmcoreinfo` of ``vmlinux`` to ``path``
+    (created as a dump is: mode 0600, O_EXCL, no symlink; ``force`` replaces).
+    Returns the bytes written."""
+    from .output.target import Target, check_target
+
+    check_target(path, force)
+    text = generate_vmcoreinfo(vmlinux)
+    target = Target(path, force)
+    ok = False
+    try:
+        target.pwrite(text, 0)
+        target.finish()
+        ok = True
+    finally:
+        if not ok:
+            target.remove()
+    return len(text)
+
+
+__all__ = ["Dwarf", "Elf", "NoDebugInfoError", "generate_vmcoreinfo", "write_vmcoreinfo"]
