@@ -45,13 +45,14 @@ NOT_YET = {
 
 _VMCOREINFO: bytes | None = None  # -i
 _IGNORE_READ_ERRORS = False  # --ignore-read-errors
+_VMLINUX: str | None = None  # -x
 
 
 def open_input(paths: Any) -> Any:
     """Open the input dump, with the -i VMCOREINFO if one was given."""
     from .input import open_dump
 
-    return open_dump(paths, vmcoreinfo=_VMCOREINFO)
+    return open_dump(paths, vmcoreinfo=_VMCOREINFO, vmlinux=_VMLINUX)
 
 
 class Messages:
@@ -138,7 +139,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("-F", "flatten", is_flag=True, help="Write the dump as a flattened stream to stdout (for a pipe).")
 @click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin.")
 @click.option("-L", "limit", metavar="SIZE", help="Stop at SIZE bytes (suffix K, M or G): the dump is marked incomplete, exit 1; with -d A,B retry at level B.")
-@click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel image with debug information (DWARF): its VMCOREINFO is used in place of the dump's own (as -i), or written with -g.")
+@click.option("-x", "vmlinux", metavar="VMLINUX", help="Kernel image with debug information (DWARF): what the dump's VMCOREINFO lacks is taken from it; with -g, its VMCOREINFO is written.")
 @click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO", help="Use this VMCOREINFO file (as makedumpfile -g writes) in place of the dump's own.")
 @click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO", help="Write the VMCOREINFO of -x VMLINUX to this file, as makedumpfile -g does.")
 @click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER", help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks.")
@@ -190,7 +191,7 @@ def command(**o: Any) -> None:
             _fail(msg, f"{opt}: not supported yet")
     if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
         _fail(msg, f"--work-dir {o['work_dir']}: not a directory")
-    global _VMCOREINFO, _IGNORE_READ_ERRORS
+    global _VMCOREINFO, _IGNORE_READ_ERRORS, _VMLINUX
     _IGNORE_READ_ERRORS = o["ignore_read_errors"]
     if o["gen_vmcoreinfo"] is not None:
         if o["vmlinux"] is None:
@@ -204,12 +205,7 @@ def command(**o: Any) -> None:
             msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
         return
     if o["vmlinux"] is not None:
-        if o["vmcoreinfo_in"] is not None:
-            _fail(msg, "-x and -i cannot be combined: both give the VMCOREINFO.")
-        if not o["check_params"]:
-            from .dwarf import generate_vmcoreinfo
-
-            _VMCOREINFO = generate_vmcoreinfo(o["vmlinux"])
+        _VMLINUX = o["vmlinux"]
     if o["vmcoreinfo_in"] is not None:
         try:
             with open(o["vmcoreinfo_in"], "rb") as f:

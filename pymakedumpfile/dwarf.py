@@ -12,6 +12,7 @@ distribution kernel's vmlinux takes minutes, a one-time cost.
 from __future__ import annotations
 
 import bisect
+import mmap
 import os
 import struct
 import zlib
@@ -26,6 +27,7 @@ T_ENUMERATOR, T_VARIABLE, T_CONST, T_VOLATILE = 0x28, 0x34, 0x26, 0x35
 # attributes
 A_NAME, A_BYTE_SIZE, A_TYPE, A_MEMBER_LOC, A_UPPER, A_COUNT, A_CONST_VALUE, A_DECL = 0x03, 0x0B, 0x49, 0x38, 0x2F, 0x37, 0x1C, 0x3C
 A_STR_OFFSETS_BASE = 0x72
+A_STMT_LIST, A_COMP_DIR, A_DECL_FILE = 0x10, 0x1B, 0x3A
 _INTERESTING_TOP = {T_STRUCT, T_UNION, T_TYPEDEF, T_ENUM, T_VARIABLE}
 SHF_COMPRESSED = 0x800
 
@@ -54,9 +56,11 @@ class Elf:
         self.path = path
         try:
             with open(path, "rb") as f:
-                self.data = f.read()
-        except OSError as e:
-            raise DumpError(f"Cannot read: {e.strerror}", path) from None
+                # mapped, not read: a debug vmlinux is hundreds of MB and most
+                # of it (code, relocations) is never looked at
+                self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as e:
+            raise DumpError(f"Cannot read: {getattr(e, 'strerror', None) or e}", path) from None
         d = self.data
         if d[:4] != b"\x7fELF" or len(d) < 64:
             raise UnsupportedDumpError("Cannot use as VMLINUX: not an ELF file", path)
@@ -86,7 +90,7 @@ class Elf:
         s = self.sh[i]
         if s[1] == 8:  # SHT_NOBITS
             return b""
-        return self.data[s[4] : s[4] + s[5]]
+        return bytes(self.data[s[4] : s[4] + s[5]])
 
     def section(self, name: str) -> bytes:
         i = self.sections.get(name)
@@ -128,7 +132,7 @@ class Elf:
         for s in self.sh:
             if s[3] and s[3] <= addr and addr + size <= s[3] + s[5] and s[1] != 8:
                 at = s[4] + addr - s[3]
-                return self.data[at : at + size]
+                return bytes(self.data[at : at + size])
         return None
 
 
@@ -150,6 +154,7 @@ class Dwarf:
         self._abbrevs: dict[int, dict[int, tuple[int, bool, list[tuple[int, int, int]]]]] = {}
         self.cu_starts: list[int] = []
         self.cus: list[tuple[int, int, int, int, int, int]] = []  # start, end, version, addr_size, offset_size, abbrev
+        self.cu_first: list[int] = []  # offset of each unit's top DIE
         self.types: dict[tuple[int, str], list[int]] = {}  # (tag, name) -> offsets, complete definitions first
         self.variables: dict[str, int] = {}
         self.enumerators: dict[str, int] = {}
@@ -335,6 +340,7 @@ class Dwarf:
                 cu = (start, end, version, asz, osz, abbrev_off)
                 self.cu_starts.append(start)
                 self.cus.append(cu)
+                self.cu_first.append(p)
                 table = self._abbrev_table(abbrev_off)
                 depth = 0
                 str_base = 8 if version >= 5 else 0
@@ -405,6 +411,117 @@ class Dwarf:
                 if cch:
                     depth += 1
         return d
+
+    def decl_file(self, off: int) -> str | None:
+        """The file a DIE was declared in (DW_AT_decl_file through the line
+        table of its unit), joined to its directory as libdw does."""
+        idx = self.die(off).attrs.get(A_DECL_FILE)
+        if not isinstance(idx, int):
+            return None
+        i = bisect.bisect_right(self.cu_starts, off) - 1
+        top = self.die_header(self.cus[i], self.cu_first[i])
+        stmt = top.attrs.get(A_STMT_LIST)
+        if not isinstance(stmt, int):
+            return None
+        dirs, files, version = self._line_files(stmt, top.attrs.get(A_COMP_DIR))
+        i = idx if version >= 5 else idx - 1
+        if not 0 <= i < len(files):
+            return None
+        name, d = files[i]
+        if name.startswith("/"):
+            return name
+        base = dirs[d] if 0 <= d < len(dirs) else None
+        return f"{base}/{name}" if base else name
+
+    def die_header(self, cu: tuple[int, int, int, int, int, int], p: int) -> Die:
+        """The unit's top DIE at ``p`` (without walking its children)."""
+        start = cu[0]
+        table = self._abbrev_table(cu[5])
+        code, p = self._uleb(self.info, p)
+        tag, _, specs = table[code]
+        attrs: dict[int, object] = {}
+        for at, form, ic in specs:
+            attrs[at], p = self._form(form, p, cu, ic, 8)
+        return Die(start, tag, attrs)
+
+    def _line_files(self, off: int, comp_dir: object) -> tuple[list[str | None], list[tuple[str, int]], int]:
+        b = self.elf.section(".debug_line") if not hasattr(self, "_line") else self._line
+        self._line = b
+        e = self.e
+        p = off
+        length, = struct.unpack_from(e + "I", b, p)
+        p += 4
+        osz = 4
+        if length == 0xFFFFFFFF:
+            p += 8
+            osz = 8
+        version, = struct.unpack_from(e + "H", b, p)
+        p += 2
+        if version >= 5:
+            p += 2  # address_size, segment_selector_size
+        p += osz  # header_length
+        p += 1 + (1 if version >= 4 else 0) + 3  # min_inst_length, max_ops, default_is_stmt, line_base, line_range
+        opcode_base = b[p]
+        p += 1 + opcode_base - 1
+        dirs: list[str | None] = []
+        files: list[tuple[str, int]] = []
+        if version < 5:
+            dirs.append(comp_dir if isinstance(comp_dir, str) else None)
+            while b[p]:
+                end = b.index(b"\0", p)
+                dirs.append(b[p:end].decode("utf-8", "replace"))
+                p = end + 1
+            p += 1
+            while b[p]:
+                end = b.index(b"\0", p)
+                name = b[p:end].decode("utf-8", "replace")
+                p = end + 1
+                d, p = self._uleb(b, p)
+                _, p = self._uleb(b, p)
+                _, p = self._uleb(b, p)
+                files.append((name, d))
+            return dirs, files, version
+
+        def entries(p: int) -> tuple[list[dict[int, object]], int]:
+            nfmt = b[p]
+            p += 1
+            fmt = []
+            for _ in range(nfmt):
+                ct, p = self._uleb(b, p)
+                fm, p = self._uleb(b, p)
+                fmt.append((ct, fm))
+            n, p = self._uleb(b, p)
+            out = []
+            for _ in range(n):
+                ent: dict[int, object] = {}
+                for ct, fm in fmt:
+                    if fm == 0x1F or fm == 0x0E:  # line_strp, strp
+                        v, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                        p += osz
+                        ent[ct] = self._cstr(self.line_str if fm == 0x1F else self.str, v)
+                    elif fm == 0x08:
+                        end = b.index(b"\0", p)
+                        ent[ct] = b[p:end].decode("utf-8", "replace")
+                        p = end + 1
+                    elif fm == 0x0F:
+                        ent[ct], p = self._uleb(b, p)
+                    elif fm in (0x0B, 0x05, 0x06, 0x07, 0x1E):
+                        n_ = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x1E: 16}[fm]
+                        ent[ct] = int.from_bytes(b[p : p + n_], "little" if e == "<" else "big")
+                        p += n_
+                    elif fm == 0x09:
+                        n_, p = self._uleb(b, p)
+                        p += n_
+                    else:
+                        raise UnsupportedDumpError(f"Cannot read the line table: form {fm:#x}", self.elf.path)
+                out.append(ent)
+            return out, p
+
+        d_ents, p = entries(p)
+        f_ents, p = entries(p)
+        dirs = [x.get(1) if isinstance(x.get(1), str) else None for x in d_ents]  # type: ignore[misc]
+        files = [(str(x.get(1, "")), int(x.get(2, 0))) for x in f_ents]  # type: ignore[call-overload]
+        return dirs, files, version
 
     def _strip(self, off: int | None) -> Die | None:
         """The type at ``off`` past typedefs and qualifiers."""
@@ -544,8 +661,12 @@ NUMBERS = ("NR_FREE_PAGES", "N_ONLINE", "pgtable_l5_enabled", "sme_mask", "PG_lr
            "PG_swapcache", "PG_swapbacked", "PG_buddy", "PG_slab", "PG_hwpoison", "PG_hugetlb",
            "PAGE_BUDDY_MAPCOUNT_VALUE", "PAGE_OFFLINE_MAPCOUNT_VALUE", "PAGE_UNACCEPTED_MAPCOUNT_VALUE", "phys_base",
            "KERNEL_IMAGE_SIZE", "HUGETLB_PAGE_DTOR")
+LEN_SRCFILE = 100  # makedumpfile's buffer for a source file name
 FOUND_ARRAY_TYPE = (1 << 63) - 2  # makedumpfile's LONG_MAX - 1
 UTS_RELEASE_OFFSET = 2 * 65  # struct new_utsname: sysname[65], nodename[65], release[65] ...
+
+
+_CACHE: dict[tuple[str, int, int, int | None], bytes] = {}  # the last images read, in this process
 
 
 def generate_vmcoreinfo(vmlinux: str, page_size: int | None = None) -> bytes:
@@ -555,7 +676,15 @@ def generate_vmcoreinfo(vmlinux: str, page_size: int | None = None) -> bytes:
     :raises CorruptDumpError: the ELF or DWARF contradicts itself.
     """
     try:
-        return _generate(vmlinux, page_size)
+        st = os.stat(vmlinux)
+    except OSError as e:
+        raise DumpError(f"Cannot read: {e.strerror}", vmlinux) from None
+    key = (os.path.realpath(vmlinux), st.st_mtime_ns, st.st_size, page_size)
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        _CACHE[key] = out = _generate(vmlinux, page_size)
+        return out
     except (IndexError, KeyError, ValueError, TypeError, struct.error, RecursionError) as e:
         raise CorruptDumpError(f"Cannot read the debug information: {type(e).__name__}", vmlinux) from None
 
@@ -645,6 +774,10 @@ def _generate(vmlinux: str, page_size: int | None) -> bytes:
             en["PG_head_mask"] = 1 << head
     for n in NUMBERS:
         out(f"NUMBER({n})", en.get(n))
+    for off_ in dw.types.get((T_TYPEDEF, "pud_t"), [])[:1]:
+        src = dw.decl_file(off_)
+        if src:
+            lines.append(f"SRCFILE(pud_t)={src[:LEN_SRCFILE - 1]}")
     return ("\n".join(lines) + "\n").encode()
 
 

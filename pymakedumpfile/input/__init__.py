@@ -41,15 +41,26 @@ def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
         raise
 
 
-def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes | None = None) -> Context:
+def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes | None = None,
+              vmlinux: str | None = None) -> Context:
     """Open a dump as an input :class:`~pymakedumpfile.context.Context`.
 
     :param paths: a file name or an open file descriptor; or several file
         names, the parts of a split dump in any order.
     :param vmcoreinfo: VMCOREINFO text to use in place of the dump's own
         (makedumpfile's ``-i``).
+    :param vmlinux: a kernel image with DWARF (``-x``): what VMCOREINFO lacks
+        is taken from it (symbols moved by the dump's KERNELOFFSET); what it
+        has is kept.  The image must be of the dump's kernel.
     """
     ctx = _open(paths)
+    if vmlinux is not None:
+        try:
+            vmcoreinfo = _fill_from_vmlinux(vmcoreinfo if vmcoreinfo is not None else ctx.reader.vmcoreinfo.raw,
+                                            vmlinux, ctx.attr.get("linux.uts.release"))
+        except BaseException:
+            ctx.close()
+            raise
     if vmcoreinfo is not None:
         from ..vmcoreinfo import VmcoreInfo
 
@@ -66,6 +77,28 @@ def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes |
         ctx.reader.use_vmcoreinfo(vmcoreinfo)
         ctx = Context(ctx.reader)  # attributes anew from the VMCOREINFO given
     return ctx
+
+
+def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
+    from ..dwarf import generate_vmcoreinfo
+    from ..vmcoreinfo import VmcoreInfo
+
+    have = VmcoreInfo(raw)
+    gen = VmcoreInfo(generate_vmcoreinfo(vmlinux))
+    want = have.osrelease or release
+    if want and gen.osrelease != want:
+        raise UnsupportedDumpError(f"Cannot use this kernel image: it is {gen.osrelease}, the dump is of {want}",
+                                   vmlinux)
+    shift = int(have.lines.get("KERNELOFFSET", "0"), 16)
+    extra = []
+    for key, value in gen.lines.items():
+        if key in have.lines:
+            continue
+        if key.startswith("SYMBOL(") and shift:
+            value = f"{int(value, 16) + shift:x}"
+        extra.append(f"{key}={value}\n")
+    text = raw if raw.endswith(b"\n") or not raw else raw + b"\n"
+    return text + "".join(extra).encode()
 
 
 def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:

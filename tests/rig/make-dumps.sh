@@ -44,6 +44,18 @@ if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-e
 	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
 	RIG_DIR=$T python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --kpageflags --formats elf --mdf-levels 31 --mdf-comp l
 fi
+# the rig kernel's vmlinux with DWARF (-g/-x tests): from linux-image-*-dbg, 858 MB, in Debian's main archive
+K=$(cat "$RIG_DIR/kernel/KPKG")
+V=$RIG_DIR/dbg/usr/lib/debug/boot/vmlinux-${K#linux-image-}
+if [ ! -e "$V" ]; then
+	mkdir -p "$RIG_DIR/debs" "$RIG_DIR/dbg"
+	if ls "$RIG_DIR"/debs/"$K"-dbg_*.deb > /dev/null 2>&1 || (cd "$RIG_DIR/debs" && apt-get -q download "$K-dbg"); then
+		dpkg-deb --fsys-tarfile "$RIG_DIR"/debs/"$K"-dbg_*.deb | tar -x -C "$RIG_DIR/dbg" "./usr/lib/debug/boot/${V##*/}"
+		rm -f "$RIG_DIR"/debs/"$K"-dbg_*.deb
+	else
+		echo "make-dumps: cannot fetch $K-dbg: the -g/-x tests on the real kernel image will not run" >&2
+	fi
+fi
 # with PMD_RIG_BIG=1: a 4 GiB guest (two classification cycles; the issue-7 benchmark's dump)
 D=$RIG_DIR/dumps/mem4096
 if [ "${PMD_RIG_BIG:-0}" = 1 ] && [ ! -e "$D/vmcore.elf" ]; then
