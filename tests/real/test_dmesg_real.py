@@ -30,12 +30,12 @@ from pymakedumpfile.dmesg import dump_dmesg, log_format, write_dmesg
 DERIVED = ["vmcore.elf", "mdf-ref/dump.l.d31", "mdf-ref/flat.l.d31", "mdf-ref/dump.c.d31", "mdf-ref/dump.z.d31",
            "mdf-ref/dump.p.d31", "mdf-ref/dump.none.d31", "mdf-ref/dump.elf.d31", "mdf-ref/flat.elf.d31",
            "mdf-ref/dump.l.d0", "mdf-ref/dump.l.d31.reassembled", "split"]
-WHICH = ["mem512", "mem512-la57", "trixie"]
+WHICH = ["mem512", "mem512-la57", "trixie", "bullseye"]  # bullseye: Debian 11's 5.10 kernel
 
 
 def rig_dir(mem512: Path, which: str) -> Path:
-    if which == "trixie":
-        d = Path(str(mem512.parent.parent) + "-trixie") / "dumps" / "mem512"
+    if which in ("trixie", "bullseye"):
+        d = Path(str(mem512.parent.parent) + f"-{which}") / "dumps" / "mem512"
     else:
         d = mem512.parent / which
     ok = (d / "vmcore.elf").exists() and (d / "mdf-ref" / "dmesg.txt").exists()

@@ -40,9 +40,12 @@ def bitmap_diff(a: bytes, b: bytes) -> list[int]:
     return [i * 8 + j for i in range(min(len(a), len(b))) for j in range(8) if (a[i] ^ b[i]) >> j & 1]
 
 
-@pytest.fixture(scope="module", params=["mem512", "mem512-la57"])
+@pytest.fixture(scope="module", params=["mem512", "mem512-la57", "bullseye"])
 def vmcore(request: pytest.FixtureRequest, mem512: Path) -> Path:
+    """The 6.1 dumps (4- and 5-level paging) and Debian 11's 5.10 kernel."""
     d = mem512.parent / request.param
+    if request.param == "bullseye":
+        d = Path(str(mem512.parent.parent) + "-bullseye") / "dumps" / "mem512"
     if not (d / "vmcore.elf").exists():
         from util import need
 

@@ -44,6 +44,18 @@ if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-e
 	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
 	RIG_DIR=$T python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --kpageflags --formats elf --mdf-levels 31 --mdf-comp l
 fi
+# Debian 11's 5.10 kernel (the first with the lockless printk ring): kexec capture and makedumpfile's
+# -l -d 31 and --dump-dmesg of it
+B=${RIG_DIR}-bullseye
+D=$B/dumps/mem512
+if [ ! -e "$D/mdf-ref/dmesg.txt" ] || [ ! -e "$D/vmcore.elf" ]; then
+	rig
+	mkdir -p "$B"
+	[ -e "$B/kernel/KPKG" ] || RIG_DIR=$B SKIP_APT=1 SUITE=bullseye "$RIG_SRC/setup.sh"
+	[ -e "$B/initramfs.cpio.gz" ] || RIG_DIR=$B "$RIG_SRC/build-initramfs.sh"
+	[ -e "$D/vmcore.elf" ] || RIG_DIR=$B python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --formats elf --mdf-levels 31 --mdf-comp l
+	python3 "$RIG_SRC/mdf_reference.py" --minimal --levels 31 "$D/vmcore.elf"
+fi
 # the rig kernel's vmlinux with DWARF (-g/-x tests): from linux-image-*-dbg, 858 MB, in Debian's main archive
 K=$(cat "$RIG_DIR/kernel/KPKG")
 V=$RIG_DIR/dbg/usr/lib/debug/boot/vmlinux-${K#linux-image-}
@@ -62,4 +74,4 @@ if [ "${PMD_RIG_BIG:-0}" = 1 ] && [ ! -e "$D/vmcore.elf" ]; then
 	rig
 	python3 "$RIG_SRC/rig.py" --mem 4096 --crash 256 --fill-frac 1.5 --formats elf --mdf-levels 31 --mdf-comp l --name mem4096
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps and $T/dumps"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps and $B/dumps"
