@@ -14,14 +14,15 @@ if os.environ.get("PYMAKEDUMPFILE_WERROR") == "1":
     CFLAGS.append("-Werror")
 
 
-def have_zlib():
-    """zlib's header and library (Debian: zlib1g-dev) for the -c batch kernel;
-    without them -c compresses page by page through Python's zlib module."""
+def have(header):
+    """A codec's header (Debian: zlib1g-dev, libzstd-dev) for its batch kernel;
+    without it the codec compresses page by page through its Python module."""
     dirs = ["/usr/include", "/usr/local/include", sysconfig.get_config_var("INCLUDEDIR") or ""]
-    return any(d and os.path.exists(os.path.join(d, "zlib.h")) for d in dirs)
+    return any(d and os.path.exists(os.path.join(d, header)) for d in dirs)
 
 
-ZLIB = have_zlib()
+ZLIB = have("zlib.h")
+ZSTD = have("zstd.h")
 
 
 class OptionalBuildExt(build_ext):
@@ -51,8 +52,8 @@ setup(
             depends=["accel/accel.h"],
             include_dirs=["accel"],
             extra_compile_args=CFLAGS,
-            define_macros=[("PMD_HAVE_ZLIB", "1")] if ZLIB else [],
-            libraries=["z"] if ZLIB else [],
+            define_macros=[("PMD_HAVE_ZLIB", "1")] * ZLIB + [("PMD_HAVE_ZSTD", "1")] * ZSTD,
+            libraries=["z"] * ZLIB + ["zstd"] * ZSTD,
         )
     ],
     cmdclass={"build_ext": OptionalBuildExt},

@@ -48,6 +48,7 @@ size_t pmd_zero_pages(const uint8_t *buf, size_t page_size, size_t count,
 #define PMD_PAGE_SKIPPED 0xffffffffu /* a zero page: descriptor -> shared zero page */
 #define PMD_DESC_LZO 0x2u
 #define PMD_DESC_ZLIB 0x1u
+#define PMD_DESC_ZSTD 0x20u
 
 /* LZO-compress the n pages of buf (page size ps) into out (capacity
  * n * PMD_LZO_BOUND(ps)); a page that does not shrink is copied raw (flag 0).
@@ -60,6 +61,12 @@ size_t pmd_lzo_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *ski
 /* Like pmd_lzo_pages with zlib at level (compress2's stream); out must hold
  * n * ps bytes.  *err is set when zlib fails (out of memory). */
 size_t pmd_zlib_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
+		      uint8_t *out, uint32_t *sizes, uint32_t *flags, int level, int *err);
+#endif
+
+#ifdef PMD_HAVE_ZSTD
+/* The same with zstd at level (ZSTD_compressCCtx, as makedumpfile -z). */
+size_t pmd_zstd_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
 		      uint8_t *out, uint32_t *sizes, uint32_t *flags, int level, int *err);
 #endif
 

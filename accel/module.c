@@ -253,9 +253,13 @@ accel_lzo_pages(PyObject *self, PyObject *args)
 	return out;
 }
 
-#ifdef PMD_HAVE_ZLIB
+typedef size_t (*pmd_pages_fn)(const uint8_t *, size_t, size_t, const uint8_t *, uint8_t *, uint32_t *,
+				 uint32_t *, int, int *);
+
+/* (buf, page_size, skip, sizes, flags, level) -> data, for a batch kernel
+ * of a codec linked in: zlib_pages, zstd_pages. */
 static PyObject *
-accel_zlib_pages(PyObject *self, PyObject *args)
+codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel)
 {
 	Py_buffer b, skip = {0}, sizes, flags;
 	Py_ssize_t ps;
@@ -263,8 +267,7 @@ accel_zlib_pages(PyObject *self, PyObject *args)
 	PyObject *skipobj, *out = NULL;
 	size_t n, used = 0;
 	int ok = 1;
-	(void)self;
-	if (!PyArg_ParseTuple(args, "y*nOw*w*i:zlib_pages", &b, &ps, &skipobj, &sizes, &flags, &level))
+	if (!PyArg_ParseTuple(args, fmt, &b, &ps, &skipobj, &sizes, &flags, &level))
 		return NULL;
 	if (ps <= 1 || b.len % ps) {
 		PyErr_SetString(PyExc_ValueError, "buffer is not a whole number of pages");
@@ -283,8 +286,8 @@ accel_zlib_pages(PyObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "sizes/flags arrays too short");
 		ok = 0;
 	}
-	if (ok && (level < 0 || level > 9)) {
-		PyErr_SetString(PyExc_ValueError, "zlib level must be 0 to 9");
+	if (ok && (level < -7 || level > maxlevel)) {
+		PyErr_SetString(PyExc_ValueError, "compression level out of range");
 		ok = 0;
 	}
 	if (ok) {
@@ -296,8 +299,8 @@ accel_zlib_pages(PyObject *self, PyObject *args)
 	}
 	if (ok) {
 		Py_BEGIN_ALLOW_THREADS
-		used = pmd_zlib_pages(b.buf, (size_t)ps, n, skip.buf, (uint8_t *)PyBytes_AS_STRING(out),
-				      sizes.buf, flags.buf, level, &err);
+		used = fn(b.buf, (size_t)ps, n, skip.buf, (uint8_t *)PyBytes_AS_STRING(out), sizes.buf, flags.buf,
+			  level, &err);
 		Py_END_ALLOW_THREADS
 		if (err) {
 			PyErr_NoMemory();
@@ -316,6 +319,23 @@ accel_zlib_pages(PyObject *self, PyObject *args)
 	if (_PyBytes_Resize(&out, (Py_ssize_t)used) < 0)
 		return NULL;
 	return out;
+}
+
+#ifdef PMD_HAVE_ZLIB
+static PyObject *
+accel_zlib_pages(PyObject *self, PyObject *args)
+{
+	(void)self;
+	return codec_pages(args, "y*nOw*w*i:zlib_pages", pmd_zlib_pages, 9);
+}
+#endif
+
+#ifdef PMD_HAVE_ZSTD
+static PyObject *
+accel_zstd_pages(PyObject *self, PyObject *args)
+{
+	(void)self;
+	return codec_pages(args, "y*nOw*w*i:zstd_pages", pmd_zstd_pages, 22);
 }
 #endif
 
@@ -366,6 +386,9 @@ static PyMethodDef accel_methods[] = {
 	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
 #ifdef PMD_HAVE_ZLIB
 	{"zlib_pages", accel_zlib_pages, METH_VARARGS, NULL},
+#endif
+#ifdef PMD_HAVE_ZSTD
+	{"zstd_pages", accel_zstd_pages, METH_VARARGS, NULL},
 #endif
 	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},

@@ -137,10 +137,40 @@ def zlib_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
             sizes[i], flags[i] = page_size, 0
     return b"".join(out)
 
+def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
+                      level: int) -> bytes:
+    """Like :func:`zlib_pages_python` with zstd at ``level`` (one frame per
+    page, as makedumpfile -z writes); flag 0x20 for a compressed page.  The
+    frames may differ in bytes from the native kernel's (another libzstd)."""
+    import zstandard
+
+    if page_size <= 1 or len(buf) % page_size:
+        raise ValueError("buffer is not a whole number of pages")
+    n = len(buf) // page_size
+    if skip is not None and len(skip) * 8 < n:
+        raise ValueError("skip bitmap too short")
+    c = zstandard.ZstdCompressor(level=level)
+    out = []
+    mv = memoryview(buf)
+    for i in range(n):
+        if skip is not None and skip[i >> 3] >> (i & 7) & 1:
+            sizes[i], flags[i] = 0, PAGE_SKIPPED
+            continue
+        page = mv[i * page_size : (i + 1) * page_size]
+        z = c.compress(page)
+        if len(z) < page_size:
+            out.append(z)
+            sizes[i], flags[i] = len(z), 0x20
+        else:
+            out.append(bytes(page))
+            sizes[i], flags[i] = page_size, 0
+    return b"".join(out)
+
+
 # ---- selection -----------------------------------------------------------
 
 NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
-         "build_descs", "zlib_pages")
+         "build_descs", "zlib_pages", "zstd_pages")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -150,7 +180,7 @@ BACKEND = "native" if (_native is not None and _policy != "python") else "python
 
 _g = globals()
 for _name in NAMES:
-    # zlib_pages exists natively only when the module was built with zlib's headers
+    # zlib_pages / zstd_pages exist natively only when the module was built with the codec's headers
     _g[_name + "_native"] = getattr(_native, _name, None) if _native is not None else None
     _g[_name] = _g[_name + "_native"] if BACKEND == "native" and _g[_name + "_native"] is not None else _g[_name + "_python"]
 
@@ -163,6 +193,7 @@ classify: Callable[..., int]
 lzo_pages: Callable[..., bytes]
 build_descs: Callable[..., tuple[bytes, int]]
 zlib_pages: Callable[..., bytes]
+zstd_pages: Callable[..., bytes]
 
 
 def tune_malloc() -> bool:

@@ -210,12 +210,13 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
     reader = ctx.reader
     lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
     zlib_ = comp.flag == dd.DUMP_DH_COMPRESSED_ZLIB
+    zstd_ = comp.flag == dd.DUMP_DH_COMPRESSED_ZSTD
 
     def job(runs: list[tuple[int, int]]) -> tuple[int, bytes, array, array, list[tuple[int, int, str]]]:
         failed: list[tuple[int, int, str]] = []
         buf = read_batch(reader, runs, ps, failed)
         n = len(buf) // ps
-        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero or not (lzo or zlib_) else None
+        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero or not (lzo or zlib_ or zstd_) else None
         skip = zmap if exclude_zero else None
         if failed:  # no data for them: their descriptors are dropped below
             sk = bytearray(skip) if skip is not None else bytearray(-(-n // 8))
@@ -228,6 +229,8 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
             data = accel.lzo_pages(buf, ps, skip, sizes, flags)
         elif zlib_:  # makedumpfile's compress2(Z_BEST_SPEED) stream, a batch at a time in C
             data = accel.zlib_pages(buf, ps, skip, sizes, flags, 1)
+        elif zstd_:  # ZSTD_compressCCtx at level 1 as makedumpfile, in C (libzstd)
+            data = accel.zstd_pages(buf, ps, skip, sizes, flags, 1)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags, zmap)
         return n, data, sizes, flags, failed

@@ -136,3 +136,45 @@ def test_zlib_pages_twins_and_compress2(backend: str, seed: int) -> None:
     other = accel.implementations("zlib_pages")["python"]
     s2, f2 = array("I", bytes(4 * n)), array("I", bytes(4 * n))
     assert other(b"".join(pages), ps, bytes(skip), s2, f2, 1) == data and (s2, f2) == (sizes, flags)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zstd_pages_twins(backend: str, seed: int) -> None:
+    """The -z batch kernel (libzstd in C, python-zstandard in the twin): each
+    compressed page is one zstd frame that decompresses to the page, a page
+    that does not shrink is raw, skipped pages are left out; both backends
+    make the same decisions (frames may differ: two libzstd versions)."""
+    from array import array
+
+    import zstandard
+
+    if backend == "native" and "native" not in accel.implementations("zstd_pages"):
+        if os.environ.get("PYMAKEDUMPFILE_FORCE_NATIVE") == "1":
+            pytest.fail("the native module was built without libzstd")
+        pytest.skip("native module built without zstd.h")
+    rnd = random.Random(seed)
+    ps, n = 4096, 41
+    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r" else (b"text %d " % i * 600)[:ps]
+             for i, k in enumerate(rnd.choice("zrtz") for _ in range(n))]
+    skip = bytearray((n + 7) // 8)
+    for i in rnd.sample(range(n), 5):
+        skip[i >> 3] |= 1 << (i & 7)
+    results = {}
+    for name, fn in accel.implementations("zstd_pages").items():
+        sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+        data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
+        pos = 0
+        d = zstandard.ZstdDecompressor()
+        for i, p in enumerate(pages):
+            if skip[i >> 3] >> (i & 7) & 1:
+                assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+                continue
+            chunk = data[pos : pos + sizes[i]]
+            if flags[i] == 0x20:
+                assert sizes[i] < ps and d.decompress(chunk) == p
+            else:
+                assert (flags[i], sizes[i], chunk) == (0, ps, p)
+            pos += sizes[i]
+        assert pos == len(data)
+        results[name] = list(flags)
+    assert len(set(map(tuple, results.values()))) == 1  # same raw / compressed / skipped decisions
