@@ -117,10 +117,11 @@ def make_write_context(
         for c0, c1 in cl.cycles():
             bits = cl.cycle(c0, c1, counters)
             counts.append(accel.popcount(bits))
-            z = zlib.compress(bits, 1)
-            if len(z) <= room:
-                kept[c0] = z
-                room -= len(z)
+            if counts[-1]:  # an empty cycle is never computed again (CyclicMap skips it)
+                z = zlib.compress(bits, 1)
+                if len(z) <= room:
+                    kept[c0] = z
+                    room -= len(z)
             if progress is not None:
                 progress(c1, w.max_pfn)
         scratch = array("Q", [0] * Cnt.N)
@@ -193,6 +194,8 @@ class Classifier:
 
     def cycle(self, c0: int, c1: int, counters: array) -> bytes:
         """The bits of pfns [c0, c1) to keep (bit 0 = c0); adds to ``counters``."""
+        if not self.held.count(c0, c1):  # nothing held here (a hole of a sparse machine)
+            return bytes((c1 - c0 + 7) // 8)
         keep = bytearray(self.held.to_bytes(c0, c1))
         if not self.active:
             return bytes(keep)
@@ -238,6 +241,8 @@ def exclude_unnecessary_pages(
     counters = array("Q", [0] * Cnt.N)
     if cl.active:
         for c0, c1 in cl.cycles():
+            if not cl.held.count(c0, c1):
+                continue
             bits = cl.cycle(c0, c1, counters)
             # keep is the input's map less what was excluded so far: AND the cycle in
             old = keep.to_bytes(c0, c1)
