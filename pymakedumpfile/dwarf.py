@@ -30,6 +30,7 @@ A_STR_OFFSETS_BASE = 0x72
 A_STMT_LIST, A_COMP_DIR, A_DECL_FILE = 0x10, 0x1B, 0x3A
 _INTERESTING_TOP = {T_STRUCT, T_UNION, T_TYPEDEF, T_ENUM, T_VARIABLE}
 SHF_COMPRESSED = 0x800
+MAX_SECTION = 1 << 30  # a compressed debug section's size (a real .debug_info: ~200 MB)
 
 
 class NoDebugInfoError(UnsupportedDumpError):
@@ -78,7 +79,7 @@ class Elf:
             self.sh = [struct.unpack_from(self.e + fmt, d, shoff + i * shentsize) for i in range(shnum)]
             names = self._raw(shstrndx)
             self.sections = {self._cstr(names, s[0]): i for i, s in enumerate(self.sh)}
-        except (struct.error, IndexError):
+        except (struct.error, IndexError, OverflowError, ValueError):
             raise CorruptDumpError("Cannot read the section headers", path) from None
 
     @staticmethod
@@ -102,10 +103,17 @@ class Elf:
             ctype, = struct.unpack_from(self.e + "I", raw, 0)
             if ctype != 1:
                 raise UnsupportedDumpError(f"Cannot read {name}: compression type {ctype} is not zlib", self.path)
+            size, = struct.unpack_from(self.e + ("Q" if self.bits == 64 else "I"), raw, 8 if self.bits == 64 else 4)
+            if size > MAX_SECTION:
+                raise CorruptDumpError(f"Cannot read {name}: {size} bytes uncompressed is absurd", self.path)
             try:
-                return zlib.decompress(raw[ch:])
+                d = zlib.decompressobj()
+                out = d.decompress(raw[ch:], size)
             except zlib.error:
                 raise CorruptDumpError(f"Cannot read {name}: bad zlib data", self.path) from None
+            if len(out) != size:
+                raise CorruptDumpError(f"Cannot read {name}: {len(out)} bytes uncompressed, not {size}", self.path)
+            return out
         return raw
 
     def symbols(self) -> dict[str, int]:
@@ -683,9 +691,12 @@ def generate_vmcoreinfo(vmlinux: str, page_size: int | None = None) -> bytes:
     if key in _CACHE:
         return _CACHE[key]
     try:
-        _CACHE[key] = out = _generate(vmlinux, page_size)
+        out = _generate(vmlinux, page_size)
+        while len(_CACHE) >= 4:  # a few images: a long-lived process must not grow
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = out
         return out
-    except (IndexError, KeyError, ValueError, TypeError, struct.error, RecursionError) as e:
+    except (IndexError, KeyError, ValueError, TypeError, OverflowError, struct.error, RecursionError) as e:
         raise CorruptDumpError(f"Cannot read the debug information: {type(e).__name__}", vmlinux) from None
 
 

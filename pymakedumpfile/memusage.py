@@ -68,10 +68,19 @@ class MemUsage:
 def mem_usage_of(ctx: Context, progress: Callable[[int, int], None] | None = None) -> MemUsage:
     """Classify the memory behind ``ctx`` (a kcore context, or any dump) as
     ``--mem-usage`` does."""
+    from . import accel
     from .filter import make_write_context
+    from .output.pages import page_batches, read_batch
 
-    w = make_write_context(ctx, format="elf", dump_level=31, progress=progress)
+    # level 31 as for ELF output (zero pages found by reading every page the
+    # other levels keep), but a cycle at a time: memory does not grow with RAM
+    w = make_write_context(ctx, format="kdump", dump_level=30, progress=progress)
     st = w.attr["filter.stats"]
+    failed: list[tuple[int, int, str]] = []
+    for batch in page_batches(w):
+        st.zero += accel.zero_pages(read_batch(ctx.reader, batch, ctx.page_size, failed), ctx.page_size)[1]
+    st.zero -= len(failed)  # unreadable pages read as zeros: counted apart
+    st.unreadable.extend((p, why) for _, p, why in failed)
     ram = ctx.attr["memory.pagemap"]
     ps = ctx.page_size
     loads = ctx.attr.get("elf.loads", ())

@@ -28,6 +28,7 @@ from .memmap import find_mem_map
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
 CYCLE_PFNS = 1 << 20  # pfns classified as one cycle: a 128 KiB bitmap, 4 GiB of memory
+MAX_WHOLE_BITMAP_PFNS = 1 << 28  # ELF output and free-list walks hold one bit per pfn: 32 MiB at most (1 TiB)
 CYCLE_CACHE_BYTES = 4 << 20  # compressed cycle bitmaps kept between the counting pass and the writer
 
 MAX_DUMP_LEVEL = 31
@@ -135,6 +136,10 @@ def make_write_context(
         w.attr["file.pagemap"] = CyclicMap(w.max_pfn, CYCLE_PFNS, compute, counts)
         cl.add_stats(stats, counters)
         return w
+    if w.max_pfn > MAX_WHOLE_BITMAP_PFNS:
+        raise UnsupportedDumpError(
+            f"Cannot filter a machine of {w.max_pfn:#x} pfns for ELF output or a free-list walk: its bitmap "
+            f"would take {w.max_pfn // 8 >> 20} MiB (kdump output is filtered a cycle at a time)", w.name)
     keep: Bitmap = w.attr.mutable("file.pagemap")
     exclude_unnecessary_pages(w, keep, level, stats, progress, cl)
     if zero_pass:

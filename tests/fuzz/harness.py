@@ -612,7 +612,57 @@ def target_filter(data: bytes) -> None:
         reader.close()
 
 
+def target_kcore(data: bytes) -> None:
+    """/proc/kcore for --mem-usage: KcoreReader (PT_LOADs with a physical
+    address, less an excluded range; VMCOREINFO from the notes or at a given
+    address), then the level-31 classification of --mem-usage.
+    Input: ``<u64 lo><u64 hi><u64 vmcoreinfo paddr><u32 size>`` then the ELF."""
+    from pymakedumpfile.input.kcore import KcoreReader
+    from pymakedumpfile.memusage import mem_usage_of
+
+    if len(data) < 28:
+        return
+    lo, hi, at, size = struct.unpack_from("<QQQI", data)
+    try:
+        reader = KcoreReader(MemSource(data[28:]), exclude=[(lo, hi)] if lo < hi else [],
+                             vmcoreinfo_at=f"{at:x} {size:x}")
+    except DumpError:
+        return
+    try:
+        exercise(reader)
+        ctx = Context(reader)
+        try:
+            u = mem_usage_of(ctx)
+        except DumpError:
+            return
+        if min(u.zero, u.non_pri_cache, u.pri_cache, u.user, u.free, u.kern_data) < 0:
+            raise OracleError(f"negative count in {u}")
+    finally:
+        reader.close()
+
+
+def target_dwarf(data: bytes) -> None:
+    """-g: the ELF and DWARF reader of a kernel image (written to a file, as
+    -x takes a path), then VMCOREINFO generation."""
+    from pymakedumpfile.dwarf import generate_vmcoreinfo
+
+    fd, path = tempfile.mkstemp(prefix="pmd-fuzz-dwarf-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            text = generate_vmcoreinfo(path, page_size=4096)
+        except DumpError:
+            return
+        if not text.startswith(b"OSRELEASE=") or b"\nPAGESIZE=4096\n" not in text:
+            raise OracleError("VMCOREINFO without its first lines")
+    finally:
+        os.unlink(path)
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
+    "kcore": target_kcore,
+    "dwarf": target_dwarf,
     "elf": target_elf,
     "kdump": target_kdump,
     "flat": target_flat,

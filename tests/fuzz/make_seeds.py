@@ -27,6 +27,7 @@ import argparse
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -615,6 +616,38 @@ def filter_seeds(w: Writer) -> None:
     w.put("filter", "gen-elf-flatmem-freelists", p.read_bytes())
 
 
+def kcore_seeds(w: Writer) -> None:
+    """/proc/kcore-like files of the filter machine: RAM and kernel-text
+    PT_LOADs with p_paddr, a vmalloc PT_LOAD without; VMCOREINFO in a note,
+    or only in memory at the address the 28-byte prefix gives."""
+    pages, vmci = filter_kernel()
+    note = make_note(b"VMCOREINFO", 0, vmci)
+    mem = bytearray(b"".join(bytes(PS) if pages[q].how == "zero" else pages[q].data for q in range(24)))
+    mem[16 * PS : 16 * PS + len(note)] = note
+    for name, notes, excl in (("note", prstatus_note("x86_64", pid=1) + note, (20 * PS, 22 * PS)),
+                              ("in-memory", prstatus_note("x86_64", pid=1), (0, 0))):
+        p = w.path(f"kcore-{name}")
+        build_elf(p, [((1 << 64) - 1, 0xFFFFC90000000000, b"\xa5" * (2 * PS)),
+                      (PS, 0xFFFFFFFF80000000 + PS, bytes(mem[PS : 4 * PS])),
+                      (0, 0xFFFF888000000000, bytes(mem))], notes=notes)
+        prefix = struct.pack("<QQQI", excl[0], excl[1], 16 * PS, len(note))
+        w.put("kcore", f"gen-{name}", prefix + p.read_bytes())
+
+
+def dwarf_seeds(w: Writer) -> None:
+    """The small kernel image of tests/gen/vmlinux.py in DWARF 4, 5 and 5 with
+    compressed sections (gcc's output: it depends on the compiler)."""
+    from gen.vmlinux import build_vmlinux
+
+    for name, flags in (("dwarf5", ("-gdwarf-5",)), ("dwarf4", ("-gdwarf-4",)), ("dwarf5-gz", ("-gdwarf-5", "-gz=zlib"))):
+        try:
+            p = build_vmlinux(w.path(f"vmlinux-{name}"), *flags)
+        except (FileNotFoundError, subprocess.CalledProcessError):
+            print("note: no C compiler: dwarf seeds not made", file=sys.stderr)
+            return
+        w.put("dwarf", f"gen-{name}", p.read_bytes())
+
+
 # ---------------------------------------------------------------- regressions
 
 
@@ -723,6 +756,8 @@ def main() -> int:
         for name, data in classify_synthetic():
             w.put("classify", name, data)
         filter_seeds(w)
+        kcore_seeds(w)
+        dwarf_seeds(w)
         mem512 = RIG / "mem512"
         if (mem512 / "vmcore.elf").exists():
             real_seeds(w, mem512)
