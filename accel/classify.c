@@ -174,8 +174,12 @@ uint64_t pmd_classify(const uint8_t *pages, uint64_t nstruct, uint64_t pfn0,
 		if (stop > nbits || stop < pfn)
 			stop = nbits;
 		for (k = pfn; k < stop; k++) {
-			bit_clear(keep, k);
-			counters[counter]++;
+			/* as makedumpfile: a page counts only if it was to be dumped
+			 * (a block may span a hole or pages excluded already) */
+			if (bit_test(keep, k)) {
+				bit_clear(keep, k);
+				counters[counter]++;
+			}
 		}
 		pfn += nr - 1;
 		if (pfn + 1 < pfn) /* overflow: a corrupt order */

@@ -186,9 +186,10 @@ def classify_python(pages: bytes, nstruct: int, pfn0: int, count: int, skip_unti
             pfn += 1
             continue
         stop = min(pfn + nr, nbits)
-        for k in range(pfn, stop):
-            keep[k >> 3] &= ~(1 << (k & 7)) & 0xFF
-        counters[counter] += max(stop - pfn, 0)
+        for k in range(pfn, stop):  # as makedumpfile: only pages still to be dumped count
+            if keep[k >> 3] >> (k & 7) & 1:
+                keep[k >> 3] &= ~(1 << (k & 7)) & 0xFF
+                counters[counter] += 1
         pfn += nr
         if pfn > _M64:
             return _M64
