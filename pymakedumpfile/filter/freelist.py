@@ -67,7 +67,8 @@ def pgdat_of(vi: VmcoreInfo, km: KernelMemory, node: int) -> int | None:
 def exclude_free_lists(vi: VmcoreInfo, km: KernelMemory, ranges: list[MemMapRange], keep: Bitmap,
                        max_pfn: int) -> int:
     """Clear the pages on the free lists from ``keep``; returns how many (as
-    makedumpfile counts them: every pfn of every block found)."""
+    makedumpfile counts them: the pfns of the blocks found that were still to
+    be dumped)."""
     missing = [f"{k}({n})" for k, n in NEEDED if n not in getattr(vi, k)]
     if "zone.free_pages" not in vi.OFFSET and "zone.vm_stat" not in vi.OFFSET:
         missing.append("OFFSET(zone.free_pages or zone.vm_stat)")
@@ -122,8 +123,8 @@ def exclude_free_lists(vi: VmcoreInfo, km: KernelMemory, ranges: list[MemMapRang
                             raise CorruptDumpError("Cannot walk the free lists: the free list is broken")
                         pfn = page_to_pfn(cur - off["page.lru"])
                         stop = min(pfn + (1 << order), max_pfn)
+                        found += keep.count(pfn, stop) if stop > pfn else 0
                         keep.clear_range(pfn, stop)
-                        found += max(stop - pfn, 0)
                         prev = cur
                         cur = _u64(km, cur + off["list_head.next"])
     return found
