@@ -72,10 +72,12 @@ def _categories(ctx: Context) -> dict[str, Any]:
 
 
 def _as_unfiltered(ctx: Context) -> Context:
-    """A clone that forgets the dump level the file was written at, so that
-    classification runs for every level bit."""
+    """A clone that forgets the dump level the file was written at and what
+    it left out, so that classification runs for every level bit over all of
+    RAM (a page counts only when still to be dumped, as in makedumpfile)."""
     c = ctx.clone()
     c.attr["kdump.dump_level"] = 0
+    c.attr["file.pagemap"] = ctx.attr["memory.pagemap"]
     return c
 
 
