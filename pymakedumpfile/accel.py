@@ -61,11 +61,14 @@ PAGE_SKIPPED = 0xFFFFFFFF  # a page left out (zero): its descriptor points at th
 DESC_LZO = 0x2
 
 
-def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any) -> bytes:
-    """LZO-compress the pages of ``buf``; a page that does not shrink stays
-    raw (flag 0); pages whose bit is set in ``skip`` get ``PAGE_SKIPPED``.
-    Fills ``sizes`` and ``flags`` (uint32 arrays); returns the data."""
-    if page_size <= 0 or len(buf) % page_size:
+def _pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
+                  compress: Callable[[bytes], bytes], flag: int, smallest: int) -> bytes:
+    """The loop of every ``*_pages`` twin: ``compress`` each page; a page
+    that does not shrink stays raw (flag 0); pages whose bit is set in
+    ``skip`` get ``PAGE_SKIPPED``.  Fills ``sizes`` and ``flags`` (uint32
+    arrays); returns the data.  ``smallest``: the page size must exceed it
+    (as the native binding checks)."""
+    if page_size <= smallest or len(buf) % page_size:
         raise ValueError("buffer is not a whole number of pages")
     n = len(buf) // page_size
     if skip is not None and len(skip) * 8 < n:
@@ -77,14 +80,21 @@ def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None
             sizes[i], flags[i] = 0, PAGE_SKIPPED
             continue
         page = bytes(mv[i * page_size : (i + 1) * page_size])
-        c = _lzo_py.lzo1x_1_compress(page)
+        c = compress(page)
         if len(c) < page_size:
             out.append(c)
-            sizes[i], flags[i] = len(c), DESC_LZO
+            sizes[i], flags[i] = len(c), flag
         else:
             out.append(page)
             sizes[i], flags[i] = page_size, 0
     return b"".join(out)
+
+
+def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any) -> bytes:
+    """LZO-compress the pages of ``buf``; a page that does not shrink stays
+    raw (flag 0); pages whose bit is set in ``skip`` get ``PAGE_SKIPPED``.
+    Fills ``sizes`` and ``flags`` (uint32 arrays); returns the data."""
+    return _pages_python(buf, page_size, skip, sizes, flags, _lzo_py.lzo1x_1_compress, DESC_LZO, 0)
 
 
 def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, page_size: int, big: bool) -> tuple[bytes, int]:
@@ -116,26 +126,8 @@ def zlib_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
     ``compress2``, as makedumpfile writes with -c); flag 1 for a compressed page."""
     import zlib
 
-    if page_size <= 1 or len(buf) % page_size:
-        raise ValueError("buffer is not a whole number of pages")
-    n = len(buf) // page_size
-    if skip is not None and len(skip) * 8 < n:
-        raise ValueError("skip bitmap too short")
-    out = []
-    mv = memoryview(buf)
-    for i in range(n):
-        if skip is not None and skip[i >> 3] >> (i & 7) & 1:
-            sizes[i], flags[i] = 0, PAGE_SKIPPED
-            continue
-        page = mv[i * page_size : (i + 1) * page_size]
-        c = zlib.compress(page, level)
-        if len(c) < page_size:
-            out.append(c)
-            sizes[i], flags[i] = len(c), 1
-        else:
-            out.append(bytes(page))
-            sizes[i], flags[i] = page_size, 0
-    return b"".join(out)
+    return _pages_python(buf, page_size, skip, sizes, flags, lambda page: zlib.compress(page, level), 1, 1)
+
 
 def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
                       level: int) -> bytes:
@@ -144,27 +136,7 @@ def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
     frames may differ in bytes from the native kernel's (another libzstd)."""
     import zstandard
 
-    if page_size <= 1 or len(buf) % page_size:
-        raise ValueError("buffer is not a whole number of pages")
-    n = len(buf) // page_size
-    if skip is not None and len(skip) * 8 < n:
-        raise ValueError("skip bitmap too short")
-    c = zstandard.ZstdCompressor(level=level)
-    out = []
-    mv = memoryview(buf)
-    for i in range(n):
-        if skip is not None and skip[i >> 3] >> (i & 7) & 1:
-            sizes[i], flags[i] = 0, PAGE_SKIPPED
-            continue
-        page = mv[i * page_size : (i + 1) * page_size]
-        z = c.compress(page)
-        if len(z) < page_size:
-            out.append(z)
-            sizes[i], flags[i] = len(z), 0x20
-        else:
-            out.append(bytes(page))
-            sizes[i], flags[i] = page_size, 0
-    return b"".join(out)
+    return _pages_python(buf, page_size, skip, sizes, flags, zstandard.ZstdCompressor(level=level).compress, 0x20, 1)
 
 
 # ---- selection -----------------------------------------------------------
