@@ -195,81 +195,25 @@ accel_classify(PyObject *self, PyObject *args)
 	return PyLong_FromUnsignedLongLong(r);
 }
 
-static PyObject *
-accel_lzo_pages(PyObject *self, PyObject *args)
-{
-	Py_buffer b, skip = {0}, sizes, flags;
-	Py_ssize_t ps;
-	PyObject *skipobj, *out = NULL;
-	size_t n, used = 0;
-	void *wrk = NULL;
-	int ok = 1;
-	(void)self;
-	if (!PyArg_ParseTuple(args, "y*nOw*w*:lzo_pages", &b, &ps, &skipobj, &sizes, &flags))
-		return NULL;
-	if (ps <= 0 || b.len % ps) {
-		PyErr_SetString(PyExc_ValueError, "buffer is not a whole number of pages");
-		ok = 0;
-	}
-	n = ok ? (size_t)(b.len / ps) : 0;
-	if (ok && skipobj != Py_None) {
-		if (PyObject_GetBuffer(skipobj, &skip, PyBUF_SIMPLE) < 0)
-			ok = 0;
-		else if ((size_t)skip.len * 8 < n) {
-			PyErr_SetString(PyExc_ValueError, "skip bitmap too short");
-			ok = 0;
-		}
-	}
-	if (ok && ((size_t)sizes.len < n * 4 || (size_t)flags.len < n * 4)) {
-		PyErr_SetString(PyExc_ValueError, "sizes/flags arrays too short");
-		ok = 0;
-	}
-	if (ok) {
-		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * PMD_LZO_BOUND((size_t)ps)));
-		wrk = malloc(PMD_LZO1X_1_MEM);
-		if (!out || !wrk) {
-			PyErr_NoMemory();
-			ok = 0;
-		}
-	}
-	if (ok) {
-		Py_BEGIN_ALLOW_THREADS
-		used = pmd_lzo_pages(b.buf, (size_t)ps, n, skip.buf, (uint8_t *)PyBytes_AS_STRING(out),
-				     sizes.buf, flags.buf, wrk);
-		Py_END_ALLOW_THREADS
-	}
-	free(wrk);
-	PyBuffer_Release(&b);
-	if (skip.obj)
-		PyBuffer_Release(&skip);
-	PyBuffer_Release(&sizes);
-	PyBuffer_Release(&flags);
-	if (!ok) {
-		Py_XDECREF(out);
-		return NULL;
-	}
-	if (_PyBytes_Resize(&out, (Py_ssize_t)used) < 0)
-		return NULL;
-	return out;
-}
-
 typedef size_t (*pmd_pages_fn)(const uint8_t *, size_t, size_t, const uint8_t *, uint8_t *, uint32_t *,
 				 uint32_t *, int, int *);
 
-/* (buf, page_size, skip, sizes, flags, level) -> data, for a batch kernel
- * of a codec linked in: zlib_pages, zstd_pages. */
+/* (buf, page_size, skip, sizes, flags[, level]) -> data, for a batch
+ * kernel: lzo_pages (no level), zlib_pages, zstd_pages.  out_bound: the
+ * output room a page needs at worst; the page size must exceed smallest. */
 static PyObject *
-codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel)
+codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel, size_t (*out_bound)(size_t),
+	    Py_ssize_t smallest)
 {
 	Py_buffer b, skip = {0}, sizes, flags;
 	Py_ssize_t ps;
-	int level, err = 0;
+	int level = 0, err = 0;
 	PyObject *skipobj, *out = NULL;
 	size_t n, used = 0;
 	int ok = 1;
 	if (!PyArg_ParseTuple(args, fmt, &b, &ps, &skipobj, &sizes, &flags, &level))
 		return NULL;
-	if (ps <= 1 || b.len % ps) {
+	if (ps <= smallest || b.len % ps) {
 		PyErr_SetString(PyExc_ValueError, "buffer is not a whole number of pages");
 		ok = 0;
 	}
@@ -291,7 +235,7 @@ codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel)
 		ok = 0;
 	}
 	if (ok) {
-		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)ps));
+		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * out_bound((size_t)ps)));
 		if (!out) {
 			PyErr_NoMemory();
 			ok = 0;
@@ -321,12 +265,39 @@ codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel)
 	return out;
 }
 
+static size_t page_bound(size_t ps) { return ps; }
+static size_t lzo_bound(size_t ps) { return PMD_LZO_BOUND(ps); }
+
+/* pmd_lzo_pages with the batch signature: its work memory made here */
+static size_t lzo_pages_fn(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip, uint8_t *out,
+			   uint32_t *sizes, uint32_t *flags, int level, int *err)
+{
+	void *wrk = malloc(PMD_LZO1X_1_MEM);
+	size_t used;
+	(void)level;
+	*err = 0;
+	if (!wrk) {
+		*err = 1;
+		return 0;
+	}
+	used = pmd_lzo_pages(buf, ps, n, skip, out, sizes, flags, wrk);
+	free(wrk);
+	return used;
+}
+
+static PyObject *
+accel_lzo_pages(PyObject *self, PyObject *args)
+{
+	(void)self;
+	return codec_pages(args, "y*nOw*w*:lzo_pages", lzo_pages_fn, 0, lzo_bound, 0);
+}
+
 #ifdef PMD_HAVE_ZLIB
 static PyObject *
 accel_zlib_pages(PyObject *self, PyObject *args)
 {
 	(void)self;
-	return codec_pages(args, "y*nOw*w*i:zlib_pages", pmd_zlib_pages, 9);
+	return codec_pages(args, "y*nOw*w*i:zlib_pages", pmd_zlib_pages, 9, page_bound, 1);
 }
 #endif
 
@@ -335,7 +306,7 @@ static PyObject *
 accel_zstd_pages(PyObject *self, PyObject *args)
 {
 	(void)self;
-	return codec_pages(args, "y*nOw*w*i:zstd_pages", pmd_zstd_pages, 22);
+	return codec_pages(args, "y*nOw*w*i:zstd_pages", pmd_zstd_pages, 22, page_bound, 1);
 }
 #endif
 
