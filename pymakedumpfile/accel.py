@@ -169,10 +169,12 @@ zstd_pages: Callable[..., bytes]
 
 
 def tune_malloc() -> bool:
-    """Make the C heap return large buffers to the system at once (glibc:
-    a fixed mmap threshold), so that peak memory does not creep up over a
-    long dump.  For the command line; a no-op without the native module or
-    glibc.  Returns whether it was applied."""
+    """Tune the C heap (glibc) for batches of pages: buffers up to 4 MiB are
+    reused from one heap instead of being mapped and unmapped for every
+    batch (a page fault per 4 KiB), and what is free beyond 16 MiB goes back
+    to the system, so that memory stays flat over a long dump.  For the
+    command line, before any thread starts; a no-op without the native
+    module or glibc.  Returns whether it was applied."""
     return bool(_native.tune_malloc()) if _native is not None else False
 
 
