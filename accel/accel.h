@@ -57,6 +57,11 @@ size_t pmd_zero_pages(const uint8_t *buf, size_t page_size, size_t count,
 size_t pmd_lzo_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
 		     uint8_t *out, uint32_t *sizes, uint32_t *flags, void *wrk);
 
+#ifdef PMD_HAVE_LIBDEFLATE
+/* Like pmd_zlib_pages, the zlib streams written by libdeflate at level (0-12). */
+size_t pmd_deflate_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
+			 uint8_t *out, uint32_t *sizes, uint32_t *flags, int level, int *err);
+#endif
 #ifdef PMD_HAVE_ZLIB
 /* Like pmd_lzo_pages with zlib at level (compress2's stream); out must hold
  * n * ps bytes.  *err is set when zlib fails (out of memory). */

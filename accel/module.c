@@ -202,8 +202,8 @@ typedef size_t (*pmd_pages_fn)(const uint8_t *, size_t, size_t, const uint8_t *,
  * kernel: lzo_pages (no level), zlib_pages, zstd_pages.  out_bound: the
  * output room a page needs at worst; the page size must exceed smallest. */
 static PyObject *
-codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel, size_t (*out_bound)(size_t),
-	    Py_ssize_t smallest)
+codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int minlevel, int maxlevel,
+	    size_t (*out_bound)(size_t), Py_ssize_t smallest)
 {
 	Py_buffer b, skip = {0}, sizes, flags;
 	Py_ssize_t ps;
@@ -230,7 +230,7 @@ codec_pages(PyObject *args, const char *fmt, pmd_pages_fn fn, int maxlevel, size
 		PyErr_SetString(PyExc_ValueError, "sizes/flags arrays too short");
 		ok = 0;
 	}
-	if (ok && (level < -7 || level > maxlevel)) {
+	if (ok && (level < minlevel || level > maxlevel)) {
 		PyErr_SetString(PyExc_ValueError, "compression level out of range");
 		ok = 0;
 	}
@@ -289,7 +289,7 @@ static PyObject *
 accel_lzo_pages(PyObject *self, PyObject *args)
 {
 	(void)self;
-	return codec_pages(args, "y*nOw*w*:lzo_pages", lzo_pages_fn, 0, lzo_bound, 0);
+	return codec_pages(args, "y*nOw*w*:lzo_pages", lzo_pages_fn, 0, 0, lzo_bound, 0);
 }
 
 #ifdef PMD_HAVE_ZLIB
@@ -297,7 +297,16 @@ static PyObject *
 accel_zlib_pages(PyObject *self, PyObject *args)
 {
 	(void)self;
-	return codec_pages(args, "y*nOw*w*i:zlib_pages", pmd_zlib_pages, 9, page_bound, 1);
+	return codec_pages(args, "y*nOw*w*i:zlib_pages", pmd_zlib_pages, -1, 9, page_bound, 1);
+}
+#endif
+
+#ifdef PMD_HAVE_LIBDEFLATE
+static PyObject *
+accel_deflate_pages(PyObject *self, PyObject *args)
+{
+	(void)self;
+	return codec_pages(args, "y*nOw*w*i:deflate_pages", pmd_deflate_pages, 0, 12, page_bound, 1);
 }
 #endif
 
@@ -306,7 +315,7 @@ static PyObject *
 accel_zstd_pages(PyObject *self, PyObject *args)
 {
 	(void)self;
-	return codec_pages(args, "y*nOw*w*i:zstd_pages", pmd_zstd_pages, 22, page_bound, 1);
+	return codec_pages(args, "y*nOw*w*i:zstd_pages", pmd_zstd_pages, -7, 22, page_bound, 1);
 }
 #endif
 
@@ -361,6 +370,9 @@ static PyObject *accel_tune_malloc(PyObject *self, PyObject *noargs)
 static PyMethodDef accel_methods[] = {
 	{"tune_malloc", accel_tune_malloc, METH_NOARGS, NULL},
 	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
+#ifdef PMD_HAVE_LIBDEFLATE
+	{"deflate_pages", accel_deflate_pages, METH_VARARGS, NULL},
+#endif
 #ifdef PMD_HAVE_ZLIB
 	{"zlib_pages", accel_zlib_pages, METH_VARARGS, NULL},
 #endif

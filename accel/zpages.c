@@ -7,12 +7,15 @@
  * to the same bytes every time, is compressed once and copied for the rest.
  * zlib: one deflate stream per batch, reset for each page, gives the stream
  * of compress2(level) (makedumpfile: Z_BEST_SPEED) without a new stream per
- * page.  zstd: ZSTD_compressCCtx at level, as makedumpfile -z. */
+ * page.  deflate (PMD_HAVE_LIBDEFLATE): the same zlib format written by
+ * libdeflate, which at level 1 compresses as well as zlib at 2.5 times the
+ * speed; every zlib reader (makedumpfile, crash, libkdumpfile) inflates it.
+ * zstd: ZSTD_compressCCtx at level, as makedumpfile -z. */
 #include <string.h>
 
 #include "accel.h"
 
-#if defined(PMD_HAVE_ZLIB) || defined(PMD_HAVE_ZSTD)
+#if defined(PMD_HAVE_ZLIB) || defined(PMD_HAVE_ZSTD) || defined(PMD_HAVE_LIBDEFLATE)
 /* Compress one page of ps bytes into dst (room for ps - 1 bytes): the
  * compressed size, 0 when it does not fit (stored raw), -1 on a failure. */
 typedef long (*one_page_fn)(void *state, const uint8_t *page, size_t ps, uint8_t *dst, int level);
@@ -124,6 +127,35 @@ size_t pmd_zstd_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *sk
 	}
 	pos = codec_pages(buf, ps, n, skip, out, sizes, flags, level, PMD_DESC_ZSTD, zstd_one, cctx, err);
 	ZSTD_freeCCtx(cctx);
+	return pos;
+}
+#endif
+
+#ifdef PMD_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+
+static long deflate_one(void *state, const uint8_t *page, size_t ps, uint8_t *dst, int level)
+{
+	(void)level; /* set when the compressor was made */
+	/* a zlib stream (RFC 1950) as compress2 writes, by libdeflate: 0 when it
+	 * does not fit under a page (stored raw) */
+	return (long)libdeflate_zlib_compress(state, page, ps, dst, ps - 1);
+}
+
+size_t pmd_deflate_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *skip,
+			 uint8_t *out, uint32_t *sizes, uint32_t *flags, int level, int *err)
+{
+	struct libdeflate_compressor *c;
+	size_t pos;
+
+	*err = 0;
+	c = libdeflate_alloc_compressor(level);
+	if (!c) {
+		*err = 1;
+		return 0;
+	}
+	pos = codec_pages(buf, ps, n, skip, out, sizes, flags, level, PMD_DESC_ZLIB, deflate_one, c, err);
+	libdeflate_free_compressor(c);
 	return pos;
 }
 #endif

@@ -129,6 +129,17 @@ def zlib_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
     return _pages_python(buf, page_size, skip, sizes, flags, lambda page: zlib.compress(page, level), 1, 1)
 
 
+def deflate_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
+                         level: int) -> bytes:
+    """The twin of the native ``deflate_pages`` (zlib streams written by
+    libdeflate): the same pages compressed, kept raw or skipped, each page a
+    zlib stream of that page, here written by the standard library's zlib at
+    ``level`` (libdeflate's 0-12; zlib's at most 9), so the bytes differ from libdeflate's."""
+    if not 0 <= level <= 12:
+        raise ValueError("compression level out of range")
+    return zlib_pages_python(buf, page_size, skip, sizes, flags, min(level, 9))
+
+
 def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,
                       level: int) -> bytes:
     """Like :func:`zlib_pages_python` with zstd at ``level`` (one frame per
@@ -142,7 +153,7 @@ def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
 # ---- selection -----------------------------------------------------------
 
 NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
-         "build_descs", "zlib_pages", "zstd_pages")
+         "build_descs", "zlib_pages", "deflate_pages", "zstd_pages")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -156,6 +167,12 @@ for _name in NAMES:
     _g[_name + "_native"] = getattr(_native, _name, None) if _native is not None else None
     _g[_name] = _g[_name + "_native"] if BACKEND == "native" and _g[_name + "_native"] is not None else _g[_name + "_python"]
 
+if BACKEND == "native" and _g["deflate_pages_native"] is None and _g["zlib_pages_native"] is not None:
+    _g["deflate_pages"] = _g["zlib_pages_native"]  # built without libdeflate: compress2's streams, in C
+#: what writes the zlib pages of -c: "libdeflate", "zlib" (compress2 in C) or "python"
+ZLIB_ENGINE = {id(_g["deflate_pages_native"]): "libdeflate", id(_g["zlib_pages_native"]): "zlib"}.get(
+    id(_g["deflate_pages"]), "python")
+
 is_zero: Callable[[Any], bool]
 zero_pages: Callable[[Any, int], tuple[bytes, int]]
 popcount: Callable[[Any], int]
@@ -165,6 +182,7 @@ classify: Callable[..., int]
 lzo_pages: Callable[..., bytes]
 build_descs: Callable[..., tuple[bytes, int]]
 zlib_pages: Callable[..., bytes]
+deflate_pages: Callable[..., bytes]
 zstd_pages: Callable[..., bytes]
 
 

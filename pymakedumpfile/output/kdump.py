@@ -227,17 +227,15 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
         flags = array("I", bytes(4 * n))
         if lzo:
             data = accel.lzo_pages(buf, ps, skip, sizes, flags)
-        elif zlib_:  # makedumpfile's compress2(Z_BEST_SPEED) stream, a batch at a time in C
-            data = accel.zlib_pages(buf, ps, skip, sizes, flags, 1)
+        elif zlib_:  # zlib streams at level 1 (libdeflate when built with it), a batch at a time in C
+            data = accel.deflate_pages(buf, ps, skip, sizes, flags, 1)
         elif zstd_:  # ZSTD_compressCCtx at level 1 as makedumpfile, in C (libzstd)
             data = accel.zstd_pages(buf, ps, skip, sizes, flags, 1)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags, zmap)
         return n, data, sizes, flags, failed
 
-    datas = bytearray()
-    descs = bytearray()
-    pending: list[array] = []  # sizes of the pages waiting in datas/descs
+    descs = bytearray()  # descriptors of pages whose data is on disk
     window: deque[Future[tuple[int, bytes, array, array, list[tuple[int, int, str]]]]] = deque()
     pool = comp.pool_for_pages()
     batches = page_batches(ctx, start=start, end=end)
@@ -252,7 +250,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
                 break
             interrupt.check(target.path)
             n, data, sizes, flags, failed = window.popleft().result()
-            d, _ = accel.build_descs(sizes, flags, data_pos + len(datas), zero_off, ps, big)
+            d, _ = accel.build_descs(sizes, flags, data_pos, zero_off, ps, big)
             skipped = flags.count(accel.PAGE_SKIPPED)
             if failed:
                 # the pages the input could not give are excluded: cleared in
@@ -265,16 +263,24 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
                 exclude_in_bitmap2(ctx, target, [p for _, p, _ in failed], res.unreadable)
                 skipped -= len(failed)
                 n -= len(failed)
-            descs += d
-            datas += data
-            pending.append(sizes)
+            # the batch's data is written at once (no copy into a larger
+            # buffer), its descriptors gathered and written after it
+            data_pos = _write_batch(target, data, d, sizes, descs, data_pos, pd_pos, res)
             res.zero_pages += skipped
             res.compressed_pages += n - skipped - flags.count(0)
-            if len(datas) >= FLUSH_BYTES or len(descs) >= FLUSH_BYTES // 4:
-                data_pos, pd_pos = _flush(target, datas, descs, pending, data_pos, pd_pos, res)
+            if len(descs) >= FLUSH_BYTES // 4:
+                pd_pos = _flush_descs(target, descs, pd_pos, res)
             if progress is not None:
                 progress(res.pages_written + len(descs) // dd.PAGE_DESC_SIZE, total)  # type: ignore[operator]
-        _flush(target, datas, descs, pending, data_pos, pd_pos, res)
+        _flush_descs(target, descs, pd_pos, res)
+    except StopWriting:
+        # a full disk or a signal: the pages whose data is on disk stay
+        # readable (the descriptor area was reserved, so this write fits)
+        try:
+            _flush_descs(target, descs, pd_pos, res)
+        except OutputError:
+            pass
+        raise
     finally:
         for f in window:
             f.cancel()
@@ -295,27 +301,33 @@ def exclude_in_bitmap2(ctx: Context, target: Target, pfns: list[int], excluded: 
         target.pwrite(bytes([byte]), at + idx, patch=True)
 
 
-def _flush(target: Target, datas: bytearray, descs: bytearray, pending: list[array], data_pos: int, pd_pos: int,
-           res: WriteResult) -> tuple[int, int]:
-    """Write the pending pages; under a size limit, as many whole pages as
-    fit, then raise :class:`OutOfSpaceError`."""
-    npages = len(descs) // dd.PAGE_DESC_SIZE
+def _write_batch(target: Target, data: bytes, d: bytes, sizes: array, descs: bytearray, data_pos: int,
+                 pd_pos: int, res: WriteResult) -> int:
+    """Write one batch's page data at ``data_pos`` and add its descriptors
+    ``d`` to ``descs`` (written from ``pd_pos``); returns the next data position.  Under a size limit, the whole pages that fit are
+    written, with every descriptor gathered so far, then
+    :class:`OutOfSpaceError` is raised."""
     room = target.room(data_pos)
-    fit, nbytes = npages, len(datas)
-    if room is not None and len(datas) > room:
-        ends = list(itertools.accumulate(itertools.chain.from_iterable(pending)))
+    if room is not None and len(data) > room:
+        ends = list(itertools.accumulate(sizes))
         fit = bisect.bisect_right(ends, room)  # pages whose data ends within the limit
         nbytes = ends[fit - 1] if fit else 0
-    if nbytes:
-        target.pwrite(memoryview(datas)[:nbytes], data_pos)
-    if fit:
-        target.pwrite(memoryview(descs)[: fit * dd.PAGE_DESC_SIZE], pd_pos)
-    res.pages_written += fit
-    if fit < npages:
+        if nbytes:
+            target.pwrite(memoryview(data)[:nbytes], data_pos)
+        descs += d[: fit * dd.PAGE_DESC_SIZE]
+        _flush_descs(target, descs, pd_pos, res)
         raise OutOfSpaceError(f"Cannot write past the size limit of {target.limit} bytes (-L)", target.path)
-    data_pos += nbytes
-    pd_pos += fit * dd.PAGE_DESC_SIZE
-    datas.clear()
-    descs.clear()
-    pending.clear()
-    return data_pos, pd_pos
+    if data:
+        target.pwrite(data, data_pos)
+    descs += d
+    return data_pos + len(data)
+
+
+def _flush_descs(target: Target, descs: bytearray, pd_pos: int, res: WriteResult) -> int:
+    """Write the gathered descriptors (their data is on disk already)."""
+    if descs:
+        target.pwrite(descs, pd_pos)
+        pd_pos += len(descs)
+        res.pages_written += len(descs) // dd.PAGE_DESC_SIZE
+        descs.clear()
+    return pd_pos

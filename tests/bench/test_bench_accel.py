@@ -128,3 +128,20 @@ def test_lzo_compress_throughput(benchmark, impl: str) -> None:  # type: ignore[
     mbps = len(data) / benchmark.stats.stats.median / 1e6
     benchmark.extra_info["MB/s"] = round(mbps, 1)
     print(f"\nlzo1x_1_compress[{impl}]: {mbps:.0f} MB/s")
+
+
+@pytest.mark.parametrize("kernel", ["lzo_pages", "zlib_pages", "deflate_pages", "zstd_pages"])
+def test_batch_compress_throughput(benchmark, kernel: str) -> None:  # type: ignore[no-untyped-def]
+    """The writers' batch kernels on 256 mixed pages (MB/s of input): -l,
+    -c with compress2 (makedumpfile's zlib) and with libdeflate (ours), -z."""
+    fn = accel.implementations(kernel).get("native")
+    if fn is None or (kernel == "deflate_pages" and accel.ZLIB_ENGINE != "libdeflate"):
+        pytest.skip(f"native {kernel} not built")
+    data = _pages()
+    n = len(data) // 4096
+    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+    args = () if kernel == "lzo_pages" else (1,)
+    benchmark(lambda: fn(data, 4096, None, sizes, flags, *args))
+    mbps = len(data) / benchmark.stats.stats.median / 1e6
+    benchmark.extra_info["MB/s"] = round(mbps, 1)
+    print(f"\n{kernel}: {mbps:.0f} MB/s")

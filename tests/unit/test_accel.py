@@ -139,6 +139,63 @@ def test_zlib_pages_twins_and_compress2(backend: str, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_deflate_pages_twins(backend: str, seed: int) -> None:
+    """The kernel -c uses (libdeflate in C when built with it, else
+    compress2's; the standard library's zlib in the twin): every compressed
+    page is one zlib stream that the standard library's zlib (the same
+    inflate as makedumpfile, crash and libkdumpfile) turns back into the
+    page, a page that does not shrink is raw, skipped pages are left out;
+    both backends make the same decisions on these pages."""
+    import zlib
+    from array import array
+
+    impls = accel.implementations("deflate_pages")
+    if backend == "native" and "native" not in impls:
+        if os.environ.get("PYMAKEDUMPFILE_FORCE_NATIVE") == "1":
+            pytest.fail("the native module was built without libdeflate (libdeflate-dev)")
+        pytest.skip("native module built without libdeflate.h")
+    rnd = random.Random(seed)
+    ps, n = 4096, 41
+    kinds = [rnd.choice("zrtzh") for _ in range(n)]
+    # h: half random, half zeros (shrinks a little: the edge of "kept compressed")
+    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r"
+             else rnd.randbytes(ps // 2) + bytes(ps // 2) if k == "h" else (b"text %d " % i * 600)[:ps]
+             for i, k in enumerate(kinds)]
+    skip = bytearray((n + 7) // 8)
+    for i in rnd.sample(range(n), 5):
+        skip[i >> 3] |= 1 << (i & 7)
+    fn = impls[backend]
+    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+    data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
+    pos = 0
+    for i, p in enumerate(pages):
+        if skip[i >> 3] >> (i & 7) & 1:
+            assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+            continue
+        chunk = data[pos : pos + sizes[i]]
+        if flags[i] == 1:
+            assert sizes[i] < ps and zlib.decompress(chunk) == p
+            assert chunk[0] == 0x78  # a zlib header: deflate, 32 KiB window
+        else:
+            assert (flags[i], sizes[i], chunk) == (0, ps, p) and kinds[i] == "r"
+        pos += sizes[i]
+    assert pos == len(data)
+    assert all(flags[i] == 1 for i in range(n) if kinds[i] != "r" and not skip[i >> 3] >> (i & 7) & 1)
+    with pytest.raises(ValueError):
+        fn(b"".join(pages), ps, bytes(skip), sizes, flags, 13)
+
+
+def test_zlib_engine_is_libdeflate_when_built() -> None:
+    """CI builds with libdeflate-dev: -c then writes with libdeflate."""
+    if os.environ.get("PYMAKEDUMPFILE_FORCE_NATIVE") == "1" and accel.BACKEND == "native":
+        assert accel.ZLIB_ENGINE == "libdeflate"
+    elif accel.BACKEND == "python":
+        assert accel.ZLIB_ENGINE == "python"
+    else:
+        assert accel.ZLIB_ENGINE in ("libdeflate", "zlib")
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_zstd_pages_twins(backend: str, seed: int) -> None:
     """The -z batch kernel (libzstd in C, python-zstandard in the twin): each
     compressed page is one zstd frame that decompresses to the page, a page
