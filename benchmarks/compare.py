@@ -86,17 +86,16 @@ def main() -> None:
         print(f"{case:<14} {mm:>12.2f} s {mp:>14.2f} s {mp / mm:>7.2f} {max(rm) / 1024:>7.1f}MB {max(rp) / 1024:>7.1f}MB"
               f"   ({checked} pages checked)")
     if a.zstd_baseline and shutil.which("zstd"):
-        tz = []
-        for _ in range(a.rounds):
-            w, _ = timed(["zstd", "-1", "-T2", "-q", "-f", a.vmcore, "-o", os.path.join(outdir, "whole.zst")])
-            tz.append(w)
-        tpz = []
-        for _ in range(a.rounds):
-            out = os.path.join(outdir, "ours.z")
-            if os.path.exists(out):
-                os.unlink(out)
-            w, r = timed(ours + ["-z", "-d", "0", "--message-level", "0", a.vmcore, out])
-            tpz.append(w)
+        tz, tpz = [], []
+        for _ in range(a.rounds):  # alternating, each output removed before its run
+            for who in ("zstd", "ours"):
+                out = os.path.join(outdir, "whole.zst" if who == "zstd" else "ours.z")
+                if os.path.exists(out):
+                    os.unlink(out)
+                if who == "zstd":
+                    tz.append(timed(["zstd", "-1", "-T2", "-q", a.vmcore, "-o", out])[0])
+                else:
+                    tpz.append(timed(ours + ["-z", "-d", "0", "--message-level", "0", a.vmcore, out])[0])
         z, p = statistics.median(tz), statistics.median(tpz)
         print(f"{'-z -d 0':<14} {'zstd -1 -T2':>10} {z:.2f} s {p:>14.2f} s {p / z:>7.2f}")
     shutil.rmtree(outdir, ignore_errors=True)

@@ -77,6 +77,9 @@ class RangeMap:
         return bytes(bm.buf)
 
 
+RUNS_PIECE_BYTES = 1 << 17  # bitmap bytes read at a time by Bitmap.runs (2^20 pfns)
+
+
 class Bitmap:
     """One bit per pfn over a bytes-like buffer (LSB first).
 
@@ -144,12 +147,26 @@ class Bitmap:
         end = self.max_pfn if end is None else min(end, self.max_pfn)
         if start >= end:
             return
+        # the map is read a piece at a time (a copy of the whole would double
+        # its memory); a run that crosses pieces is joined before it is given
+        run_a = run_b = -1
         first = start >> 3
-        view = bytes(self.buf[first : (end + 7) >> 3])
-        for a, b in _byte_runs(view, first * 8):
-            a, b = max(a, start), min(b, end)
-            if a < b:
-                yield a, b
+        while first << 3 < end:
+            stop = min(first + RUNS_PIECE_BYTES, (end + 7) >> 3)
+            view = bytes(self.buf[first:stop])
+            for a, b in _byte_runs(view, first * 8):
+                a, b = max(a, start), min(b, end)
+                if a >= b:
+                    continue
+                if a == run_b:
+                    run_b = b
+                    continue
+                if run_a >= 0:
+                    yield run_a, run_b
+                run_a, run_b = a, b
+            first = stop
+        if run_a >= 0:
+            yield run_a, run_b
 
     def count(self, start: int = 0, end: int | None = None) -> int:
         end = self.max_pfn if end is None else min(end, self.max_pfn)

@@ -269,8 +269,7 @@ def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int]
     reader = ctx.reader
     total = keep.count()
     done = zeros = 0
-    runs = list(keep.runs())
-    for a, b in runs:
+    for a, b in keep.runs():  # a snapshot of the map, walked lazily (a list of runs grows with the dump)
         while a < b:
             n = min(1024, b - a)
             if unreadable is None:

@@ -50,7 +50,13 @@ def test_rangemap_and_bitmap_agree(ranges: list[tuple[int, int]], start: int) ->
     assert rm.to_bytes(s8, n) == bm.to_bytes(s8, n)
 
 
-def test_bitmap_runs_random() -> None:
+@pytest.mark.parametrize("piece", [1, 3, 1 << 17])
+def test_bitmap_runs_random(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are found a piece of the bitmap at a time: a run crossing pieces
+    comes out whole, whatever the piece size and the bounds."""
+    from pymakedumpfile import pagemap
+
+    monkeypatch.setattr(pagemap, "RUNS_PIECE_BYTES", piece)
     rnd = random.Random(1)
     for _ in range(50):
         n = rnd.randrange(1, 5000)
