@@ -389,7 +389,7 @@ def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, du
 
     with open_input(vmcore) as src:
         w = make_write_context(src, format="kdump", compression=comp, dump_level=dump_level,
-                               progress=msg.progress("Excluding unnecessary pages"))
+                               progress=msg.progress("Excluding unnecessary pages"), threads=threads)
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=force, threads=threads,
                                   splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
@@ -519,7 +519,7 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
         for i, level in enumerate(levels):
             w = make_write_context(
                 src, format="elf" if elf else "kdump", compression=comp, dump_level=level,
-                progress=msg.progress("Excluding unnecessary pages"),
+                progress=msg.progress("Excluding unnecessary pages"), threads=threads,
             )
             for warning in w.attr["filter.stats"].warnings:
                 msg.say(ML_COMMON, f"WARNING: {warning}")

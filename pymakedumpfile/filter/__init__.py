@@ -14,11 +14,13 @@ import enum
 import logging
 from array import array
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
 from .. import accel
 from ..context import Context
 from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
+from ..output.pages import default_threads
 from ..pagemap import Bitmap, CyclicMap
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
@@ -74,6 +76,7 @@ def make_write_context(
     dump_level: int = 0,
     progress: Callable[[int, int], None] | None = None,
     cyclic: bool | None = None,
+    threads: int | None = None,
 ) -> Context:
     """A clone of ``src`` set up to be written.
 
@@ -86,6 +89,8 @@ def make_write_context(
         that memory does not grow with the dump.  By default it is used where
         it can be: kdump output whose levels need no free-list walk.  ELF
         output (its zero-page pass) and the free-list walk need the whole map.
+    :param threads: threads classifying cycles at once (cyclic map; default:
+        the CPUs available).
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
@@ -115,14 +120,23 @@ def make_write_context(
         # cycle is classified again when the writer needs it
         kept: dict[int, bytes] = {}
         room = CYCLE_CACHE_BYTES
-        for c0, c1 in cl.cycles():
-            bits = cl.cycle(c0, c1, counters)
-            counts.append(accel.popcount(bits))
-            if counts[-1]:  # an empty cycle is never computed again (CyclicMap skips it)
-                z = zlib.compress(bits, 1)
-                if len(z) <= room:
-                    kept[c0] = z
-                    room -= len(z)
+
+        def one(c: tuple[int, int]) -> tuple[int, int, int, bytes | None, array]:
+            # a cycle on a worker thread (reads and the C kernel release the
+            # GIL), with counters of its own, summed below in cycle order
+            mine = array("Q", [0] * Cnt.N)
+            bits = cl.cycle(c[0], c[1], mine)
+            n = accel.popcount(bits)
+            # an empty cycle is never computed again (CyclicMap skips it)
+            return c[0], c[1], n, zlib.compress(bits, 1) if n else None, mine
+
+        for c0, c1, n, z, mine in _in_order(one, cl.cycles(), threads or default_threads()):
+            counts.append(n)
+            for i in range(Cnt.N):
+                counters[i] += mine[i]
+            if z is not None and len(z) <= room:
+                kept[c0] = z
+                room -= len(z)
             if progress is not None:
                 progress(c1, w.max_pfn)
         scratch = array("Q", [0] * Cnt.N)
@@ -145,6 +159,29 @@ def make_write_context(
     if zero_pass:
         stats.zero = exclude_zero_pages(w, keep, progress, stats.unreadable)
     return w
+
+
+def _in_order(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> Iterator[Any]:
+    """``fn`` of each item, computed on ``threads`` threads with at most
+    2 x threads items in flight, yielded in the items' order."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        window: deque = deque()
+        try:
+            for it in items:
+                window.append(pool.submit(fn, it))
+                if len(window) >= 2 * threads:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for f in window:
+                f.cancel()
 
 
 class Classifier:

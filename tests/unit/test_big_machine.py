@@ -119,3 +119,17 @@ def test_elf_output_memory_grows_only_by_the_bitmap(big: BigInfo, tmp_path: Path
         os.unlink(out)
     bitmap_growth = (big.max_pfn - small.max_pfn) // 8
     assert peaks[1] - peaks[0] < 2 * bitmap_growth, peaks
+
+
+def test_cycles_classified_in_parallel_agree(big: BigInfo) -> None:
+    """The counting pass classifies cycles on several threads: the same
+    bits (every cycle) and the same counts as on one thread."""
+    with open_dump(big.path) as src:
+        res = []
+        for threads in (1, 3):
+            w = make_write_context(src, format="kdump", dump_level=31, threads=threads)
+            st = w.attr["filter.stats"]
+            bits = [w.pagemap.to_bytes(c0, min(c0 + CYCLE_PFNS, w.max_pfn)) for c0 in range(0, w.max_pfn, CYCLE_PFNS)]
+            res.append((bits, st.cache, st.cache_private, st.user, st.free, w.pagemap.count()))
+        assert res[0] == res[1]
+        assert res[0][4] > 0 and res[0][3] > 0  # free and user pages were found in several cycles
