@@ -30,7 +30,7 @@ from .memmap import find_mem_map
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
 CYCLE_PFNS = 1 << 20  # pfns classified as one cycle: a 128 KiB bitmap, 4 GiB of memory
-MAX_WHOLE_BITMAP_PFNS = 1 << 28  # ELF output and free-list walks hold one bit per pfn: 32 MiB at most (1 TiB)
+MAX_WHOLE_BITMAP_PFNS = 1 << 28  # free-list walks hold one bit per pfn: 32 MiB at most (1 TiB)
 CYCLE_CACHE_BYTES = 4 << 20  # compressed cycle bitmaps kept between the counting pass and the writer
 
 MAX_DUMP_LEVEL = 31
@@ -87,8 +87,10 @@ def make_write_context(
     :param cyclic: keep the page map as a :class:`~pymakedumpfile.pagemap.CyclicMap`
         (classified again, one cycle at a time, when the writer reads it) so
         that memory does not grow with the dump.  By default it is used where
-        it can be: kdump output whose levels need no free-list walk.  ELF
-        output (its zero-page pass) and the free-list walk need the whole map.
+        it can be: every level but those that need a free-list walk (kernels
+        without a buddy marker), which needs the whole map.  For ELF output
+        at a level with zero pages excluded, a cycle's pages are read to find
+        them when the cycle is computed.
     :param threads: threads classifying cycles at once (cyclic map; default:
         the CPUs available).
     """
@@ -105,13 +107,30 @@ def make_write_context(
     cl = Classifier(w, level)
     zero_pass = format == "elf" and bool(level & DumpLevel.EXCLUDE_ZERO)
     if cyclic is None:
-        cyclic = format == "kdump"
-    if cyclic and (cl.walk_free or zero_pass):
+        cyclic = True
+    if cyclic and cl.walk_free:
         cyclic = False
     if not cl.active and not cl.walk_free and not zero_pass:
         return w  # the input's own page map, shared
-    if cyclic and cl.active:
+    if cyclic:
         import zlib
+
+        held = w.attr["file.pagemap"]  # what the input holds
+
+        def cycle_bits(c0: int, c1: int, counters: array, unreadable: list[tuple[int, str]]) -> tuple[bytes, int]:
+            """The bits of cycle [c0, c1) and its zero pages (ELF: read here)."""
+            if cl.active:
+                bits = cl.cycle(c0, c1, counters)
+            elif held.count(c0, c1):
+                bits = held.to_bytes(c0, c1)
+            else:
+                bits = bytes((c1 - c0 + 7) // 8)
+            zeros = 0
+            if zero_pass and accel.popcount(bits):
+                bm = Bitmap(bytearray(bits), c1 - c0)
+                zeros = exclude_zero_pages(w, bm, unreadable=unreadable, base=c0)
+                bits = bytes(bm.buf)
+            return bits, zeros
 
         counters = array("Q", [0] * Cnt.N)
         counts = []
@@ -121,19 +140,22 @@ def make_write_context(
         kept: dict[int, bytes] = {}
         room = CYCLE_CACHE_BYTES
 
-        def one(c: tuple[int, int]) -> tuple[int, int, int, bytes | None, array]:
+        def one(c: tuple[int, int]) -> tuple[int, int, int, bytes | None, array, int, list[tuple[int, str]]]:
             # a cycle on a worker thread (reads and the C kernel release the
             # GIL), with counters of its own, summed below in cycle order
             mine = array("Q", [0] * Cnt.N)
-            bits = cl.cycle(c[0], c[1], mine)
+            bad: list[tuple[int, str]] = []
+            bits, zeros = cycle_bits(c[0], c[1], mine, bad)
             n = accel.popcount(bits)
             # an empty cycle is never computed again (CyclicMap skips it)
-            return c[0], c[1], n, zlib.compress(bits, 1) if n else None, mine
+            return c[0], c[1], n, zlib.compress(bits, 1) if n else None, mine, zeros, bad
 
-        for c0, c1, n, z, mine in _in_order(one, cl.cycles(), threads or default_threads()):
+        for c0, c1, n, z, mine, zeros, bad in _in_order(one, cl.cycles(), threads or default_threads()):
             counts.append(n)
             for i in range(Cnt.N):
                 counters[i] += mine[i]
+            stats.zero += zeros
+            stats.unreadable.extend(bad)
             if z is not None and len(z) <= room:
                 kept[c0] = z
                 room -= len(z)
@@ -145,15 +167,16 @@ def make_write_context(
             z = kept.get(c0)
             if z is not None:
                 return zlib.decompress(z)
-            return cl.cycle(c0, c1, scratch)
+            # counted already; a page that cannot be read is excluded again
+            return cycle_bits(c0, c1, scratch, [])[0]
 
         w.attr["file.pagemap"] = CyclicMap(w.max_pfn, CYCLE_PFNS, compute, counts)
         cl.add_stats(stats, counters)
         return w
     if w.max_pfn > MAX_WHOLE_BITMAP_PFNS:
         raise UnsupportedDumpError(
-            f"Cannot filter a machine of {w.max_pfn:#x} pfns for ELF output or a free-list walk: its bitmap "
-            f"would take {w.max_pfn // 8 >> 20} MiB (kdump output is filtered a cycle at a time)", w.name)
+            f"Cannot filter a machine of {w.max_pfn:#x} pfns with a free-list walk: its bitmap "
+            f"would take {w.max_pfn // 8 >> 20} MiB", w.name)
     keep: Bitmap = w.attr.mutable("file.pagemap")
     exclude_unnecessary_pages(w, keep, level, stats, progress, cl)
     if zero_pass:
@@ -298,15 +321,17 @@ def exclude_unnecessary_pages(
 
 
 def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int], None] | None = None,
-                       unreadable: list[tuple[int, str]] | None = None) -> int:
-    """Clear the all-zero pages from ``keep`` (the ELF pre-pass). Returns how
-    many.  Pages that cannot be read are cleared too and appended to
-    ``unreadable`` (without it, the read error is raised)."""
+                       unreadable: list[tuple[int, str]] | None = None, base: int = 0) -> int:
+    """Clear the all-zero pages from ``keep`` (the ELF pre-pass), whose bit
+    i is pfn ``base + i``. Returns how many.  Pages that cannot be read are
+    cleared too and appended to ``unreadable`` (without it, the read error
+    is raised)."""
     ps = ctx.page_size
     reader = ctx.reader
     total = keep.count()
     done = zeros = 0
     for a, b in keep.runs():  # a snapshot of the map, walked lazily (a list of runs grows with the dump)
+        a, b = a + base, b + base
         while a < b:
             n = min(1024, b - a)
             if unreadable is None:
@@ -315,13 +340,13 @@ def exclude_zero_pages(ctx: Context, keep: Bitmap, progress: Callable[[int, int]
                 failed: list[tuple[int, str]] = []
                 buf = reader.read_pages_salvaging(a, n, failed)
                 for p, _ in failed:
-                    keep.clear(p)
+                    keep.clear(p - base)
                 unreadable.extend(failed)
             zmap, z = accel.zero_pages(buf, ps)
             if z:
                 for i in range(n):
-                    if zmap[i >> 3] >> (i & 7) & 1 and keep.test(a + i):
-                        keep.clear(a + i)
+                    if zmap[i >> 3] >> (i & 7) & 1 and keep.test(a + i - base):
+                        keep.clear(a + i - base)
                         zeros += 1
             a += n
             done += n

@@ -962,3 +962,38 @@ def test_target_starts_writeback_as_it_writes(tmp_path: Path, monkeypatch: pytes
     t.finish()
     assert calls == [(0, 0, os.POSIX_FADV_DONTNEED)] * 3  # after 1.2, 2.4 and 3.6 MB
     assert (tmp_path / "out").read_bytes() == b"".join(chunks)
+
+
+def test_elf_output_of_a_machine_past_1_tib(tmp_path: Path) -> None:
+    """RAM at 2 TiB (2^29 pfns, past the 2^28 a whole bitmap was allowed):
+    ELF output is filtered a cycle at a time and written; at -d 1 the same
+    file as makedumpfile's: a run of 300 zero pages is left out (a new
+    segment after it), a short one kept with its zeros, the rest equal."""
+    kb = x86_64_kernel(first_pfn=KERNEL_PFN)
+    rnd = random.Random(11)
+    high, n = 1 << 41, 600  # 2 TiB
+    data = bytearray(rnd.randbytes(n * PS))
+    zero = [3, 4, 5, *range(100, 400)]
+    for i in zero:
+        data[i * PS : (i + 1) * PS] = bytes(PS)
+    kmem = b"".join(kb.pages[KERNEL_PFN + i].data if KERNEL_PFN + i in kb.pages else bytes(PS) for i in range(4))
+    notes = prstatus_note("x86_64") + make_note(b"VMCOREINFO", 0, vmcoreinfo_text(kb.vmcoreinfo))
+    src = tmp_path / "vmcore"
+    build_elf(src, [(KERNEL_PFN * PS, PAGE_OFFSET + KERNEL_PFN * PS, kmem, 4 * PS),
+                    (high, PAGE_OFFSET + high, bytes(data), n * PS)], notes=notes)
+    ours = tmp_path / "ours"
+    write_ours(src, ours, fmt="elf", level=1)
+    base = high // PS
+    with pymakedumpfile.open_dump(str(ours)) as o:
+        assert o.max_pfn == base + n
+        for i in range(n):
+            if 100 <= i < 400:
+                assert not o.is_stored(base + i)
+            else:
+                assert o.read_pfn(base + i) == data[i * PS : (i + 1) * PS]
+    loads = [p for p in parse_elf(ours).loads if p["paddr"] >= high]
+    assert [(p["paddr"] - high) // PS for p in loads] == [0, 400]
+    if shutil.which("makedumpfile"):
+        theirs = tmp_path / "theirs"
+        run_makedumpfile(["-E", "-d", "1", str(src), str(theirs)])
+        assert ours.read_bytes() == theirs.read_bytes()
