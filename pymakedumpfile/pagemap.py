@@ -196,6 +196,93 @@ class Bitmap:
         return bytes(out.buf)
 
 
+class FileBytes:
+    """Read-only bytes of a file region read a piece of ``RUNS_PIECE_BYTES``
+    at a time when indexed or sliced, the last few pieces kept: a bitmap of
+    a dump file that is never held whole.  Thread-safe.
+
+    :param read: ``read(offset, size)`` returns ``size`` bytes of the region.
+    """
+
+    def __init__(self, read: Callable[[int, int], bytes], size: int, keep: int = 8) -> None:
+        import threading
+
+        self._read, self._size, self._keep = read, size, keep
+        self._piece_size = RUNS_PIECE_BYTES
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _piece(self, k: int) -> bytes:
+        with self._lock:
+            p = self._cache.get(k)
+            if p is not None:
+                self._cache.move_to_end(k)
+                return p
+        a = k * self._piece_size
+        p = self._read(a, min(self._piece_size, self._size - a))
+        with self._lock:
+            self._cache[k] = p
+            while len(self._cache) > self._keep:
+                self._cache.popitem(last=False)
+        return p
+
+    def __getitem__(self, i: int | slice) -> int | bytes:
+        ps = self._piece_size
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._size)
+            if step != 1:
+                raise ValueError("FileBytes slices take no step")
+            if start >= stop:
+                return b""
+            k0, k1 = start // ps, (stop - 1) // ps
+            if k0 == k1:
+                return self._piece(k0)[start - k0 * ps : stop - k0 * ps]
+            parts = [self._piece(k0)[start - k0 * ps :]]
+            parts += [self._piece(k) for k in range(k0 + 1, k1)]
+            parts.append(self._piece(k1)[: stop - k1 * ps])
+            return b"".join(parts)
+        if i < 0:
+            i += self._size
+        if not 0 <= i < self._size:
+            raise IndexError("FileBytes index out of range")
+        return self._piece(i // ps)[i % ps]
+
+    def __bytes__(self) -> bytes:
+        return self[0 : self._size]  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal contents (compared a piece at a time) with bytes-like data or another FileBytes."""
+        if not isinstance(other, (FileBytes, bytes, bytearray, memoryview)):
+            return NotImplemented
+        if len(other) != self._size:
+            return False
+        step = self._piece_size
+        return all(self[a : a + step] == other[a : a + step] for a in range(0, self._size, step))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class FileBitmap(Bitmap):
+    """A :class:`Bitmap` over :class:`FileBytes`: a dump file's bitmap read
+    a piece at a time, so that memory does not grow with the dump."""
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        start = max(start, 0)
+        step = RUNS_PIECE_BYTES * 8
+        total = 0
+        while start < end:  # one slice of the file's bytes per piece
+            b = min(end, (start // step + 1) * step)
+            lo = start >> 3
+            v = int.from_bytes(self.buf[lo : (b + 7) >> 3], "little") >> (start - lo * 8)  # type: ignore[arg-type]
+            total += (v & ((1 << (b - start)) - 1)).bit_count()
+            start = b
+        return total
+
+
 class CyclicMap:
     """A page map computed one cycle of pfns at a time, never held whole
     (makedumpfile's cyclic mode): memory stays the same whatever the size

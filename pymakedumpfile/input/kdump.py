@@ -15,13 +15,14 @@ from .. import accel, codecs
 from ..errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
 from ..formats import diskdump as dd
 from ..formats import elf as elff
-from ..pagemap import Bitmap
+from ..pagemap import Bitmap, FileBitmap, FileBytes
 from ..translate import arch_from_machine
 from ..vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .source import Source
 
 _RANK_BITS = 4096  # pfns per rank-index entry
+LAZY_BITMAP_BYTES = 1 << 20  # a larger bitmap (over 32 GiB of memory) is read a piece at a time
 MAX_BLOCK_SIZE = 1 << 20
 
 
@@ -115,8 +116,8 @@ class KdumpReader(DumpReader):
                 f"({source.size:#x})",
                 self.name,
             )
-        self.memmap = Bitmap(source.read_exact(self.bitmap_offset, nbytes, "first bitmap"), max_mapnr)
-        self.pagemap_full = Bitmap(source.read_exact(self.bitmap_offset + half, nbytes, "second bitmap"), max_mapnr)
+        self.memmap = self._bitmap(self.bitmap_offset, nbytes, max_mapnr, "first bitmap")
+        self.pagemap_full = self._bitmap(self.bitmap_offset + half, nbytes, max_mapnr, "second bitmap")
         self.pd_offset = (1 + h.sub_hdr_size + h.bitmap_blocks) * bs
         self._build_rank()
 
@@ -153,6 +154,15 @@ class KdumpReader(DumpReader):
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
             self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux", release=self.vmcoreinfo.osrelease)
+
+    def _bitmap(self, offset: int, nbytes: int, max_mapnr: int, what: str) -> Bitmap:
+        """A bitmap of the file: read whole when small, else a piece at a
+        time (:class:`FileBitmap`) so that memory does not grow with the dump."""
+        if nbytes <= LAZY_BITMAP_BYTES:
+            return Bitmap(self.source.read_exact(offset, nbytes, what), max_mapnr)
+        src = self.source
+        src.check_range(offset, nbytes, what)  # the data is there (a flattened stream may only claim it)
+        return FileBitmap(FileBytes(lambda o, n: src.read_exact(offset + o, n, what), nbytes), max_mapnr)
 
     def _blob(self, offset: int, size: int, what: str) -> bytes:
         if size > 64 << 20 or offset < 0:

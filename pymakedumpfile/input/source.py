@@ -35,14 +35,18 @@ class Source:
         """Read ``size`` bytes at ``offset``; short only at the end of the data."""
         raise NotImplementedError
 
-    def read_exact(self, offset: int, size: int, what: str) -> bytes:
-        """Like :meth:`pread` but a short read is a :class:`TruncatedDumpError`."""
+    def check_range(self, offset: int, size: int, what: str) -> None:
+        """Raise unless ``size`` bytes at ``offset`` are there to read (without reading them)."""
         if offset < 0 or size < 0:
             raise CorruptDumpError(f"Cannot read {what}: negative offset or size", self.name)
         if offset + size > self.size and self.size_known:  # refuse before allocating
             raise TruncatedDumpError(
                 f"Cannot read {what}: file ends at {self.size:#x}, need {offset + size:#x}", self.name
             )
+
+    def read_exact(self, offset: int, size: int, what: str) -> bytes:
+        """Like :meth:`pread` but a short read is a :class:`TruncatedDumpError`."""
+        self.check_range(offset, size, what)
         data = self.pread(offset, size)
         if len(data) != size:
             raise TruncatedDumpError(
@@ -173,7 +177,7 @@ class FlattenedSource(Source):
         ends[i:j] = [new_e[k] for k in order]
         wh[i:j] = [new_w[k] for k in order]
 
-    def read_exact(self, offset: int, size: int, what: str) -> bytes:
+    def check_range(self, offset: int, size: int, what: str) -> None:
         if size > MAX_GAP and 0 <= offset:  # refuse to allocate for data the stream does not hold
             held = self._held(offset, min(offset + size, self.size))
             if size - held > MAX_GAP:
@@ -181,7 +185,7 @@ class FlattenedSource(Source):
                     f"Cannot read {what}: the stream holds only {held:#x} of the {size:#x} bytes at {offset:#x}",
                     self.name,
                 )
-        return super().read_exact(offset, size, what)
+        super().check_range(offset, size, what)
 
     def _held(self, a: int, b: int) -> int:
         """Bytes of [a, b) that some record provides."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,3 +57,42 @@ def test_cyclic_map_equals_bitmap(seed: int, n: int, cycle: int, density: float,
         assert cm.to_bytes(a, b) == bm.to_bytes(a, b), (a, b)
         assert cm.test(a) == (a < n and bits[a])
     assert all(b - a <= cycle and a % cycle == 0 for a, b in calls)  # never more than a cycle at a time
+
+
+@pytest.mark.parametrize("piece", [1, 3, 64])
+def test_file_bytes_and_bitmap_read_by_pieces(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FileBytes gives the bytes of its region by index, slice, bytes() and
+    ==, reading only pieces (never the whole region at once) and keeping a
+    few; a FileBitmap over it answers test/count/runs/to_bytes as a Bitmap
+    over the same bytes."""
+    from pymakedumpfile import pagemap
+
+    monkeypatch.setattr(pagemap, "RUNS_PIECE_BYTES", piece)
+    rnd = random.Random(piece)
+    raw = bytes(rnd.choice([0, 0xFF, rnd.randrange(256)]) for _ in range(700))
+    reads: list[tuple[int, int]] = []
+
+    def read(o: int, n: int) -> bytes:
+        reads.append((o, n))
+        return raw[o : o + n]
+
+    fb = pagemap.FileBytes(read, len(raw), keep=4)
+    assert len(fb) == 700 and bytes(fb) == raw and fb == raw and fb != raw[:-1] + b"x"
+    for _ in range(200):
+        a, b = sorted(rnd.sample(range(701), 2))
+        assert fb[a:b] == raw[a:b]
+        assert fb[a] == raw[a] and fb[-1 - a] == raw[-1 - a]
+    assert max(n for _, n in reads) <= piece and all(o % piece == 0 for o, _ in reads)
+    assert len(fb._cache) <= 4
+    with pytest.raises(IndexError):
+        fb[700]
+    n = 700 * 8 - 5
+    lazy, whole = pagemap.FileBitmap(fb, n), Bitmap(raw, n)
+    assert list(lazy.runs()) == list(whole.runs()) and lazy.count() == whole.count()
+    for _ in range(100):
+        a, b = sorted(rnd.sample(range(n + 1), 2))
+        assert lazy.count(a, b) == whole.count(a, b)
+        assert list(lazy.runs(a, b)) == list(whole.runs(a, b))
+        a8 = a & ~7
+        assert lazy.to_bytes(a8, b) == whole.to_bytes(a8, b)
+        assert lazy.test(a) == whole.test(a)
