@@ -26,6 +26,10 @@ import time
 
 
 def timed(cmd: list[str], stdout: int | None = None) -> tuple[float, int]:
+    """Wall time and peak RSS of ``cmd``.  Dirty pages of earlier runs are
+    written out first (not timed): makedumpfile and zstd leave theirs to the
+    kernel, which would write them back during the next run (we fsync ours)."""
+    os.sync()
     tf = tempfile.NamedTemporaryFile(delete=False)
     tf.close()
     t0 = time.monotonic()
