@@ -147,26 +147,20 @@ class Bitmap:
         end = self.max_pfn if end is None else min(end, self.max_pfn)
         if start >= end:
             return
-        # the map is read a piece at a time (a copy of the whole would double
-        # its memory); a run that crosses pieces is joined before it is given
-        run_a = run_b = -1
-        first = start >> 3
-        while first << 3 < end:
-            stop = min(first + RUNS_PIECE_BYTES, (end + 7) >> 3)
-            view = bytes(self.buf[first:stop])
-            for a, b in _byte_runs(view, first * 8):
-                a, b = max(a, start), min(b, end)
-                if a >= b:
-                    continue
-                if a == run_b:
-                    run_b = b
-                    continue
-                if run_a >= 0:
-                    yield run_a, run_b
-                run_a, run_b = a, b
-            first = stop
-        if run_a >= 0:
-            yield run_a, run_b
+
+        def pieces() -> Iterator[tuple[int, int]]:
+            # the map is read a piece at a time (a copy of the whole would
+            # double its memory); a run that crosses pieces is joined below
+            first = start >> 3
+            while first << 3 < end:
+                stop = min(first + RUNS_PIECE_BYTES, (end + 7) >> 3)
+                for a, b in _byte_runs(bytes(self.buf[first:stop]), first * 8):
+                    a, b = max(a, start), min(b, end)
+                    if a < b:
+                        yield a, b
+                first = stop
+
+        yield from _joined(pieces())
 
     def count(self, start: int = 0, end: int | None = None) -> int:
         end = self.max_pfn if end is None else min(end, self.max_pfn)
@@ -341,21 +335,14 @@ class CyclicMap:
         return self._get(k).test(pfn - k * self.cycle)
 
     def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
-        pa = pb = -1
-        for k, a, b in self._pieces(start, end):
-            if not self.counts[k]:
-                continue
-            base = k * self.cycle
-            for x, y in self._get(k).runs(a, b):
-                x, y = x + base, y + base
-                if x == pb:
-                    pb = y
-                    continue
-                if pa >= 0:
-                    yield pa, pb
-                pa, pb = x, y
-        if pa >= 0:
-            yield pa, pb
+
+        def cycles() -> Iterator[tuple[int, int]]:
+            for k, a, b in self._pieces(start, end):
+                if self.counts[k]:
+                    base = k * self.cycle
+                    yield from ((x + base, y + base) for x, y in self._get(k).runs(a, b))
+
+        yield from _joined(cycles())
 
     def count(self, start: int = 0, end: int | None = None) -> int:
         n = 0
@@ -378,6 +365,20 @@ class CyclicMap:
             parts.append(self._get(k).to_bytes(a, b) if self.counts[k] else bytes((b - a + 7) // 8))
         raw = b"".join(parts)
         return raw + bytes((end - start + 7) // 8 - len(raw))
+
+
+def _joined(runs: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Sorted runs with those that touch ([a, b) then [b, c)) joined."""
+    pa = pb = -1
+    for x, y in runs:
+        if x == pb:
+            pb = y
+            continue
+        if pa >= 0:
+            yield pa, pb
+        pa, pb = x, y
+    if pa >= 0:
+        yield pa, pb
 
 
 def _byte_runs(view: bytes, base: int) -> Iterator[tuple[int, int]]:

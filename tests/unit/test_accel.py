@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -97,6 +98,40 @@ def test_policy_env_selects_backend() -> None:
     assert p.returncode != 0 and "PYMAKEDUMPFILE_ACCEL" in p.stderr
 
 
+def _mixed_batch(rnd: random.Random, n: int, alphabet: str, ps: int = 4096) -> tuple[list[str], list[bytes], bytes]:
+    """Kinds, pages and a skip bitmap (5 pages skipped) for the batch
+    kernels: z zero, r random, t text, h half random and half zeros."""
+    kinds = [rnd.choice(alphabet) for _ in range(n)]
+    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r"
+             else rnd.randbytes(ps // 2) + bytes(ps // 2) if k == "h" else (b"text %d " % i * 600)[:ps]
+             for i, k in enumerate(kinds)]
+    skip = bytearray((n + 7) // 8)
+    for i in rnd.sample(range(n), 5):
+        skip[i >> 3] |= 1 << (i & 7)
+    return kinds, pages, bytes(skip)
+
+
+def _run_batch(fn: Any, pages: list[bytes], skip: bytes, *level: int) -> tuple[bytes, Any, Any, list[bytes | None]]:
+    """Run batch kernel ``fn``; the data, sizes, flags and each page's
+    bytes in the data (None for a skipped page, checked to be skipped)."""
+    from array import array
+
+    n, ps = len(pages), len(pages[0])
+    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
+    data = fn(b"".join(pages), ps, skip, sizes, flags, *level)
+    chunks: list[bytes | None] = []
+    pos = 0
+    for i in range(n):
+        if skip[i >> 3] >> (i & 7) & 1:
+            assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+            chunks.append(None)
+            continue
+        chunks.append(data[pos : pos + sizes[i]])
+        pos += sizes[i]
+    assert pos == len(data)
+    return data, sizes, flags, chunks
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_zlib_pages_twins_and_compress2(backend: str, seed: int) -> None:
     """The -c batch kernel: the same bytes from C and Python, each page the
@@ -113,29 +148,19 @@ def test_zlib_pages_twins_and_compress2(backend: str, seed: int) -> None:
     fn = accel.implementations("zlib_pages")[backend]
     rnd = random.Random(seed)
     ps, n = 4096, 37
-    kinds = [rnd.choice("zrtz") for _ in range(n)]
-    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r" else (b"text %d " % i * 600)[:ps]
-             for i, k in enumerate(kinds)]
-    skip = bytearray((n + 7) // 8)
-    for i in rnd.sample(range(n), 5):
-        skip[i >> 3] |= 1 << (i & 7)
-    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
-    data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
-    pos = 0
-    for i, p in enumerate(pages):
-        if skip[i >> 3] >> (i & 7) & 1:
-            assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+    kinds, pages, skip = _mixed_batch(rnd, n, "zrtz")
+    data, sizes, flags, chunks = _run_batch(fn, pages, skip, 1)
+    for i, (p, chunk) in enumerate(zip(pages, chunks)):
+        if chunk is None:
             continue
         want = zlib.compress(p, 1)
         if len(want) < ps:
-            assert (flags[i], data[pos : pos + sizes[i]]) == (1, want)
+            assert (flags[i], chunk) == (1, want)
         else:
-            assert (flags[i], sizes[i], data[pos : pos + ps]) == (0, ps, p)
-        pos += sizes[i]
-    assert pos == len(data)
+            assert (flags[i], sizes[i], chunk) == (0, ps, p)
     other = accel.implementations("zlib_pages")["python"]
     s2, f2 = array("I", bytes(4 * n)), array("I", bytes(4 * n))
-    assert other(b"".join(pages), ps, bytes(skip), s2, f2, 1) == data and (s2, f2) == (sizes, flags)
+    assert other(b"".join(pages), ps, skip, s2, f2, 1) == data and (s2, f2) == (sizes, flags)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -147,7 +172,6 @@ def test_deflate_pages_twins(backend: str, seed: int) -> None:
     page, a page that does not shrink is raw, skipped pages are left out;
     both backends make the same decisions on these pages."""
     import zlib
-    from array import array
 
     impls = accel.implementations("deflate_pages")
     if backend == "native" and "native" not in impls:
@@ -156,33 +180,20 @@ def test_deflate_pages_twins(backend: str, seed: int) -> None:
         pytest.skip("native module built without libdeflate.h")
     rnd = random.Random(seed)
     ps, n = 4096, 41
-    kinds = [rnd.choice("zrtzh") for _ in range(n)]
-    # h: half random, half zeros (shrinks a little: the edge of "kept compressed")
-    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r"
-             else rnd.randbytes(ps // 2) + bytes(ps // 2) if k == "h" else (b"text %d " % i * 600)[:ps]
-             for i, k in enumerate(kinds)]
-    skip = bytearray((n + 7) // 8)
-    for i in rnd.sample(range(n), 5):
-        skip[i >> 3] |= 1 << (i & 7)
+    kinds, pages, skip = _mixed_batch(rnd, n, "zrtzh")  # h: shrinks a little, the edge of "kept compressed"
     fn = impls[backend]
-    sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
-    data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
-    pos = 0
-    for i, p in enumerate(pages):
-        if skip[i >> 3] >> (i & 7) & 1:
-            assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+    _, sizes, flags, chunks = _run_batch(fn, pages, skip, 1)
+    for i, (p, chunk) in enumerate(zip(pages, chunks)):
+        if chunk is None:
             continue
-        chunk = data[pos : pos + sizes[i]]
         if flags[i] == 1:
             assert sizes[i] < ps and zlib.decompress(chunk) == p
             assert chunk[0] == 0x78  # a zlib header: deflate, 32 KiB window
         else:
             assert (flags[i], sizes[i], chunk) == (0, ps, p) and kinds[i] == "r"
-        pos += sizes[i]
-    assert pos == len(data)
     assert all(flags[i] == 1 for i in range(n) if kinds[i] != "r" and not skip[i >> 3] >> (i & 7) & 1)
     with pytest.raises(ValueError):
-        fn(b"".join(pages), ps, bytes(skip), sizes, flags, 13)
+        fn(b"".join(pages), ps, skip, sizes, flags, 13)
 
 
 def test_zlib_engine_is_libdeflate_when_built() -> None:
@@ -201,7 +212,6 @@ def test_zstd_pages_twins(backend: str, seed: int) -> None:
     compressed page is one zstd frame that decompresses to the page, a page
     that does not shrink is raw, skipped pages are left out; both backends
     make the same decisions (frames may differ: two libzstd versions)."""
-    from array import array
 
     import zstandard
 
@@ -211,27 +221,17 @@ def test_zstd_pages_twins(backend: str, seed: int) -> None:
         pytest.skip("native module built without zstd.h")
     rnd = random.Random(seed)
     ps, n = 4096, 41
-    pages = [bytes(ps) if k == "z" else rnd.randbytes(ps) if k == "r" else (b"text %d " % i * 600)[:ps]
-             for i, k in enumerate(rnd.choice("zrtz") for _ in range(n))]
-    skip = bytearray((n + 7) // 8)
-    for i in rnd.sample(range(n), 5):
-        skip[i >> 3] |= 1 << (i & 7)
+    _, pages, skip = _mixed_batch(rnd, n, "zrtz")
     results = {}
     for name, fn in accel.implementations("zstd_pages").items():
-        sizes, flags = array("I", bytes(4 * n)), array("I", bytes(4 * n))
-        data = fn(b"".join(pages), ps, bytes(skip), sizes, flags, 1)
-        pos = 0
+        _, sizes, flags, chunks = _run_batch(fn, pages, skip, 1)
         d = zstandard.ZstdDecompressor()
-        for i, p in enumerate(pages):
-            if skip[i >> 3] >> (i & 7) & 1:
-                assert (sizes[i], flags[i]) == (0, accel.PAGE_SKIPPED)
+        for i, (p, chunk) in enumerate(zip(pages, chunks)):
+            if chunk is None:
                 continue
-            chunk = data[pos : pos + sizes[i]]
             if flags[i] == 0x20:
                 assert sizes[i] < ps and d.decompress(chunk) == p
             else:
                 assert (flags[i], sizes[i], chunk) == (0, ps, p)
-            pos += sizes[i]
-        assert pos == len(data)
         results[name] = list(flags)
     assert len(set(map(tuple, results.values()))) == 1  # same raw / compressed / skipped decisions
