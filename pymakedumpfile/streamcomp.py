@@ -9,8 +9,6 @@ and every reader recognises them by magic and decompresses transparently.
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from typing import Any, BinaryIO
 
 from .errors import CorruptDumpError, UnsupportedDumpError
@@ -57,6 +55,9 @@ def decompressing_reader(kind: str, src: BinaryIO) -> BinaryIO:
 def inflate_to_tempfile(kind: str, src: BinaryIO, name: str) -> BinaryIO:
     """Decompress ``src`` into an unlinked temporary file (random access for
     the readers).  It lives in TMPDIR and is gone when closed."""
+    import shutil  # here: a capture never needs them (nor, through shutil, bz2 and lzma in the initramfs)
+    import tempfile
+
     tmp = tempfile.TemporaryFile(prefix="pymakedumpfile-")
     try:
         with decompressing_reader(kind, src) as r:
