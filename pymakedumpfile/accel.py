@@ -170,8 +170,8 @@ for _name in NAMES:
 if BACKEND == "native" and _g["deflate_pages_native"] is None and _g["zlib_pages_native"] is not None:
     _g["deflate_pages"] = _g["zlib_pages_native"]  # built without libdeflate: compress2's streams, in C
 #: what writes the zlib pages of -c: "libdeflate", "zlib" (compress2 in C) or "python"
-ZLIB_ENGINE = {id(_g["deflate_pages_native"]): "libdeflate", id(_g["zlib_pages_native"]): "zlib"}.get(
-    id(_g["deflate_pages"]), "python")
+ZLIB_ENGINE = ("python" if BACKEND == "python" or _g["deflate_pages"] is _g["deflate_pages_python"]
+               else "libdeflate" if _g["deflate_pages"] is _g["deflate_pages_native"] else "zlib")
 
 is_zero: Callable[[Any], bool]
 zero_pages: Callable[[Any, int], tuple[bytes, int]]

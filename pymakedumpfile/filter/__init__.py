@@ -115,16 +115,9 @@ def make_write_context(
     if cyclic:
         import zlib
 
-        held = w.attr["file.pagemap"]  # what the input holds
-
         def cycle_bits(c0: int, c1: int, counters: array, unreadable: list[tuple[int, str]]) -> tuple[bytes, int]:
             """The bits of cycle [c0, c1) and its zero pages (ELF: read here)."""
-            if cl.active:
-                bits = cl.cycle(c0, c1, counters)
-            elif held.count(c0, c1):
-                bits = held.to_bytes(c0, c1)
-            else:
-                bits = bytes((c1 - c0 + 7) // 8)
+            bits = cl.cycle(c0, c1, counters)
             zeros = 0
             if zero_pass and accel.popcount(bits):
                 bm = Bitmap(bytearray(bits), c1 - c0)
@@ -229,6 +222,8 @@ class Classifier:
         ptr = int(a.get("arch.ptr_size", 8))
         self.active = self.walk_free = False
         self.ranges: list = []
+        self.held = a["file.pagemap"]  # what the input holds
+        self.ram = a["memory.pagemap"]
         try:
             self.params = build_params(vi, level, ptr, a.get("arch.byte_order", "little") == "big")
         except MissingInfo as e:
@@ -249,8 +244,6 @@ class Classifier:
             raise UnsupportedDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
         except DumpError as e:
             raise CorruptDumpError(f"Cannot filter at dump level {level}: {e.message}", ctx.name) from None
-        self.held = a["file.pagemap"]  # what the input holds
-        self.ram = a["memory.pagemap"]
 
     def cycles(self) -> Iterator[tuple[int, int]]:
         m = self.ctx.max_pfn
