@@ -11,7 +11,8 @@ SOURCES "yes" to install .py sources next to the .pyc (tracebacks with source li
 
 The directories of $PYMAKEDUMPFILE_PYTHONPATH (colon separated: module-setup.sh sets it from
 pymakedumpfile_pythonpath, for a source checkout) and the interpreter's site-packages are
-searched. Prints one line per file,
+searched: a virtual environment's own when the interpreter is a venv's (.venv/bin/python),
+as a normal start would. Prints one line per file,
 '<how>\t<source>\t<destination>': how is "bin" (the interpreter), "lib" (an ELF shared
 object, install with its libraries) or "file". Exit 1, with a message, when something
 pymakedumpfile needs is missing.
@@ -20,6 +21,7 @@ import importlib.machinery
 import importlib.util
 import os
 import py_compile
+import site as site_module
 import sys
 import sysconfig
 
@@ -27,6 +29,40 @@ import sysconfig
 def fail(msg):
     sys.stderr.write("pymakedumpfile-files: " + msg + "\n")
     sys.exit(1)
+
+
+def venv_config():
+    """(prefix, settings) of the virtual environment sys.executable belongs to, or None.
+
+    Under -S the site module does not run, so sys.prefix is the base interpreter's even for
+    a venv's python: find pyvenv.cfg where site would (beside the executable or one level up,
+    without resolving the executable's symlink)."""
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    for d in (exe_dir, os.path.dirname(exe_dir)):
+        cfg = os.path.join(d, "pyvenv.cfg")
+        if os.path.isfile(cfg):
+            settings = {}
+            with open(cfg) as f:
+                for line in f:
+                    key, eq, value = line.partition("=")
+                    if eq:
+                        settings[key.strip().lower()] = value.strip()
+            return d, settings
+    return None
+
+
+def site_dirs():
+    """The site-packages directories the interpreter uses when started normally: a venv's own,
+    and the base interpreter's only when there is no venv or it includes system packages."""
+    base = [sysconfig.get_paths()[k] for k in ("purelib", "platlib")]
+    venv = venv_config()
+    if venv is None:
+        return base
+    prefix, settings = venv
+    own = [sysconfig.get_paths(vars={"base": prefix, "platbase": prefix})[k] for k in ("purelib", "platlib")]
+    if settings.get("include-system-site-packages", "false").lower() == "true":
+        return own + base
+    return own
 
 
 def main():
@@ -38,9 +74,9 @@ def main():
     paths = sysconfig.get_paths()
     extra = [p for p in os.environ.get("PYMAKEDUMPFILE_PYTHONPATH", "").split(":") if p]
     sys.path[0:0] = [os.path.abspath(p) for p in extra]
-    for k in ("purelib", "platlib"):  # -S left site-packages out of sys.path
-        if paths[k] not in sys.path:
-            sys.path.append(paths[k])
+    for d in site_dirs():  # -S left site-packages out of sys.path
+        if d not in sys.path:
+            site_module.addsitedir(d)  # with its .pth files: an editable install's path or finder
     std = [os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib")]
     out = []
     seen = set()

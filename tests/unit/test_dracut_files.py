@@ -1,0 +1,55 @@
+"""dracut/99pymakedumpfile/pymakedumpfile-files.py, the collector the dracut module runs as
+``PYTHON -S -E``, finds a virtual environment's packages when PYTHON is the venv's interpreter
+(the README installs into .venv): -S keeps the site module from setting sys.prefix to the venv,
+so the collector must find pyvenv.cfg itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODDIR = REPO / "dracut" / "99pymakedumpfile"
+SITE = "/usr/lib/pymakedumpfile"
+
+
+def collect(python: str, tmp_path: Path, codecs: str = "zstd snappy", pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYMAKEDUMPFILE_PYTHONPATH": pythonpath}
+    return subprocess.run([python, "-S", "-E", str(MODDIR / "pymakedumpfile-files.py"), str(MODDIR / "python-modules.list"),
+                           str(tmp_path / "stage"), codecs, SITE], capture_output=True, text=True, env=env, timeout=300)
+
+
+def normal_origin(python: str, module: str) -> str:
+    """Where ``module`` comes from when ``python`` starts normally (site module and all)."""
+    p = subprocess.run([python, "-c", f"import os, {module} as m; print(os.path.realpath(m.__file__))"],
+                       capture_output=True, text=True, check=True)
+    return p.stdout.strip()
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the tests run outside a virtual environment")
+def test_venv_interpreter_finds_the_venv_packages(tmp_path: Path) -> None:
+    p = collect(sys.executable, tmp_path)
+    assert p.returncode == 0, p.stderr
+    rows = [line.split("\t") for line in p.stdout.splitlines()]
+    sources = {dst: src for _, src, dst in rows}
+    # each third-party module is taken from where the venv's interpreter imports it, not from
+    # the base interpreter's site-packages (which may hold other versions, or none)
+    for module, dst in (("zstandard", f"{SITE}/zstandard/__init__.pyc"), ("click", f"{SITE}/click/__init__.pyc")):
+        assert dst in sources, (module, sorted(sources)[:20])
+    for module in ("zstandard", "click"):
+        assert normal_origin(sys.executable, module).startswith(str(Path(sys.prefix).resolve()))
+    assert any(dst.startswith(f"{SITE}/pymakedumpfile/") for dst in sources)
+    assert rows[0][0] == "bin"
+
+
+def test_missing_codec_is_one_message(tmp_path: Path) -> None:
+    """A codec the interpreter lacks: one line naming the interpreter and the modules, exit 1."""
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    p = collect(str(venv / "bin" / "python"), tmp_path, pythonpath=str(REPO))
+    assert p.returncode == 1
+    assert p.stderr.startswith("pymakedumpfile-files: modules not found for ") and "zstandard" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
