@@ -3,7 +3,9 @@
 #   tests/vm/build.sh OUT_DIR
 # RIG_DIR (default ~/.cache/pymakedumpfile/rig): the rig cache, only read (kernel/).
 # PYMAKEDUMPFILE_PYTHON: the interpreter to install (default: python3 on the caller's PATH;
-# dracut itself runs with PATH=/usr/sbin:/usr/bin:..., so the module gets it explicitly).
+# dracut itself runs with PATH=/usr/sbin:/usr/bin:..., so the module gets it explicitly): one
+# the package is installed for (the test installs it into a fresh venv, as the README does).
+# PYMAKEDUMPFILE_PYTHONPATH: a source checkout to take the package from instead (optional).
 # CAPTURE_APPEND: the crash kernel's command line (default below).
 # Writes to OUT_DIR:
 #   capture.img        dracut (host's dracut-core, our modules from a private dracutbasedir):
@@ -37,7 +39,7 @@ ln -s "$HERE/98pmdtest" "$BASE/modules.d/98pmdtest"
 mkd() { # mkd OUTPUT MODULES EXTRA...
 	local out=$1 mods=$2
 	shift 2
-	dracutbasedir=$BASE pymakedumpfile_python=$PY pymakedumpfile_pythonpath=$REPO \
+	dracutbasedir=$BASE pymakedumpfile_python=$PY pymakedumpfile_pythonpath=${PYMAKEDUMPFILE_PYTHONPATH-} \
 		dracut --force --no-hostonly --no-hostonly-cmdline --no-early-microcode -m "$mods" \
 		--kmoddir "$KDIR/lib/modules/$KVER" --kver "$KVER" \
 		--drivers "virtio_pci virtio_blk ext4 crc32c_generic" \

@@ -60,13 +60,29 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("vm")
 
 
+def installed_python(work: Path) -> str:
+    """The interpreter of a virtual environment the package is installed into as the README
+    installs it (``python3 -m venv .venv && .venv/bin/pip install .``: not editable, no source
+    tree on any path): the dracut module must find everything through that interpreter alone.
+    PYMAKEDUMPFILE_PYTHON names another interpreter to use instead."""
+    if os.environ.get("PYMAKEDUMPFILE_PYTHON"):
+        return os.environ["PYMAKEDUMPFILE_PYTHON"]
+    venv = work / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(REPO)], check=True,
+                   env={**os.environ, "PYMAKEDUMPFILE_REQUIRE_ACCEL": "1"})
+    return str(venv / "bin/python")
+
+
 @pytest.fixture(scope="session")
 def images(work: Path) -> Path:
     d = work / "images"
     if os.environ.get("PMD_VM_REUSE") == "1" and (d / "sizes.json").exists():
         return d
-    subprocess.run([str(HERE / "build.sh"), str(d)], check=True, env={**os.environ, "RIG_DIR": str(RIG_DIR),
-                   "PYMAKEDUMPFILE_PYTHON": os.environ.get("PYMAKEDUMPFILE_PYTHON", sys.executable)})
+    env = {k: v for k, v in os.environ.items() if k != "PYMAKEDUMPFILE_PYTHONPATH"}
+    subprocess.run([str(HERE / "build.sh"), str(d)], check=True,
+                   env={**env, "RIG_DIR": str(RIG_DIR), "PYMAKEDUMPFILE_PYTHON": installed_python(work)}, cwd=work)
     return d
 
 
