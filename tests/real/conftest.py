@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from util import RIG, need
+from util import RIG, need, rig_release
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +21,12 @@ def mem512() -> Path:
     need((d / "vmcore.elf").exists() and (d / "mdf-ref" / "summary.json").exists(),
          f"real dumps missing in {d}: run tests/rig/make-dumps.sh")
     return d
+
+
+@pytest.fixture(scope="session")
+def release(mem512: Path) -> str:
+    """The kernel release the rig booted for mem512: its run record, not our reader."""
+    return rig_release(mem512)
 
 
 @pytest.fixture(scope="session")

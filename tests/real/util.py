@@ -27,6 +27,14 @@ def need(ok: bool, why: str) -> None:
 LKDF = REPO / "tests" / "tools" / "lkdf_pages.py"
 
 
+def rig_release(dump_dir: Path) -> str:
+    """The release of the kernel the rig booted to make the dumps in ``dump_dir``, from the
+    rig's own run record (rig-run.json): the expected value of every release a reader reports.
+    Debian replaces its kernel package often, so no test names a release."""
+    rec = json.loads((dump_dir / "rig-run.json").read_text())
+    return str(rec["kernel"])
+
+
 def run_cli(*args: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
     p = subprocess.run([sys.executable, "-m", "pymakedumpfile", *args], capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if check and p.returncode != 0:
