@@ -26,10 +26,56 @@ import pytest
 from util import REPO, lkdf, need, our_digests
 
 ZERO = hashlib.blake2b(bytes(4096), digest_size=8).hexdigest()
-# pfns made unreadable: a run across a 1024-page read batch of the writers
-# (the direct-map PT_LOAD starts at pfn 0x100), one page alone, and one in
-# the last PT_LOAD (clear of the kernel-text PT_LOAD that repeats 0x17000-0x1a42f)
-BAD = [0x90FE, 0x90FF, 0x9100, 0x9101, 0xA123, 0x1C000]
+
+
+def elf_loads(path: Path) -> list[tuple[int, int, int, int]]:
+    """(vaddr, paddr, offset, filesz) of each PT_LOAD of an ELF64 little-endian vmcore."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    out = []
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, p_paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
+        if p_type == 1:
+            out.append((p_vaddr, p_paddr, p_offset, p_filesz))
+    return out
+
+
+def choose_bad(path: Path) -> list[int]:
+    """The pfns to make unreadable, chosen from the vmcore's own program headers (KASLR moves
+    the kernel-text PT_LOAD, which repeats part of RAM, from one boot to the next): a run of
+    four across a 1024-page read batch of the writers (batches count from the start of the
+    largest RAM PT_LOAD), one page alone, and one in the last PT_LOAD.  Each is held by exactly
+    one PT_LOAD (a page held twice has two file ranges) and is not a zero page (so every dump
+    level keeps it and a kdump file has its data)."""
+    loads = elf_loads(path)
+    spans = [(pa >> 12, (pa + size) >> 12) for _, pa, _, size in loads]
+    with open(path, "rb") as f:
+        def usable(pfn: int) -> bool:
+            held = [(a, off) for (a, b), (_, _, off, _) in zip(spans, loads) if a <= pfn < b]
+            if len(held) != 1:
+                return False
+            a, off = held[0]
+            f.seek(off + ((pfn - a) << 12))
+            return f.read(4096).strip(b"\0") != b""
+
+        ram = max(spans, key=lambda s: s[1] - s[0])
+        run = next([b - 2, b - 1, b, b + 1] for b in range(ram[0] + 0x9000, ram[1] - 2, 0x400)
+                   if all(usable(p) for p in range(b - 2, b + 2)))
+        lone = next(p for p in range(run[-1] + 0x1023, ram[1]) if usable(p))
+        last = spans[-1]
+        tail = next(p for p in range(last[0] + (last[1] - last[0]) // 4, last[1]) if usable(p))
+    return [*run, lone, tail]
+
+
+@pytest.fixture(scope="module")
+def bad_pfns(mem512: Path) -> list[int]:
+    bad = choose_bad(mem512 / "vmcore.elf")
+    assert len(set(bad)) == 6
+    return bad
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +90,8 @@ def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def elf_ranges(path: Path, pfns: list[int]) -> list[tuple[int, int]]:
     """File byte ranges holding ``pfns`` in an ELF64 little-endian vmcore."""
-    with open(path, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
     out = []
-    for i in range(phnum):
-        p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
-        if p_type != 1:
-            continue
+    for _, p_paddr, p_offset, p_filesz in elf_loads(path):
         for pfn in pfns:
             a = pfn * 4096
             if p_paddr <= a < p_paddr + p_filesz:
@@ -111,25 +148,26 @@ def clean(src: Path, tmp: Path, *opts: str) -> dict[int, str]:
     return lkdf(out)["pages"]  # type: ignore[return-value]
 
 
-def test_kdump_output_excludes_and_reports_unreadable_pages(mem512: Path, shim: Path, tmp_path: Path,
-                                                           libkdumpfile: str, crash: str, makedumpfile: str) -> None:
+def test_kdump_output_excludes_and_reports_unreadable_pages(mem512: Path, shim: Path, tmp_path: Path, bad_pfns: list[int],
+                                                           libkdumpfile: str, crash: str, makedumpfile: str,
+                                                           release: str) -> None:
     src = mem512 / "vmcore.elf"
-    ranges = elf_ranges(src, BAD)
-    assert len(ranges) == len(BAD)
+    ranges = elf_ranges(src, bad_pfns)
+    assert len(ranges) == len(bad_pfns)
     out, log = tmp_path / "dump", tmp_path / "eio.log"
     p = run_faulty(shim, src, ranges, log, "-l", "-d", "1", "--message-level", "31", str(src), str(out))
     assert p.returncode == 1, p.stderr
     assert "Traceback" not in p.stderr
     assert log.exists() and log.read_text().strip(), "the injector never failed a read"
-    assert reported(p.stderr) == set(BAD)
+    assert reported(p.stderr) == set(bad_pfns)
     assert f"{src}: 6 pages could not be read" in p.stderr and "Input/output error" in p.stderr
     assert re.search(r"Unreadable pages\s+: 0x0+6\b", p.stderr)
     got = lkdf(out)["pages"]
-    want = {pfn: h for pfn, h in clean(src, tmp_path, "-l", "-d", "1").items() if pfn not in BAD}
+    want = {pfn: h for pfn, h in clean(src, tmp_path, "-l", "-d", "1").items() if pfn not in bad_pfns}
     assert got == want  # the bad pages excluded, every other page right
     assert our_digests(out) == want
     r = subprocess.run([crash, "--osrelease", str(out)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "6.1.0-56-amd64", r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.strip() == release, r.stdout + r.stderr
     # makedumpfile reads the descriptors by bitmap rank: a refilter sees the same pages
     again = tmp_path / "again"
     r = subprocess.run([makedumpfile, "-d", "0", str(out), str(again)], capture_output=True, text=True, timeout=300)
@@ -137,10 +175,10 @@ def test_kdump_output_excludes_and_reports_unreadable_pages(mem512: Path, shim: 
     assert lkdf(again)["pages"] == want
 
 
-def test_ignore_read_errors_exits_zero(mem512: Path, shim: Path, tmp_path: Path) -> None:
+def test_ignore_read_errors_exits_zero(mem512: Path, shim: Path, tmp_path: Path, bad_pfns: list[int]) -> None:
     src = mem512 / "vmcore.elf"
     out = tmp_path / "dump"
-    p = run_faulty(shim, src, elf_ranges(src, BAD[:1]), tmp_path / "eio.log", "-l", "-d", "31",
+    p = run_faulty(shim, src, elf_ranges(src, bad_pfns[:1]), tmp_path / "eio.log", "-l", "-d", "31",
                    "--ignore-read-errors", str(src), str(out))
     # the page may be filtered out at level 31 before it is read; when read, it is reported
     assert p.returncode == 0, p.stderr
@@ -149,21 +187,22 @@ def test_ignore_read_errors_exits_zero(mem512: Path, shim: Path, tmp_path: Path)
 
 
 def test_elf_output_fills_unreadable_pages_with_zeros(mem512: Path, shim: Path, tmp_path: Path,
-                                                     libkdumpfile: str) -> None:
+                                                     libkdumpfile: str, bad_pfns: list[int]) -> None:
     src = mem512 / "vmcore.elf"
     out = tmp_path / "dump"
-    p = run_faulty(shim, src, elf_ranges(src, BAD), tmp_path / "eio.log", "-E", "-d", "1", str(src), str(out))
+    p = run_faulty(shim, src, elf_ranges(src, bad_pfns), tmp_path / "eio.log", "-E", "-d", "1", str(src), str(out))
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
-    assert reported(p.stderr) == set(BAD)
+    assert reported(p.stderr) == set(bad_pfns)
     got = lkdf(out)["pages"]
     want = clean(src, tmp_path, "-E", "-d", "1")
-    assert all(got[pfn] == ZERO for pfn in BAD)
-    assert {k: v for k, v in got.items() if k not in BAD} == {k: v for k, v in want.items() if k not in BAD}
+    assert all(got[pfn] == ZERO for pfn in bad_pfns)
+    assert {k: v for k, v in got.items() if k not in bad_pfns} == {k: v for k, v in want.items() if k not in bad_pfns}
 
 
-def test_kdump_input_with_unreadable_page_data(mem512: Path, shim: Path, tmp_path: Path, libkdumpfile: str) -> None:
+def test_kdump_input_with_unreadable_page_data(mem512: Path, shim: Path, tmp_path: Path, libkdumpfile: str,
+                                               bad_pfns: list[int]) -> None:
     src = mem512 / "mdf-ref" / "dump.l.d1"  # makedumpfile's file: compressed pages
-    bad = [0x9100, 0x1C000]
+    bad = [bad_pfns[2], bad_pfns[5]]
     out = tmp_path / "dump"
     p = run_faulty(shim, src, kdump_ranges(src, bad), tmp_path / "eio.log", "-c", "-d", "0", str(src), str(out))
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
@@ -173,16 +212,16 @@ def test_kdump_input_with_unreadable_page_data(mem512: Path, shim: Path, tmp_pat
 
 
 def test_split_output_parts_agree_on_unreadable_pages(mem512: Path, shim: Path, tmp_path: Path, libkdumpfile: str,
-                                                      crash: str) -> None:
+                                                      crash: str, release: str, bad_pfns: list[int]) -> None:
     src = mem512 / "vmcore.elf"
     parts = [tmp_path / "p1", tmp_path / "p2"]
-    p = run_faulty(shim, src, elf_ranges(src, BAD), tmp_path / "eio.log", "--split", "-l", "-d", "1",
+    p = run_faulty(shim, src, elf_ranges(src, bad_pfns), tmp_path / "eio.log", "--split", "-l", "-d", "1",
                    "--splitblock-size", str(64 << 10), str(src), *map(str, parts))
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
-    assert reported(p.stderr) == set(BAD)
-    want = {pfn: h for pfn, h in clean(src, tmp_path, "-l", "-d", "1").items() if pfn not in BAD}
+    assert reported(p.stderr) == set(bad_pfns)
+    want = {pfn: h for pfn, h in clean(src, tmp_path, "-l", "-d", "1").items() if pfn not in bad_pfns}
     assert our_digests([str(x) for x in parts]) == want  # our reader checks that the parts' bitmaps agree
     got = lkdf(parts[0], parts[1], max_pfn=0x20000)["pages"]
     assert got == want
     r = subprocess.run([crash, "--osrelease", str(parts[0])], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "6.1.0-56-amd64", r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.strip() == release, r.stdout + r.stderr
