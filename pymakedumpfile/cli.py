@@ -392,7 +392,8 @@ def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, du
                                progress=msg.progress("Excluding unnecessary pages"), threads=threads)
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=force, threads=threads,
-                                  splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE)
+                                  splitblock_size=splitblock_kb * 1024 if splitblock_kb else DEFAULT_SPLITBLOCK_SIZE,
+                                  on_plan=lambda plan: plan.smaller_blocks and msg.say(ML_COMMON, plan.describe()))
     unreadable = report_unreadable(msg, vmcore, [*results, w.attr["filter.stats"]])
     bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
     for f, r in bad:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -104,10 +105,17 @@ def split_ranges(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITB
     if splitblock_size <= 0 or splitblock_size % ps:
         raise UsageError(f"--splitblock-size must be a positive multiple of the page size ({ps} bytes)")
     per = splitblock_size // ps
-    max_pfn = ctx.max_pfn
     pm = ctx.pagemap
-    counts = [pm.count(b, min(b + per, max_pfn)) for b in range(0, max_pfn, per)]
+    counts = [pm.count(b, min(b + per, ctx.max_pfn)) for b in range(0, ctx.max_pfn, per)]
+    return _divide(counts, per, ctx.max_pfn, parts)
+
+
+def _divide(counts: list[int], per: int, max_pfn: int, parts: int, at_least_one: bool = False) -> list[tuple[int, int]]:
+    """Cut blocks of ``per`` pfns holding ``counts`` pages into ``parts`` ranges, greedily
+    (``at_least_one``: a part asks for one page even when there are fewer pages than parts)."""
     needed_each = sum(counts) // parts
+    if at_least_one:
+        needed_each = max(needed_each, 1)
     ranges = []
     block = 0
     end = 0
@@ -124,6 +132,73 @@ def split_ranges(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITB
     return ranges
 
 
+@dataclass(frozen=True)
+class SplitPlan:
+    """How a dump is divided among the parts of a split dump."""
+
+    ranges: list[tuple[int, int]]   # [start_pfn, end_pfn) of each part
+    pages: list[int]                # pages each part holds
+    block_size: int                 # the split block used, in bytes
+    asked_block_size: int           # the split block asked for (--splitblock-size)
+    empty_asked: int = 0            # parts the asked split block would have left without pages
+
+    @property
+    def smaller_blocks(self) -> bool:
+        return self.block_size != self.asked_block_size
+
+    def describe(self) -> str:
+        """One line saying why the split block was made smaller (empty when it was not)."""
+        if not self.smaller_blocks:
+            return ""
+        how = ("so that every part gets a share" if all(self.pages)
+               else f"the dump has too few pages for {len(self.pages)} parts: {self.pages.count(0)} stay empty")
+        return (f"--split: with split blocks of {_size(self.asked_block_size)}, {self.empty_asked} of the "
+                f"{len(self.pages)} parts would hold no page; using split blocks of {_size(self.block_size)} {how} "
+                f"(pages per part: {', '.join(map(str, self.pages))}).")
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+MAX_SPLIT_BLOCKS = 1 << 20  # a smaller split block is not tried when the dump would have more blocks than this
+
+
+def plan_split(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITBLOCK_SIZE) -> SplitPlan:
+    """Divide a dump among ``parts`` as makedumpfile does (:func:`split_ranges`); where that
+    leaves a part without pages (the pages to dump lie in fewer split blocks than there are
+    parts, as on a small or mostly filtered machine), halve the split block until every part
+    holds pages and the largest part holds at most twice the pages of the smallest, and use
+    the first such division (ranges still fall on split-block bounds)."""
+    ranges = split_ranges(ctx, parts, splitblock_size)
+    pm = ctx.pagemap
+    pages = [pm.count(a, b) if b > a else 0 for a, b in ranges]
+    plan = SplitPlan(ranges, pages, splitblock_size, splitblock_size)
+    if all(pages) or sum(pages) == 0:
+        return plan
+    ps = ctx.page_size
+    runs = list(pm.runs())
+    per = splitblock_size // ps
+    best = plan
+    while per > 1 and ctx.max_pfn // (per // 2) <= MAX_SPLIT_BLOCKS:
+        per //= 2
+        counts = [0] * ((ctx.max_pfn + per - 1) // per)
+        for a, b in runs:
+            while a < b:
+                e = min(b, (a // per + 1) * per)
+                counts[a // per] += e - a
+                a = e
+        ranges = _divide(counts, per, ctx.max_pfn, parts, at_least_one=True)
+        pages = [sum(counts[a // per : (b + per - 1) // per]) if b > a else 0 for a, b in ranges]
+        best = SplitPlan(ranges, pages, per * ps, splitblock_size, plan.pages.count(0))
+        if all(pages) and max(pages) <= 2 * min(pages):
+            break
+    return best
+
+
 def write_split(
     ctx: Context,
     paths: Sequence[str],
@@ -131,8 +206,10 @@ def write_split(
     force: bool = False,
     threads: int | None = None,
     splitblock_size: int = DEFAULT_SPLITBLOCK_SIZE,
+    on_plan: Callable[[SplitPlan], None] | None = None,
 ) -> list[WriteResult]:
-    """Write a kdump write context as a split dump, the parts in parallel."""
+    """Write a kdump write context as a split dump, the parts in parallel, divided by
+    :func:`plan_split` (``on_plan`` is told the division before any part is written)."""
     if ctx.attr["file.format"] != "kdump":
         raise UsageError("--split writes kdump-compressed parts only")
     if len(paths) < 2:
@@ -141,7 +218,10 @@ def write_split(
         raise UsageError("--split: the same DUMPFILE is named twice")
     for p in paths:
         check_target(p, force)
-    ranges = split_ranges(ctx, len(paths), splitblock_size)
+    plan = plan_split(ctx, len(paths), splitblock_size)
+    if on_plan is not None:
+        on_plan(plan)
+    ranges = plan.ranges
     threads = threads or default_threads()
     each = max(1, threads // len(paths))
     targets: list[Target] = []
@@ -180,4 +260,5 @@ def rearrange_to(stream: BinaryIO, path: str, *, force: bool = False) -> int:
             target.remove()
 
 
-__all__ = ["WRITERS", "Target", "WriteResult", "rearrange_to", "split_ranges", "write_dump", "write_split"]
+__all__ = ["WRITERS", "SplitPlan", "Target", "WriteResult", "plan_split", "rearrange_to", "split_ranges", "write_dump",
+           "write_split"]
