@@ -1,21 +1,68 @@
 #!/bin/bash
 # Make (or reuse) the real dumps the tests read, with the shared rig in ../shared/vmcores.
-#   PMD_RIG_DIR  where dumps are cached (default ~/.cache/pymakedumpfile/rig); outside git.
+#   PMD_RIG_DIR  where dumps are cached (default ~/.cache/pymakedumpfile/rig, and -trixie,
+#                -bullseye beside it); outside git.
 #   RIG_SRC      the rig scripts (default: ../shared/vmcores beside the repository)
 #   PMD_RIG_BIG=1  also the 4 GiB guest (minutes of QEMU, 4 GiB of disk)
-# A dump set is reused while its marker file exists; delete the folder to remake it.
+#   PMD_RIG_OFFLINE=1  do not ask apt which kernel Debian has today: keep whatever is cached
+# Each rig folder is keyed (its file rig-key) by the kernel package and version that Debian's
+# archive offers today for its suite, and the makedumpfile and QEMU versions installed: when
+# today's key differs, or the folder was never finished, it is removed and made again, so a
+# cache never hides what a fresh machine would see.  Within a folder, a dump set is reused
+# while its files exist.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RIG_SRC=${RIG_SRC:-$REPO/../shared/vmcores}
 export RIG_DIR=${PMD_RIG_DIR:-$HOME/.cache/pymakedumpfile/rig}
-mkdir -p "$RIG_DIR"
+RIG_DIR=$(realpath -m "$RIG_DIR")
+APT_BASE=$(dirname "$RIG_DIR")/apt
 # the rig scripts are needed only to make a dump that is not cached yet
 rig() { [ -d "$RIG_SRC" ] || { echo "make-dumps: no rig scripts at $RIG_SRC (set RIG_SRC)" >&2; exit 1; }; }
 
+# ---- today's key of each rig folder ----
+# private apt lists for a suite other than the host's (as the rig's setup.sh makes them)
+suite_opts() { # suite_opts SUITE
+	local a=$APT_BASE/$1 mirror
+	mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	mkdir -p "$a/lists/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $1 main" > "$a/sources.list"
+	echo "-o Dir::Etc::sourcelist=$a/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$a/lists"
+}
+today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"; empty when apt cannot tell
+	local k v
+	[ "${PMD_RIG_OFFLINE:-0}" = 1 ] && return 0
+	# shellcheck disable=SC2068
+	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
+	# shellcheck disable=SC2068
+	k=$(apt-cache $@ depends linux-image-amd64 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+	[ -n "$k" ] || return 0
+	# shellcheck disable=SC2068
+	v=$(apt-cache $@ show --no-all-versions "$k" 2> /dev/null | sed -n 's/^Version: //p' | head -1)
+	echo "$k $v makedumpfile $(dpkg-query -W -f='${Version}' makedumpfile 2> /dev/null) qemu $(dpkg-query -W -f='${Version}' qemu-system-x86 2> /dev/null)"
+}
+keyed() { # keyed DIR KEY: remove DIR when it was made for another key or never finished
+	local dir=$1 key=$2 had
+	had=$(cat "$dir/rig-key" 2> /dev/null || true)
+	if [ -z "$key" ]; then
+		[ ! -d "$dir" ] || echo "make-dumps: cannot tell which kernel Debian has today; reusing $dir (${had:-no key})" >&2
+	elif [ -d "$dir" ] && [ "$had" != "$key" ]; then
+		echo "make-dumps: $dir was made for '${had:-an unfinished or unkeyed run}'; today it is '$key': making it again" >&2
+		rm -rf "$dir"
+	fi
+	mkdir -p "$dir"
+}
+finish() { # finish DIR KEY: the folder is complete for KEY
+	[ -z "$2" ] || printf '%s\n' "$2" > "$1/rig-key"
+}
+kpkg() { echo "${1%% *}"; } # the package name of a key
+
+KEY=$(today_key)
+keyed "$RIG_DIR" "$KEY"
 if [ ! -e "$RIG_DIR/kernel/KPKG" ]; then
 	rig
-	SKIP_APT=${SKIP_APT:-0} "$RIG_SRC/setup.sh"
+	SKIP_APT=${SKIP_APT:-0} KPKG=$(kpkg "$KEY") "$RIG_SRC/setup.sh"
 fi
 [ -e "$RIG_DIR/initramfs.cpio.gz" ] || { rig; "$RIG_SRC/build-initramfs.sh"; }
 
@@ -33,29 +80,6 @@ if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
 	python3 "$RIG_SRC/rig.py" --mem 512 --cpu max --name mem512-la57 --formats none --mdf-levels 31 --mdf-comp l
 	python3 "$RIG_SRC/mdf_reference.py" --minimal "$D/vmcore.elf"
 fi
-# Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
-# /proc/kpageflags taken just before, the truth where makedumpfile 1.7.2 is not right
-T=${RIG_DIR}-trixie
-D=$T/dumps/mem512
-if [ ! -e "$D/kpageflags.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-elf" ]; then
-	rig
-	mkdir -p "$T"
-	[ -e "$T/kernel/KPKG" ] || RIG_DIR=$T SKIP_APT=1 SUITE=trixie "$RIG_SRC/setup.sh"
-	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
-	RIG_DIR=$T python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --kpageflags --formats elf --mdf-levels 31 --mdf-comp l
-fi
-# Debian 11's 5.10 kernel (the first with the lockless printk ring): kexec capture and makedumpfile's
-# -l -d 31 and --dump-dmesg of it
-B=${RIG_DIR}-bullseye
-D=$B/dumps/mem512
-if [ ! -e "$D/mdf-ref/dmesg.txt" ] || [ ! -e "$D/vmcore.elf" ]; then
-	rig
-	mkdir -p "$B"
-	[ -e "$B/kernel/KPKG" ] || RIG_DIR=$B SKIP_APT=1 SUITE=bullseye "$RIG_SRC/setup.sh"
-	[ -e "$B/initramfs.cpio.gz" ] || RIG_DIR=$B "$RIG_SRC/build-initramfs.sh"
-	[ -e "$D/vmcore.elf" ] || RIG_DIR=$B python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --formats elf --mdf-levels 31 --mdf-comp l
-	python3 "$RIG_SRC/mdf_reference.py" --minimal --levels 31 "$D/vmcore.elf"
-fi
 # the rig kernel's vmlinux with DWARF (-g/-x tests): from linux-image-*-dbg, 858 MB, in Debian's main archive
 K=$(cat "$RIG_DIR/kernel/KPKG")
 V=$RIG_DIR/dbg/usr/lib/debug/boot/vmlinux-${K#linux-image-}
@@ -68,6 +92,39 @@ if [ ! -e "$V" ]; then
 		echo "make-dumps: cannot fetch $K-dbg: the -g/-x tests on the real kernel image will not run" >&2
 	fi
 fi
+finish "$RIG_DIR" "$KEY"
+# Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
+# /proc/kpageflags read twice just before (kpf_twice.py), the truth where makedumpfile 1.7.2 is
+# not right, and a measure of how much the guest changes in the time of one read
+T=${RIG_DIR}-trixie
+TOPTS=$(suite_opts trixie)
+TKEY=$(today_key "$TOPTS")
+keyed "$T" "$TKEY"
+D=$T/dumps/mem512
+if [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/qemu-elf" ]; then
+	rig
+	rm -rf "$D"
+	[ -e "$T/kernel/KPKG" ] || RIG_DIR=$T SKIP_APT=1 APT_OPTS=$TOPTS KPKG=$(kpkg "$TKEY") "$RIG_SRC/setup.sh"
+	[ -e "$T/initramfs.cpio.gz" ] || RIG_DIR=$T "$RIG_SRC/build-initramfs.sh"
+	RIG_DIR=$T RIG_SRC=$RIG_SRC python3 "$HERE/kpf_twice.py" --mem 512 --crash 192 --kpageflags --formats elf \
+		--mdf-levels 31 --mdf-comp l
+fi
+finish "$T" "$TKEY"
+# Debian 11's 5.10 kernel (the first with the lockless printk ring): kexec capture and makedumpfile's
+# -l -d 31 and --dump-dmesg of it
+B=${RIG_DIR}-bullseye
+BOPTS=$(suite_opts bullseye)
+BKEY=$(today_key "$BOPTS")
+keyed "$B" "$BKEY"
+D=$B/dumps/mem512
+if [ ! -e "$D/mdf-ref/dmesg.txt" ] || [ ! -e "$D/vmcore.elf" ]; then
+	rig
+	[ -e "$B/kernel/KPKG" ] || RIG_DIR=$B SKIP_APT=1 APT_OPTS=$BOPTS KPKG=$(kpkg "$BKEY") "$RIG_SRC/setup.sh"
+	[ -e "$B/initramfs.cpio.gz" ] || RIG_DIR=$B "$RIG_SRC/build-initramfs.sh"
+	[ -e "$D/vmcore.elf" ] || RIG_DIR=$B python3 "$RIG_SRC/rig.py" --mem 512 --crash 192 --formats elf --mdf-levels 31 --mdf-comp l
+	python3 "$RIG_SRC/mdf_reference.py" --minimal --levels 31 "$D/vmcore.elf"
+fi
+finish "$B" "$BKEY"
 # with PMD_RIG_BIG=1: a 4 GiB guest (two classification cycles; the issue-7 benchmark's dump)
 D=$RIG_DIR/dumps/mem4096
 if [ "${PMD_RIG_BIG:-0}" = 1 ] && [ ! -e "$D/vmcore.elf" ]; then
