@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _classify_py, _lzo_py
+from ._compat import bit_count
 
 _native: ModuleType | None
 try:
@@ -53,7 +54,7 @@ def zero_pages_python(buf: bytes | memoryview, page_size: int) -> tuple[bytes, i
 
 def popcount_python(buf: bytes | memoryview) -> int:
     """Number of set bits in ``buf``."""
-    return int.from_bytes(buf, "little").bit_count()
+    return bit_count(int.from_bytes(buf, "little"))
 
 
 classify_python = _classify_py.classify_python

@@ -547,11 +547,15 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
     msg.say(ML_COMMON, f"\nThe dumpfile is saved to {where}.\n\n{PROG} Completed.")
 
 
+# click 8.2+ raises this for a bare command line; older releases (Python 3.9's) have no such class
+_NO_ARGS_IS_HELP: type[Exception] | tuple[()] = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. Errors are one line, no traceback."""
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as e:
+    except _NO_ARGS_IS_HELP as e:
         print(e.format_message() if hasattr(e, "format_message") else str(e), file=sys.stderr)
         return 1
     except click.UsageError as e:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from . import accel
+from ._compat import bit_count
 
 _NONZERO = re.compile(rb"[^\x00]+")
 _NOTFF = re.compile(rb"[^\xff]")
@@ -272,7 +273,7 @@ class FileBitmap(Bitmap):
             b = min(end, (start // step + 1) * step)
             lo = start >> 3
             v = int.from_bytes(self.buf[lo : (b + 7) >> 3], "little") >> (start - lo * 8)  # type: ignore[arg-type]
-            total += (v & ((1 << (b - start)) - 1)).bit_count()
+            total += bit_count(v & ((1 << (b - start)) - 1))
             start = b
         return total
 

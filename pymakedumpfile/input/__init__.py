@@ -8,6 +8,7 @@ format can also be read flattened.
 from __future__ import annotations
 
 import os
+from typing import Union
 from collections.abc import Sequence
 
 from ..context import Context
@@ -20,7 +21,7 @@ from .split import SplitReader
 
 READERS: tuple[type[DumpReader], ...] = (ElfReader, KdumpReader)
 
-PathLike = str | os.PathLike[str]
+PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 
 
 def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
