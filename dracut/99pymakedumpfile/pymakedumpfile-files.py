@@ -19,9 +19,11 @@ pymakedumpfile needs is missing.
 """
 import importlib.machinery
 import importlib.util
+import json
 import os
 import py_compile
 import site as site_module
+import subprocess
 import sys
 import sysconfig
 
@@ -63,6 +65,32 @@ def site_dirs():
     if settings.get("include-system-site-packages", "false").lower() == "true":
         return own + base
     return own
+
+
+CHILD = """
+import importlib, json, os, site, sys
+extra, sites, names = (json.loads(a) for a in sys.argv[1:4])
+sys.path[0:0] = extra
+for d in sites:
+    site.addsitedir(d)
+for n in names:
+    importlib.import_module(n)
+for n, m in sorted(sys.modules.items()):
+    origin = getattr(getattr(m, "__spec__", None), "origin", None)
+    if origin and os.path.isfile(origin):
+        print(n + "\\t" + origin)
+"""
+
+
+def imported_closure(names, extra, sites):
+    """(name, file) of every module this interpreter loads from a file when it imports
+    ``names`` (run with -S -E in a child, the same directories searched)."""
+    p = subprocess.run([sys.executable, "-S", "-E", "-c", CHILD] + [json.dumps(a) for a in (extra, sites, names)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
+        fail("%s cannot import what pymakedumpfile needs: %s" % (sys.executable, last))
+    return [tuple(line.split("\t", 1)) for line in p.stdout.splitlines() if "\t" in line]
 
 
 def main():
@@ -134,7 +162,13 @@ def main():
     if os.path.isdir(dynload):
         emit("dir", os.path.realpath(dynload), os.path.realpath(dynload))
 
+    # The list was traced on one Python version and one release of each package; others name
+    # some internals differently (3.11's re imports re._parser, 3.9's sre_parse; click 8.1 has
+    # no click._utils). A module this interpreter lacks is passed over unless it is a third-party
+    # package itself, and what the listed modules import here is added below by importing
+    # them in a child interpreter.
     missing = []
+    found = ["pymakedumpfile.cli"]
     for line in open(listfile):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -146,13 +180,20 @@ def main():
             continue
         spec = find(name)
         if spec is None or spec.origin in (None, "built-in", "frozen"):
-            if importlib.machinery.FrozenImporter.find_spec(name) is None:
-                missing.append(name)
+            # a package must be there; a submodule one version of it has and another lacks need not
+            top = name.split(".")[0]
+            if kind != "stdlib" and top not in missing and (top == name or find(top) is None):
+                missing.append(top)
             continue
+        found.append(name)
         src, dst = destination(spec.origin, name)
         add_file(src, dst)
     if missing:
         fail("modules not found for %s: %s" % (sys.executable, " ".join(missing)))
+    for name, origin in imported_closure(found, [os.path.abspath(p) for p in extra], site_dirs()):
+        if name != "pymakedumpfile" and not name.startswith("pymakedumpfile."):
+            src, dst = destination(origin, name)
+            add_file(src, dst)
 
     # the package, whole (other options may import more of it), with its accel module
     spec = importlib.util.find_spec("pymakedumpfile")
