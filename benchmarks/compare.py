@@ -87,7 +87,8 @@ def main() -> None:
                 (rm if who == "mdf" else rp).append(r)
         checked = check_sample(a.vmcore, os.path.join(outdir, "ours.out"))
         mm, mp = statistics.median(tm), statistics.median(tp)
-        print(f"{case:<14} {mm:>12.2f} s {mp:>14.2f} s {mp / mm:>7.2f} {max(rm) / 1024:>7.1f}MB {max(rp) / 1024:>7.1f}MB"
+        print(f"{case:<14} {mm:>12.2f} s {mp:>14.2f} s {mp / mm:>7.2f} "
+              f"{max(rm) / 1024:>7.1f}MB {max(rp) / 1024:>7.1f}MB"
               f"   ({checked} pages checked)")
     if a.zstd_baseline and shutil.which("zstd"):
         tz, tpz = [], []

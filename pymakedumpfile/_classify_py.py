@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 from array import array
+
+
 class C(enum.IntEnum):
     """Indexes of the params array (``PMD_C_*`` in accel/accel.h)."""
 
@@ -170,7 +172,8 @@ def classify_python(pages: bytes, nstruct: int, pfn0: int, count: int, skip_unti
         elif level & 16 and P[C.UNACCEPTED_HAS] and mapcount == P[C.UNACCEPTED_MC]:
             nr = 1 << ((P[C.FREE_AREA_LEN] - 1) & 63)
             counter = Cnt.FREE
-        elif level & 2 and is_cache(flags) and not _test_bit(P[C.PG_PRIVATE], flags) and not is_anon(mapping, flags, mapcount):
+        elif (level & 2 and is_cache(flags) and not _test_bit(P[C.PG_PRIVATE], flags)
+              and not is_anon(mapping, flags, mapcount)):
             counter = Cnt.CACHE
         elif level & 4 and is_cache(flags) and not is_anon(mapping, flags, mapcount):
             counter = Cnt.CACHE_PRIVATE if _test_bit(P[C.PG_PRIVATE], flags) else Cnt.CACHE

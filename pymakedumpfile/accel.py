@@ -98,7 +98,8 @@ def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None
     return _pages_python(buf, page_size, skip, sizes, flags, _lzo_py.lzo1x_1_compress, DESC_LZO, 0)
 
 
-def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, page_size: int, big: bool) -> tuple[bytes, int]:
+def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, page_size: int,
+                       big: bool) -> tuple[bytes, int]:
     """24-byte page descriptors for pages whose data follow one another from
     ``data_pos``; skipped pages point at ``zero_off``.  Returns (descriptors,
     data position after them)."""
@@ -166,7 +167,8 @@ _g = globals()
 for _name in NAMES:
     # zlib_pages / zstd_pages exist natively only when the module was built with the codec's headers
     _g[_name + "_native"] = getattr(_native, _name, None) if _native is not None else None
-    _g[_name] = _g[_name + "_native"] if BACKEND == "native" and _g[_name + "_native"] is not None else _g[_name + "_python"]
+    _g[_name] = (_g[_name + "_native"] if BACKEND == "native" and _g[_name + "_native"] is not None
+                 else _g[_name + "_python"])
 
 if BACKEND == "native" and _g["deflate_pages_native"] is None and _g["zlib_pages_native"] is not None:
     _g["deflate_pages"] = _g["zlib_pages_native"]  # built without libdeflate: compress2's streams, in C

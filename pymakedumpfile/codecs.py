@@ -131,7 +131,6 @@ def decompressor(flag: int) -> Callable[[bytes, int], bytes]:
         return ds
     if flag == dd.DUMP_DH_COMPRESSED_ZSTD:
         import io
-
         import threading
 
         zs = _zstd()

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from .errors import CorruptDumpError, DumpError, UnsupportedDumpError
 
 # tags
-T_ARRAY, T_ENUM, T_MEMBER, T_POINTER, T_STRUCT, T_SUBRANGE, T_TYPEDEF, T_UNION = 0x01, 0x04, 0x0D, 0x0F, 0x13, 0x21, 0x16, 0x17
+T_ARRAY, T_ENUM, T_MEMBER, T_POINTER, T_STRUCT, T_SUBRANGE, T_TYPEDEF, T_UNION = (
+    0x01, 0x04, 0x0D, 0x0F, 0x13, 0x21, 0x16, 0x17)
 T_ENUMERATOR, T_VARIABLE, T_CONST, T_VOLATILE = 0x28, 0x34, 0x26, 0x35
 # attributes
-A_NAME, A_BYTE_SIZE, A_TYPE, A_MEMBER_LOC, A_UPPER, A_COUNT, A_CONST_VALUE, A_DECL = 0x03, 0x0B, 0x49, 0x38, 0x2F, 0x37, 0x1C, 0x3C
+A_NAME, A_BYTE_SIZE, A_TYPE, A_MEMBER_LOC, A_UPPER, A_COUNT, A_CONST_VALUE, A_DECL = (
+    0x03, 0x0B, 0x49, 0x38, 0x2F, 0x37, 0x1C, 0x3C)
 A_STR_OFFSETS_BASE = 0x72
 A_STMT_LIST, A_COMP_DIR, A_DECL_FILE = 0x10, 0x1B, 0x3A
 _INTERESTING_TOP = {T_STRUCT, T_UNION, T_TYPEDEF, T_ENUM, T_VARIABLE}
@@ -412,7 +414,7 @@ class Dwarf:
                     depth -= 1
                     continue
                 ctag, cch, cspecs = table[c]
-                for at, form, ic in cspecs:
+                for _at, form, ic in cspecs:
                     _, p = self._form(form, p, cu, ic, str_base)
                 if depth == 0:
                     d.children.append(coff)

@@ -84,7 +84,8 @@ def _as_unfiltered(ctx: Context) -> Context:
 def format_text(info: dict[str, Any]) -> str:
     """The report for people."""
     lines = [f"File            : {info['file']}",
-             f"Format          : {info['description']} ({info['format']})" + ("  INCOMPLETE" if info["incomplete"] else ""),
+             f"Format          : {info['description']} ({info['format']})"
+             + ("  INCOMPLETE" if info["incomplete"] else ""),
              f"Architecture    : {info['arch']} ({info['byte_order']} endian), page size {info['page_size']}",
              f"Kernel          : {info['kernel']['release']} {info['kernel']['version'] or ''}".rstrip(),
              f"Node            : {info['kernel']['nodename']}",

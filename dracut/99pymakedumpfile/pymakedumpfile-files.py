@@ -86,10 +86,10 @@ def imported_closure(names, extra, sites):
     """(name, file) of every module this interpreter loads from a file when it imports
     ``names`` (run with -S -E in a child, the same directories searched)."""
     p = subprocess.run([sys.executable, "-S", "-E", "-c", CHILD] + [json.dumps(a) for a in (extra, sites, names)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                       capture_output=True, text=True)
     if p.returncode != 0:
-        last = (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
-        fail("%s cannot import what pymakedumpfile needs: %s" % (sys.executable, last))
+        last = (p.stderr.strip().splitlines() or [f"exit status {p.returncode:d}"])[-1]
+        fail(f"{sys.executable} cannot import what pymakedumpfile needs: {last}")
     return [tuple(line.split("\t", 1)) for line in p.stdout.splitlines() if "\t" in line]
 
 
@@ -112,7 +112,7 @@ def main():
     def emit(how, src, dst):
         if dst not in seen:
             seen.add(dst)
-            out.append("%s\t%s\t%s" % (how, src, dst))
+            out.append(f"{how}\t{src}\t{dst}")
 
     def add_source(src, dst):
         """A .py file: its compiled .pyc (sourceless, at the module's place), and the .py if asked."""
@@ -189,7 +189,7 @@ def main():
         src, dst = destination(spec.origin, name)
         add_file(src, dst)
     if missing:
-        fail("modules not found for %s: %s" % (sys.executable, " ".join(missing)))
+        fail("modules not found for {}: {}".format(sys.executable, " ".join(missing)))
     for name, origin in imported_closure(found, [os.path.abspath(p) for p in extra], site_dirs()):
         if name != "pymakedumpfile" and not name.startswith("pymakedumpfile."):
             src, dst = destination(origin, name)
@@ -198,7 +198,7 @@ def main():
     # the package, whole (other options may import more of it), with its accel module
     spec = importlib.util.find_spec("pymakedumpfile")
     if spec is None or not spec.submodule_search_locations:
-        fail("the pymakedumpfile package is not importable by %s (set pymakedumpfile_pythonpath)" % sys.executable)
+        fail(f"the pymakedumpfile package is not importable by {sys.executable} (set pymakedumpfile_pythonpath)")
     pkg = os.path.realpath(list(spec.submodule_search_locations)[0])
     accel = False
     for d, dirs, files in os.walk(pkg):
@@ -213,8 +213,8 @@ def main():
                     emit("lib", src, os.path.join(site, rel))
                     accel = True
     if not accel:
-        sys.stderr.write("pymakedumpfile-files: warning: no compiled _accel module for %s: the capture will use "
-                         "the pure-Python twin (much slower)\n" % sys.executable)
+        sys.stderr.write(f"pymakedumpfile-files: warning: no compiled _accel module for {sys.executable}: the capture "
+                         "will use the pure-Python twin (much slower)\n")
     sys.stdout.write("\n".join(out) + "\n")
 
 

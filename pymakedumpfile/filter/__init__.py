@@ -14,8 +14,8 @@ import enum
 import logging
 from array import array
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import accel
 from ..context import Context

@@ -118,7 +118,8 @@ def exclude_free_lists(vi: VmcoreInfo, km: KernelMemory, ranges: list[MemMapRang
                     while cur != head:
                         budget -= 1
                         if budget < 0:
-                            raise CorruptDumpError("Cannot walk the free lists: they hold more entries than pages (a loop)")
+                            raise CorruptDumpError(
+                                "Cannot walk the free lists: they hold more entries than pages (a loop)")
                         if _u64(km, cur + off["list_head.prev"]) != prev:
                             raise CorruptDumpError("Cannot walk the free lists: the free list is broken")
                         pfn = page_to_pfn(cur - off["page.lru"])

@@ -91,7 +91,8 @@ def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int,
     raise UnsupportedDumpError(f"Cannot find mem_map: memory model {model} is not supported")
 
 
-def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str, extreme: bool) -> list[MemMapRange]:
+def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str,
+               extreme: bool) -> list[MemMapRange]:
     ssb, mpb = _section_bits(vi, arch)
     shift = ssb - (page_size.bit_length() - 1)
     if shift < 0:

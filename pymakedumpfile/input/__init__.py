@@ -8,8 +8,8 @@ format can also be read flattened.
 from __future__ import annotations
 
 import os
-from typing import Union
 from collections.abc import Sequence
+from typing import Union
 
 from ..context import Context
 from ..errors import DumpError, UnsupportedDumpError, UsageError
@@ -117,7 +117,8 @@ def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
         kd = []
         for r in readers:
             if not isinstance(r, KdumpReader):
-                raise UnsupportedDumpError("Cannot open split set: only kdump-compressed files can be split parts", r.name)
+                raise UnsupportedDumpError("Cannot open split set: only kdump-compressed files can be split parts",
+                                           r.name)
             kd.append(r)
         return Context(SplitReader(kd))
     except BaseException:

@@ -53,7 +53,8 @@ class ElfReader(DumpReader):
         es = elff.Ehdr.struct(self.endian, self.bits)
         self.ehdr = eh = elff.Ehdr.unpack(source.read_exact(0, es.size, "ELF header"), self.endian, self.bits)
         if eh.e_type != elff.ET_CORE:
-            raise UnsupportedDumpError(f"Cannot open ELF file: e_type {eh.e_type} is not ET_CORE (a core dump)", self.name)
+            raise UnsupportedDumpError(f"Cannot open ELF file: e_type {eh.e_type} is not ET_CORE (a core dump)",
+                                       self.name)
         self.description = f"ELF{self.bits} dump"
         self.incomplete = bool(eh.e_flags & elff.ELF_FLAG_INCOMPLETE)
         self.phdrs = self._read_phdrs()
@@ -106,7 +107,8 @@ class ElfReader(DumpReader):
             ss = elff.Shdr.struct(self.endian, self.bits)
             if eh.e_shoff == 0:
                 raise CorruptDumpError("Cannot read program headers: PN_XNUM without a section header", self.name)
-            sh0 = elff.Shdr.unpack(self.source.read_exact(eh.e_shoff, ss.size, "section header 0"), 0, self.endian, self.bits)
+            sh0 = elff.Shdr.unpack(self.source.read_exact(eh.e_shoff, ss.size, "section header 0"), 0,
+                                   self.endian, self.bits)
             phnum = sh0.sh_info
         ps = elff.Phdr.struct(self.endian, self.bits)
         if phnum and eh.e_phentsize != ps.size:

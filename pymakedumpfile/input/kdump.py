@@ -69,13 +69,15 @@ class KdumpReader(DumpReader):
             if found:
                 break
         if found is None:
-            raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size and version", self.name)
+            raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size "
+                                   "and version", self.name)
         h, self.endian, layout = found
         self.header = h
         bs = h.block_size
         self.page_size = bs
         if h.header_version > dd.HEADER_VERSION:
-            raise UnsupportedDumpError(f"Cannot read kdump header version {h.header_version} (we know 1 to 6)", self.name)
+            raise UnsupportedDumpError(f"Cannot read kdump header version {h.header_version} (we know 1 to 6)",
+                                       self.name)
         uts = h.uts()
         self.uts = uts
         self.arch = arch_from_machine(uts["machine"])
@@ -127,7 +129,8 @@ class KdumpReader(DumpReader):
             start = sub.start_pfn_64 if h.header_version >= 6 else sub.start_pfn
             end = sub.end_pfn_64 if h.header_version >= 6 else sub.end_pfn
             if not 0 <= start <= end <= max_mapnr:
-                raise CorruptDumpError(f"Cannot use split range {start:#x}-{end:#x} (max_mapnr {max_mapnr:#x})", self.name)
+                raise CorruptDumpError(f"Cannot use split range {start:#x}-{end:#x} (max_mapnr {max_mapnr:#x})",
+                                       self.name)
             self.start_pfn, self.end_pfn = start, end
             self.pagemap = _Window(self.pagemap_full, start, end)
         else:
@@ -153,7 +156,8 @@ class KdumpReader(DumpReader):
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
-            self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux", release=self.vmcoreinfo.osrelease)
+            self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux",
+                                                             release=self.vmcoreinfo.osrelease)
 
     def _bitmap(self, offset: int, nbytes: int, max_mapnr: int, what: str) -> Bitmap:
         """A bitmap of the file: read whole when small, else a piece at a
@@ -297,7 +301,8 @@ class KdumpReader(DumpReader):
         except UnsupportedDumpError as e:
             raise UnsupportedDumpError(f"Cannot read pfn {pfn:#x}: {e.message}", self.name) from None
         except Exception as e:  # noqa: BLE001 - every codec has its own error type
-            raise CorruptDumpError(f"Cannot read pfn {pfn:#x}: {_compression_name(comp)} data is corrupt ({e})", self.name) from None
+            raise CorruptDumpError(f"Cannot read pfn {pfn:#x}: {_compression_name(comp)} data is corrupt ({e})",
+                                   self.name) from None
         if len(page) != ps:
             raise CorruptDumpError(
                 f"Cannot read pfn {pfn:#x}: {_compression_name(comp)} data gives {len(page)} bytes, not {ps}", self.name

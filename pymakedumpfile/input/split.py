@@ -39,7 +39,8 @@ class SplitReader(DumpReader):
         pos = 0
         for p in parts:
             if p.start_pfn != pos:
-                what = "overlaps the previous part" if p.start_pfn < pos else f"pfns {pos:#x}-{p.start_pfn:#x} are in no file given"
+                what = ("overlaps the previous part" if p.start_pfn < pos
+                        else f"pfns {pos:#x}-{p.start_pfn:#x} are in no file given")
                 raise CorruptDumpError(f"Cannot open split set: range {p.start_pfn:#x}-{p.end_pfn:#x} {what}", p.name)
             pos = p.end_pfn
         if pos != first.max_pfn:

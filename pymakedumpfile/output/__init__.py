@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..context import Context
 from ..errors import UsageError
+from ..streamcomp import SequentialTarget, compressing_writer
 from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
 from .pages import default_threads
-from ..streamcomp import SequentialTarget, compressing_writer
 from .target import Target, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..context import Context
-from ..errors import OutOfSpaceError, OutputError, StopWriting
+from ..errors import OutputError, StopWriting
 from ..formats import elf as elff
 from . import interrupt
 from .kdump import WriteResult, notes_with_vmcoreinfo
@@ -47,7 +47,8 @@ def input_loads(ctx: Context) -> list[tuple[int, int, int]]:
     po = ctx.attr.get("linux.page_offset")
     if po is None:
         po = direct_map_base(ctx)
-    return [(a * ps, (po + a * ps) if po is not None else 0, (b - a) * ps) for a, b in ctx.attr["memory.pagemap"].runs()]
+    return [(a * ps, (po + a * ps) if po is not None else 0, (b - a) * ps)
+            for a, b in ctx.attr["memory.pagemap"].runs()]
 
 
 def direct_map_base(ctx: Context) -> int | None:
@@ -102,7 +103,7 @@ def plan_segments(ctx: Context) -> list[Segment]:
             seg_memsz = seg_filesz = ps - head
             pstart += 1
 
-        def nbytes(a: int, b: int) -> int:
+        def nbytes(a: int, b: int, hi: int = hi) -> int:
             """Bytes of the range in pages [a, b)."""
             return max(0, min(b * ps, hi) - a * ps)
 

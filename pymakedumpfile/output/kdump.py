@@ -157,7 +157,8 @@ def write_kdump(
     level = int(a.get("filter.dump_level", 0))
     cname = a.get("file.compression", "none")
     codec = codecs.CODECS.get(cname)
-    comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps, threads or default_threads())
+    comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps,
+                      threads or default_threads())
     try:
         target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
         target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
@@ -304,8 +305,8 @@ def exclude_in_bitmap2(ctx: Context, target: Target, pfns: list[int], excluded: 
 def _write_batch(target: Target, data: bytes, d: bytes, sizes: array, descs: bytearray, data_pos: int,
                  pd_pos: int, res: WriteResult) -> int:
     """Write one batch's page data at ``data_pos`` and add its descriptors
-    ``d`` to ``descs`` (written from ``pd_pos``); returns the next data position.  Under a size limit, the whole pages that fit are
-    written, with every descriptor gathered so far, then
+    ``d`` to ``descs`` (written from ``pd_pos``); returns the next data position.
+    Under a size limit, the whole pages that fit are written, with every descriptor gathered so far, then
     :class:`OutOfSpaceError` is raised."""
     room = target.room(data_pos)
     if room is not None and len(data) > room:

@@ -4,8 +4,8 @@ in large runs, and compress pages on several threads."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from array import array
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from ..accel import PAGE_SKIPPED
@@ -15,7 +15,8 @@ from ..errors import DumpError
 CHUNK_PAGES = 512  # pages read and compressed together
 
 
-def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0,
+              end: int | None = None) -> Iterator[tuple[int, int]]:
     """(pfn, count) pieces of the runs the write context keeps in [start, end)."""
     for a, b in ctx.pagemap.runs(start, end):
         while a < b:

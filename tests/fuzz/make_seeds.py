@@ -639,7 +639,8 @@ def dwarf_seeds(w: Writer) -> None:
     compressed sections (gcc's output: it depends on the compiler)."""
     from gen.vmlinux import build_vmlinux
 
-    for name, flags in (("dwarf5", ("-gdwarf-5",)), ("dwarf4", ("-gdwarf-4",)), ("dwarf5-gz", ("-gdwarf-5", "-gz=zlib"))):
+    for name, flags in (("dwarf5", ("-gdwarf-5",)), ("dwarf4", ("-gdwarf-4",)),
+                        ("dwarf5-gz", ("-gdwarf-5", "-gz=zlib"))):
         try:
             p = build_vmlinux(w.path(f"vmlinux-{name}"), *flags)
         except (FileNotFoundError, subprocess.CalledProcessError):

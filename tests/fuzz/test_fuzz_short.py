@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+import harness  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-import harness  # noqa: E402
 from mutate import NOPS, apply_ops, mutate  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PMD_FUZZ_EXAMPLES", "300"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence, Tuple, Union
+from typing import Union
 
 ET_CORE = 4
 PT_LOAD = 1
@@ -20,7 +21,7 @@ EM_S390 = 22
 PF_RWX = 7
 
 # (paddr, vaddr, data, memsz); memsz None means len(data)
-Segment = Union[Tuple[int, int, bytes, "int | None"], Tuple[int, int, bytes]]
+Segment = Union[tuple[int, int, bytes, "int | None"], tuple[int, int, bytes]]
 
 # sizes and struct formats per class, spelled out from the ELF spec
 _EHDR = {64: ("16sHHIQQQIHHHHHH", 64), 32: ("16sHHIIIIIHHHHHH", 52)}
@@ -45,7 +46,7 @@ class ElfInfo:
 
 
 def build_elf(
-    path: "str | os.PathLike[str]",
+    path: str | os.PathLike[str],
     segments: Sequence[Segment],
     *,
     elfclass: int = 64,

@@ -33,8 +33,8 @@ class FlatInfo:
 
 
 def flatten(
-    src_path: "str | os.PathLike[str]",
-    dst_path: "str | os.PathLike[str]",
+    src_path: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str],
     *,
     chunk: int = 65536,
     shuffle: bool = False,

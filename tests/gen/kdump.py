@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from .compress import Compressor, snappy_compressor, zlib_compress, zstd_compressor
 from .layouts import (
@@ -82,15 +82,15 @@ class Page:
             raise ValueError(f"Page.how must be one of {HOW_VALUES}, not {self.how!r}")
 
     @classmethod
-    def zero(cls, page_size: int = 4096) -> "Page":
+    def zero(cls, page_size: int = 4096) -> Page:
         return cls(bytes(page_size), "zero")
 
     @classmethod
-    def excluded(cls) -> "Page":
+    def excluded(cls) -> Page:
         return cls(b"", "excluded")
 
     @classmethod
-    def hole(cls) -> "Page":
+    def hole(cls) -> Page:
         return cls(b"", "hole")
 
 
@@ -222,7 +222,7 @@ def _build_notes(
 
 
 def build_kdump(
-    path: "str | os.PathLike[str]",
+    path: str | os.PathLike[str],
     pages: Mapping[int, Page],
     *,
     max_mapnr: int,
@@ -560,7 +560,7 @@ def split_ranges(
 
 
 def split_files(
-    paths: Sequence["str | os.PathLike[str]"],
+    paths: Sequence[str | os.PathLike[str]],
     pages: Mapping[int, Page],
     *,
     max_mapnr: int,

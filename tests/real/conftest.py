@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from util import RIG, need, rig_release
 
 

@@ -46,10 +46,10 @@ from array import array
 from pathlib import Path
 
 import pytest
+from util import rig_release
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
-from util import rig_release
 
 # /proc/kpageflags bits (the kernel's Documentation/admin-guide/mm/pagemap.rst)
 LRU, SLAB, BUDDY, ANON, SWAPCACHE, SWAPBACKED, HUGE, NOPAGE, PGTABLE = 5, 7, 10, 12, 13, 14, 17, 20, 26
@@ -143,7 +143,8 @@ def test_classes_agree_with_kpageflags(dump: str, trixie: Path, kpf: array, kpf_
     assert len(kernel) > 1000
     assert sorted(kernel & kernel_first & ex31) == []
     young = (kernel - kernel_first) & ex31
-    assert young <= ex16 and len(young) <= allowance(len(kernel ^ kernel_first), 0), (len(young), len(kernel ^ kernel_first))
+    assert young <= ex16 and len(young) <= allowance(len(kernel ^ kernel_first), 0), (
+        len(young), len(kernel ^ kernel_first))
     # page cache, with and without private data
     total = sum(kpf[p] != kpf_first[p] for p in present)
     ex2, _ = excluded(trixie / dump, 2)
@@ -164,7 +165,8 @@ def test_classes_agree_with_kpageflags(dump: str, trixie: Path, kpf: array, kpf_
     freed_from_pcp = {p for p in ex16 - buddy if kpf[p] == 0 and kpc[p] == 0}
     user_diff = len(anon ^ ex8)
     free_diff = len((buddy ^ ex16) - freed_from_pcp)
-    print(dump, {"changed A-B": total, "cache": len(cache), "B-dump cache": len(ex4 ^ cache), "anon": len(anon), "A-B anon": churn_anon, "B-dump anon": user_diff, "buddy": len(buddy),
+    print(dump, {"changed A-B": total, "cache": len(cache), "B-dump cache": len(ex4 ^ cache), "anon": len(anon),
+                 "A-B anon": churn_anon, "B-dump anon": user_diff, "buddy": len(buddy),
                  "A-B buddy": churn_buddy, "B-dump buddy": free_diff, "per-CPU to buddy": len(freed_from_pcp)})
     assert user_diff <= allowance(churn_anon, total), (user_diff, churn_anon, total)
     assert free_diff <= allowance(churn_buddy, total), (free_diff, churn_buddy, total)

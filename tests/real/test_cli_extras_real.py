@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from util import REPO, run_cli
+
 from pymakedumpfile import open_dump
 from pymakedumpfile.input import open_reader
-from util import REPO, run_cli
 
 
 def test_i_vmcoreinfo_gives_same_bitmap(mem512: Path, tmp_path: Path, release: str) -> None:

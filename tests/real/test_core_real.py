@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from util import ZERO_DIGEST, assert_same_pages, diff_pages, lkdf, our_digests, run_cli
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.input import open_reader
-from util import ZERO_DIGEST, assert_same_pages, diff_pages, lkdf, our_digests, run_cli
 
 PARTIAL_PFN = 0x9F  # the page the PT_LOAD ending at 0x9fc00 (QEMU pc + SeaBIOS) covers in part
 
@@ -86,7 +86,8 @@ def test_makedumpfile_rereads_output(name: str, outputs: dict[str, Path], makedu
     -E) and every page of its result equals the source.  Debian's 1.7.2 has
     no snappy/zstd, so those outputs are checked by crash and libkdumpfile."""
     dst = tmp_path / "refiltered"
-    p = subprocess.run([makedumpfile, "-d", "0", str(outputs[name]), str(dst)], capture_output=True, text=True, timeout=300)
+    p = subprocess.run([makedumpfile, "-d", "0", str(outputs[name]), str(dst)], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     pages: dict[int, str] = lkdf(dst)["pages"]  # type: ignore[assignment]
     assert_same_pages(pages, source_pages)
@@ -173,7 +174,8 @@ def test_api_read_and_attributes(source: Path, release: str) -> None:
         # init_uts_ns read by physical address holds the release
         va = a["linux.vmcoreinfo.SYMBOL.init_uts_ns"]
         pa = va - 0xFFFFFFFF80000000 + a["linux.phys_base"]
-        assert ctx.read_phys(pa + a["linux.vmcoreinfo.OFFSET.uts_namespace.name"] + 130, 65).rstrip(b"\0") == release.encode()
+        assert (ctx.read_phys(pa + a["linux.vmcoreinfo.OFFSET.uts_namespace.name"] + 130, 65).rstrip(b"\0")
+                == release.encode())
         clone = ctx.clone()
         clone.attr["file.format"] = "kdump"
         assert ctx.attr["file.format"] == "elf" and clone.attr["file.format"] == "kdump"
@@ -184,7 +186,8 @@ def test_elf_d1_byte_identical_to_makedumpfile(outputs: dict[str, Path], source:
     """-E -d 1: same program headers, notes and segment data as makedumpfile,
     to the byte (the partial page 0x9f is a zero page, so both drop it)."""
     ref = tmp_path / "mdf.elf.d1"
-    p = subprocess.run([makedumpfile, "-E", "-d", "1", str(source), str(ref)], capture_output=True, text=True, timeout=300)
+    p = subprocess.run([makedumpfile, "-E", "-d", "1", str(source), str(ref)], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert _same_file(ref, outputs["elf-d1"])
 
@@ -197,7 +200,8 @@ def test_elf_d0_segments_match_makedumpfile(outputs: dict[str, Path], mem512: Pa
     partial = [ph for ph in src if (ph.p_paddr + ph.p_memsz) % 4096]
     assert [(ph.p_paddr + ph.p_memsz) // 4096 for ph in partial] == [PARTIAL_PFN]
     mine = [(ph.p_paddr, ph.p_vaddr, ph.p_filesz, ph.p_memsz) for ph in open_reader(outputs["elf-d0"]).phdrs]
-    ref = [(ph.p_paddr, ph.p_vaddr, ph.p_filesz, ph.p_memsz) for ph in open_reader(mem512 / "mdf-ref/dump.elf.d0").phdrs]
+    ref = [(ph.p_paddr, ph.p_vaddr, ph.p_filesz, ph.p_memsz)
+           for ph in open_reader(mem512 / "mdf-ref/dump.elf.d0").phdrs]
     assert len(mine) == len(ref)
     diffs = [(m, r) for m, r in zip(mine, ref) if m != r]
     ph = partial[0]

@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from util import RIG, need
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.dwarf import generate_vmcoreinfo
 from pymakedumpfile.filter import make_write_context
-from util import RIG, need
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from util import REPO, lkdf, need, our_digests
 
 ZERO = hashlib.blake2b(bytes(4096), digest_size=8).hexdigest()
@@ -113,14 +112,16 @@ def kdump_ranges(path: Path, pfns: list[int]) -> list[tuple[int, int]]:
         out = []
         for pfn in pfns:
             assert bm2[pfn >> 3] >> (pfn & 7) & 1, f"pfn {pfn:#x} is not in {path}"
-            rank = sum(bin(b).count("1") for b in bm2[: pfn >> 3]) + bin(bm2[pfn >> 3] & ((1 << (pfn & 7)) - 1)).count("1")
+            rank = (sum(bin(b).count("1") for b in bm2[: pfn >> 3])
+                    + bin(bm2[pfn >> 3] & ((1 << (pfn & 7)) - 1)).count("1"))
             f.seek(pd_off + 24 * rank)
             offset, size, _flags, _ = struct.unpack("<qIIQ", f.read(24))
             out.append((offset, offset + size))
     return out
 
 
-def run_faulty(shim: Path, src: Path, ranges: list[tuple[int, int]], log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_faulty(shim: Path, src: Path, ranges: list[tuple[int, int]], log: Path,
+               *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LD_PRELOAD=str(shim), PMD_EIO_PATH=str(src), PMD_EIO_LOG=str(log),
                PMD_EIO_RANGES=",".join(f"{a:#x}-{b:#x}" for a, b in ranges))
     return subprocess.run([sys.executable, "-m", "pymakedumpfile", *args], capture_output=True, text=True, env=env,
@@ -148,9 +149,9 @@ def clean(src: Path, tmp: Path, *opts: str) -> dict[int, str]:
     return lkdf(out)["pages"]  # type: ignore[return-value]
 
 
-def test_kdump_output_excludes_and_reports_unreadable_pages(mem512: Path, shim: Path, tmp_path: Path, bad_pfns: list[int],
-                                                           libkdumpfile: str, crash: str, makedumpfile: str,
-                                                           release: str) -> None:
+def test_kdump_output_excludes_and_reports_unreadable_pages(mem512: Path, shim: Path, tmp_path: Path,
+                                                           bad_pfns: list[int], libkdumpfile: str, crash: str,
+                                                           makedumpfile: str, release: str) -> None:
     src = mem512 / "vmcore.elf"
     ranges = elf_ranges(src, bad_pfns)
     assert len(ranges) == len(bad_pfns)

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from util import REPO, assert_same_pages, lkdf, need, our_digests, run_cli
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.input import open_reader
-from util import REPO, assert_same_pages, lkdf, need, our_digests, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,8 @@ def division(names: list[str]) -> tuple[list[tuple[int, int]], list[int]]:
     return ranges, [r.pagemap.count(a, b) if b > a else 0 for r, (a, b) in zip(readers, ranges)]
 
 
-def mdf_division(makedumpfile: str, vmcore: Path, parts: int, tmp: Path, *opts: str) -> tuple[list[tuple[int, int]], list[int]]:
+def mdf_division(makedumpfile: str, vmcore: Path, parts: int, tmp: Path,
+                 *opts: str) -> tuple[list[tuple[int, int]], list[int]]:
     """makedumpfile's own --split of ``vmcore``: :func:`division` of its parts."""
     names = [str(tmp / f"mdf{i}") for i in range(parts)]
     p = subprocess.run([makedumpfile, "--split", *opts, str(vmcore), *names], capture_output=True, text=True,
@@ -224,7 +225,8 @@ def small_fs(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no
     size = getattr(request, "param", "16m")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]).returncode:
+    if (os.geteuid() != 0
+            or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]).returncode):
         need(False, "cannot mount a tmpfs here (needs root)")
     yield mnt
     subprocess.run(["umount", str(mnt)])

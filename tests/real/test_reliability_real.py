@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from util import REPO, our_digests
 
 from pymakedumpfile import open_dump
-from util import REPO, our_digests
 
 
 @pytest.mark.parametrize(("sig", "fmt"), [(signal.SIGTERM, "kdump"), (signal.SIGINT, "kdump"), (signal.SIGTERM, "elf")])

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from util import run_cli
 
 from pymakedumpfile import open_dump
-from util import run_cli
 
 SYMBOLS = ["init_uts_ns", "swapper_pg_dir", "_stext", "mem_section", "node_data", "prb", "vmap_area_list"]
 
@@ -27,7 +27,8 @@ def test_vtop_matches_makedumpfile(dump: str, mem512: Path, makedumpfile: str, t
     if not vmcore.exists():
         pytest.skip(f"no {vmcore}")
     with open_dump(vmcore) as ctx:
-        syms = {s: ctx.attr[f"linux.vmcoreinfo.SYMBOL.{s}"] for s in SYMBOLS if f"linux.vmcoreinfo.SYMBOL.{s}" in ctx.attr}
+        syms = {s: ctx.attr[f"linux.vmcoreinfo.SYMBOL.{s}"] for s in SYMBOLS
+                if f"linux.vmcoreinfo.SYMBOL.{s}" in ctx.attr}
     assert len(syms) >= 5
     for name, va in syms.items():
         out = tmp_path / name

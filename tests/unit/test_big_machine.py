@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from gen.big import GROUP, KINDS, BigInfo, build_big_elf, expected_kept, group_kind
+
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import CYCLE_PFNS, make_write_context
 from pymakedumpfile.output import write_dump

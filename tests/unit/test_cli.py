@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from gen import build_elf, make_note, vmcoreinfo_text
 from gen.x86_64 import START_KERNEL_MAP, x86_64_kernel
 

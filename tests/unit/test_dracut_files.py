@@ -16,10 +16,12 @@ MODDIR = REPO / "dracut" / "99pymakedumpfile"
 SITE = "/usr/lib/pymakedumpfile"
 
 
-def collect(python: str, tmp_path: Path, codecs: str = "zstd snappy", pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+def collect(python: str, tmp_path: Path, codecs: str = "zstd snappy",
+            pythonpath: str = "") -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "PYMAKEDUMPFILE_PYTHONPATH": pythonpath}
-    return subprocess.run([python, "-S", "-E", str(MODDIR / "pymakedumpfile-files.py"), str(MODDIR / "python-modules.list"),
-                           str(tmp_path / "stage"), codecs, SITE], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([python, "-S", "-E", str(MODDIR / "pymakedumpfile-files.py"),
+                           str(MODDIR / "python-modules.list"), str(tmp_path / "stage"), codecs, SITE],
+                          capture_output=True, text=True, env=env, timeout=300)
 
 
 def normal_origin(python: str, module: str) -> str:

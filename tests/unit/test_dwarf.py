@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from gen.vmlinux import build_vmlinux
+
 from pymakedumpfile.dwarf import NoDebugInfoError, generate_vmcoreinfo
 
 REPO = Path(__file__).resolve().parents[2]

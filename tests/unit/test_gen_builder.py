@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ TIMEOUT = 30
 # ---------------------------------------------------------------------------
 # tool discovery
 # ---------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _have_libkdumpfile() -> bool:
     if not os.path.exists(SYS_PYTHON):
         return False
@@ -79,7 +79,7 @@ def need_tool(name: str) -> str:
     return p
 
 
-@lru_cache(maxsize=None)
+@cache
 def _makedumpfile_features() -> dict[str, bool]:
     exe = shutil.which("makedumpfile")
     if not exe:
@@ -89,7 +89,7 @@ def _makedumpfile_features() -> dict[str, bool]:
     return {m: bool(re.search(rf"^{m}\s+enabled", out, re.M)) for m in ("lzo", "snappy", "zstd")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lzo():
     try:
         return liblzo2_compressor()
@@ -110,7 +110,8 @@ def _available(how: str) -> bool:
     return True
 
 
-def run_makedumpfile(args: list[str], *, stdin: bytes | None = None, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+def run_makedumpfile(args: list[str], *, stdin: bytes | None = None,
+                     timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
     exe = need_tool("makedumpfile")
     return subprocess.run(
         [exe, *args], input=stdin, capture_output=True, timeout=timeout,
@@ -283,9 +284,9 @@ def test_layout_sizes_match_formats_md() -> None:
 
 def test_builder_does_not_import_pymakedumpfile() -> None:
     code = (
-        "import sys; sys.path.insert(0, %r); import tests.gen, tests.gen.x86_64; "
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import tests.gen, tests.gen.x86_64; "
         "bad = [m for m in sys.modules if m.split('.')[0] == 'pymakedumpfile']; "
-        "assert not bad, bad" % str(ROOT)
+        "assert not bad, bad"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
@@ -366,10 +367,10 @@ def test_elf_readelf(tmp_path: Path, case: str) -> None:
     info = build_elf(path, segs, notes=notes, **kw)
     out = _readelf(path)
 
-    assert re.search(r"Class:\s+ELF%d" % kw["elfclass"], out)
+    assert re.search(rf"Class:\s+ELF{kw['elfclass']:d}", out)
     assert re.search(r"Data:.*%s endian" % ("little" if endian == "<" else "big"), out)
     assert re.search(r"Type:\s+CORE", out)
-    assert re.search(r"Flags:\s+0x%x\b" % kw.get("e_flags", 0), out)
+    assert re.search(rf"Flags:\s+0x{kw.get('e_flags', 0):x}\b", out)
     m = re.search(r"Number of program headers:\s+(\d+)(?: \((\d+)\))?", out)
     assert m
     if kw.get("use_pn_xnum"):
@@ -382,9 +383,10 @@ def test_elf_readelf(tmp_path: Path, case: str) -> None:
         ehsize = 64 if kw["elfclass"] == 64 else 52
         shentsize = 64 if kw["elfclass"] == 64 else 40
         assert info.e_phoff == ehsize + shentsize
-        assert re.search(r"Start of section headers:\s+%d\b" % ehsize, out)
+        assert re.search(rf"Start of section headers:\s+{ehsize:d}\b", out)
 
-    rows = re.findall(r"^\s+(NOTE|LOAD)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)",
+    rows = re.findall(r"^\s+(NOTE|LOAD)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)"
+                      r"\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)",
                       out, re.M)
     assert [r[0] for r in rows] == ["NOTE"] + ["LOAD"] * len(segs), "PT_NOTE first, then the PT_LOADs"
     assert int(rows[0][1], 16) == info.note_offset and int(rows[0][4], 16) == len(notes)

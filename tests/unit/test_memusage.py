@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fuzz.make_seeds import PS, filter_kernel
 from gen import build_elf, make_note, prstatus_note
+
 from pymakedumpfile.errors import UnsupportedDumpError
 from pymakedumpfile.input.kcore import crash_kernel_ranges, open_kcore
 from pymakedumpfile.memusage import mem_usage

@@ -32,9 +32,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from gen import (
     EM_386,
     EM_X86_64,
@@ -56,6 +53,9 @@ from gen import (
     zstd_compressor,
 )
 from gen.flat import FLAT_END
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from pymakedumpfile import accel, open_dump
 from pymakedumpfile.context import Attributes, Context
 from pymakedumpfile.errors import (
@@ -194,7 +194,8 @@ ABIS = [
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("abi", ABIS, ids=lambda a: f"{a[0]}{a[1]}")
-def test_kdump_versions_and_layouts(version: int, abi: tuple[str, str, str], accel_backend: str, tmp_path: Path) -> None:
+def test_kdump_versions_and_layouts(version: int, abi: tuple[str, str, str], accel_backend: str,
+                                    tmp_path: Path) -> None:
     layout, endian, arch = abi
     # 8192 is a power of two that an ILP32 header read as LP64 takes for block_size
     max_mapnr = 8192
@@ -1042,7 +1043,8 @@ KDUMP_FIELD_DAMAGE: list[tuple[str, int | bytes, type[DumpError] | None]] = [
 ]
 
 
-@pytest.mark.parametrize("case", range(len(KDUMP_FIELD_DAMAGE)), ids=lambda i: "%s=%r" % KDUMP_FIELD_DAMAGE[i][:2])
+@pytest.mark.parametrize("case", range(len(KDUMP_FIELD_DAMAGE)),
+                         ids=lambda i: "{}={!r}".format(*KDUMP_FIELD_DAMAGE[i][:2]))
 def test_kdump_bad_field(case: int, good_kdump: KFix, tmp_path: Path) -> None:
     info, data = good_kdump
     name, value, cls = KDUMP_FIELD_DAMAGE[case]
@@ -1186,7 +1188,7 @@ ELF_DAMAGE = [
 ]
 
 
-@pytest.mark.parametrize("case", range(len(ELF_DAMAGE)), ids=lambda i: "%s=%#x" % (ELF_DAMAGE[i][0], ELF_DAMAGE[i][2]))
+@pytest.mark.parametrize("case", range(len(ELF_DAMAGE)), ids=lambda i: f"{ELF_DAMAGE[i][0]}={ELF_DAMAGE[i][2]:#x}")
 def test_elf_bad_field(case: int, good_elf: EFix, tmp_path: Path) -> None:
     info, data = good_elf
     name, fmt, value = ELF_DAMAGE[case]

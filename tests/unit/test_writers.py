@@ -35,9 +35,9 @@ PN_XNUM extended numbering, and output-file safety.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import errno
 import os
 import random
 import re
@@ -47,7 +47,7 @@ import struct
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -63,8 +63,8 @@ from gen.x86_64 import PAGE_OFFSET, x86_64_kernel  # noqa: E402
 import pymakedumpfile  # noqa: E402
 from pymakedumpfile import accel  # noqa: E402
 from pymakedumpfile.errors import OutputError, PageExcludedError, ReadError  # noqa: E402
-from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.filter import make_write_context  # noqa: E402
+from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.output import write_dump  # noqa: E402
 from pymakedumpfile.pagemap import Bitmap  # noqa: E402
 
@@ -86,7 +86,7 @@ def need_tool(name: str) -> str:
     return p
 
 
-@lru_cache(maxsize=None)
+@cache
 def makedumpfile_info() -> tuple[tuple[int, ...], dict[str, bool]]:
     exe = shutil.which("makedumpfile")
     if not exe:
@@ -122,7 +122,7 @@ def run_makedumpfile(args: list[str], mode: str = "auto") -> None:
     assert r.returncode == 0, f"makedumpfile {args} failed: {r.stderr.decode()}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def have_libkdumpfile() -> bool:
     if not os.path.exists(SYS_PYTHON):
         return False

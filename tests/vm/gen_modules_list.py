@@ -63,7 +63,8 @@ def main() -> int:
         runs.append(trace([["-F", "-c", "-d", "31", vmcore]], tmp))
         small = tmp / "small"
         small.mkdir()
-        if os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(small)]).returncode == 0:
+        if (os.geteuid() == 0
+                and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(small)]).returncode == 0):
             try:
                 runs.append(trace([["-l", "-d", "31", vmcore, f"{small}/vmcore-incomplete"]], tmp))
             finally:

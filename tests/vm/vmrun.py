@@ -115,7 +115,8 @@ def parse_mem_usage(lines: list[str]) -> dict:
         r: dict = {"rc": int(lines[b].rsplit("rc=", 1)[1]), "text": lines[a + 1 : b]}
         for ln in lines[a + 1 : b]:
             f = ln.split()
-            if len(f) >= 2 and f[0] in ("ZERO", "NON_PRI_CACHE", "PRI_CACHE", "USER", "FREE", "KERN_DATA") and f[1].isdigit():
+            if (len(f) >= 2 and f[0] in ("ZERO", "NON_PRI_CACHE", "PRI_CACHE", "USER", "FREE", "KERN_DATA")
+                    and f[1].isdigit()):
                 r[f[0]] = int(f[1])
             elif ln.startswith("Total pages on system:"):
                 r["TOTAL"] = int(f[-1])
@@ -137,7 +138,8 @@ def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeou
     pre = run_dir / "pre"
     (pre / "pre").mkdir(parents=True)
     sh(f"head -c {fill['cache'] // 2}M /dev/urandom > {pre}/pre/rand.bin")
-    sh(f"yes 'pre-populated text file line for the page cache 0123456789' | head -c {fill['cache'] - fill['cache'] // 2}M > {pre}/pre/text.txt")
+    sh(f"yes 'pre-populated text file line for the page cache 0123456789' "
+       f"| head -c {fill['cache'] - fill['cache'] // 2}M > {pre}/pre/text.txt")
     data, raw, out, small = (run_dir / n for n in ("data.img", "vmcore.raw", "out.img", "small.img"))
     sh(f"truncate -s {2 * fill['cache'] + 128}M {data} && mkfs.ext4 -q -F -d {pre} {data}")
     shutil.rmtree(pre)
