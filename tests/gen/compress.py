@@ -112,8 +112,8 @@ class _LzoCallback(ctypes.Structure):
 _LZO1X_1_MEM_COMPRESS = 16384 * ctypes.sizeof(ctypes.c_void_p)
 
 
-def liblzo2_compressor() -> Compressor:
-    """lzo1x_1_compress from liblzo2 through ctypes.
+def liblzo2() -> ctypes.CDLL:
+    """liblzo2 through ctypes, initialised (a handle of its own: callers set their own argtypes).
 
     lzo_init() is the macro::
 
@@ -144,6 +144,12 @@ def liblzo2_compressor() -> Compressor:
     )
     if rc != 0:
         raise CompressorUnavailable(f"__lzo_init_v2 failed: {rc}")
+    return lib
+
+
+def liblzo2_compressor() -> Compressor:
+    """lzo1x_1_compress from liblzo2 through ctypes."""
+    lib = liblzo2()
     lib.lzo1x_1_compress.restype = ctypes.c_int
     lib.lzo1x_1_compress.argtypes = [
         ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
@@ -165,8 +171,7 @@ def liblzo2_compressor() -> Compressor:
 
 def liblzo2_decompressor() -> Callable[[bytes, int], bytes]:
     """lzo1x_decompress_safe via ctypes (for the builder's own self-checks)."""
-    liblzo2_compressor()  # runs lzo_init
-    lib = ctypes.CDLL("liblzo2.so.2")
+    lib = liblzo2()
     lib.lzo1x_decompress_safe.restype = ctypes.c_int
     lib.lzo1x_decompress_safe.argtypes = [
         ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,

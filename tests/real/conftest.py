@@ -6,11 +6,10 @@ missing dump or reference tool is a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from needs import need_libkdumpfile, need_tool
 from util import RIG, need, rig_release
 
 
@@ -30,20 +29,14 @@ def release(mem512: Path) -> str:
 
 @pytest.fixture(scope="session")
 def libkdumpfile() -> str:
-    ok = os.path.exists("/usr/bin/python3") and os.system("/usr/bin/python3 -c 'import kdumpfile' 2>/dev/null") == 0
-    need(ok, "python3-libkdumpfile (Debian) is not installed")
-    return "/usr/bin/python3"
+    return need_libkdumpfile()
 
 
 @pytest.fixture(scope="session")
 def makedumpfile() -> str:
-    p = shutil.which("makedumpfile")
-    need(p is not None, "makedumpfile is not installed")
-    return str(p)
+    return need_tool("makedumpfile")
 
 
 @pytest.fixture(scope="session")
 def crash() -> str:
-    p = shutil.which("crash")
-    need(p is not None, "crash is not installed")
-    return str(p)
+    return need_tool("crash")

@@ -11,19 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from needs import REQUIRE, need  # noqa: F401 - the real-dump tests import them from here
+
 REPO = Path(__file__).resolve().parents[2]
 RIG = Path(os.environ.get("PMD_RIG_DIR", Path.home() / ".cache/pymakedumpfile/rig"))
-REQUIRE = os.environ.get("PMD_REQUIRE_REAL") == "1"
-
-
-def need(ok: bool, why: str) -> None:
-    """Skip unless ``ok``; with PMD_REQUIRE_REAL=1 (CI) fail instead."""
-    import pytest
-
-    if not ok:
-        if REQUIRE:
-            pytest.fail(f"{why} (PMD_REQUIRE_REAL=1)")
-        pytest.skip(why)
 LKDF = REPO / "tests" / "tools" / "lkdf_pages.py"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from needs import need_native
 
 from pymakedumpfile import accel
 
@@ -77,8 +78,7 @@ def test_lzo_native_python_identical(data: bytes) -> None:
 def test_native_releases_gil() -> None:
     """Four threads compressing at once finish, and give the same results as
     one thread (the native kernels release the GIL around their loops)."""
-    if not accel.NATIVE_AVAILABLE:
-        pytest.skip("native accel not built")
+    need_native(accel.NATIVE_AVAILABLE, "native accel not built")
     pages = [_pages(s, 64) for s in range(8)]
     single = [accel.lzo1x_1_compress_native(p) for p in pages]  # type: ignore[attr-defined]
     with ThreadPoolExecutor(4) as ex:

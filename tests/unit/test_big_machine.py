@@ -5,13 +5,13 @@ out each 1024-pfn group, and makedumpfile agrees on the same file."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from gen.big import GROUP, KINDS, BigInfo, build_big_elf, expected_kept, group_kind
+from needs import need_tool
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import CYCLE_PFNS, make_write_context
@@ -76,9 +76,7 @@ def test_level31_output(big: BigInfo, tmp_path: Path) -> None:
 
 
 def test_makedumpfile_agrees(big: BigInfo, tmp_path: Path) -> None:
-    mdf = shutil.which("makedumpfile")
-    if mdf is None:
-        pytest.skip("makedumpfile is not installed")
+    mdf = need_tool("makedumpfile")
     ref, ours = tmp_path / "ref", tmp_path / "ours"
     p = subprocess.run([mdf, "-l", "-d", "31", "--message-level", "31", big.path, str(ref)], capture_output=True,
                        text=True, timeout=600)

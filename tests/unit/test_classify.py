@@ -10,6 +10,7 @@ from array import array
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from needs import need_native
 
 from pymakedumpfile import accel
 from pymakedumpfile.filter.classify import C, Cnt, build_params
@@ -150,8 +151,7 @@ def struct_pages(draw):  # type: ignore[no-untyped-def]
 @given(struct_pages(), st.integers(0, 31), st.booleans(), st.integers(0, 3), st.sampled_from([0, 1, 6, 64]))
 @settings(max_examples=400, deadline=None)
 def test_native_python_identical(sp, level: int, v612: bool, valid_seed: int, pfn0: int) -> None:  # type: ignore[no-untyped-def]
-    if not accel.NATIVE_AVAILABLE:
-        pytest.skip("native accel not built")
+    need_native(accel.NATIVE_AVAILABLE, "native accel not built")
     pages, n = sp
     text = VI_61 + (VI_612_EXTRA if v612 else "")
     params = build_params(vi(text), level, 8, False)

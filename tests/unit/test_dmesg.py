@@ -33,6 +33,7 @@ from gen.printk import (
     legacy_log,
 )
 from gen.x86_64 import START_KERNEL_MAP
+from needs import need_tool
 
 from pymakedumpfile import CorruptDumpError, DumpError, UnsupportedDumpError, open_dump
 from pymakedumpfile.dmesg import (
@@ -63,7 +64,7 @@ def makedumpfile(path: Path, partial: bool = False, exe: str | None = None,
     """(exit status, LOGFILE contents or None) of makedumpfile --dump-dmesg."""
     exe = exe or MDF
     if exe is None:
-        pytest.skip("makedumpfile is not installed")
+        exe = need_tool("makedumpfile")
     out = path.parent / f"mdf-{path.name}-{int(partial)}.txt"
     if out.exists():
         out.unlink()

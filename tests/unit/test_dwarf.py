@@ -7,13 +7,13 @@ vmlinux is tests/real/test_dwarf_real.py's."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from gen.vmlinux import build_vmlinux
+from needs import need, need_tool
 
 from pymakedumpfile.dwarf import NoDebugInfoError, generate_vmcoreinfo
 
@@ -25,13 +25,11 @@ def build(tmp: Path, *flags: str) -> Path:
     try:
         return build_vmlinux(tmp / ("vmlinux" + "".join(f.replace("-", "_").replace("=", "_") for f in flags)), *flags)
     except FileNotFoundError:
-        pytest.skip("no C compiler")
+        need(False, "no C compiler")
 
 
 def mdf_g(vmlinux: Path, tmp: Path) -> list[str]:
-    mdf = shutil.which("makedumpfile")
-    if mdf is None:
-        pytest.skip("makedumpfile is not installed")
+    mdf = need_tool("makedumpfile")
     out = tmp / "mdf.vmcoreinfo"
     p = subprocess.run([mdf, "-g", str(out), "-x", str(vmlinux)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr

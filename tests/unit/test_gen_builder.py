@@ -51,6 +51,7 @@ from tests.gen import (  # noqa: E402
 )
 from tests.gen.layouts import HEADER_32, HEADER_64, PAGE_DESC, SUB_32PAD, SUB_64, SUB_I386  # noqa: E402
 from tests.gen.x86_64 import PAGE_OFFSET, START_KERNEL_MAP, x86_64_kernel  # noqa: E402
+from tests.needs import need, need_libkdumpfile, need_tool  # noqa: E402
 
 SYS_PYTHON = "/usr/bin/python3"
 TIMEOUT = 30
@@ -59,25 +60,6 @@ TIMEOUT = 30
 # ---------------------------------------------------------------------------
 # tool discovery
 # ---------------------------------------------------------------------------
-@cache
-def _have_libkdumpfile() -> bool:
-    if not os.path.exists(SYS_PYTHON):
-        return False
-    r = subprocess.run([SYS_PYTHON, "-c", "import kdumpfile"], capture_output=True, timeout=TIMEOUT)
-    return r.returncode == 0
-
-
-def need_libkdumpfile() -> None:
-    if not _have_libkdumpfile():
-        pytest.skip("libkdumpfile's python module (python3-libkdumpfile for /usr/bin/python3) is missing")
-
-
-def need_tool(name: str) -> str:
-    p = shutil.which(name)
-    if not p:
-        pytest.skip(f"{name} is not installed")
-    return p
-
 
 @cache
 def _makedumpfile_features() -> dict[str, bool]:
@@ -699,8 +681,7 @@ def test_kdump_makedumpfile_snappy_zstd(tmp_path: Path, how: str) -> None:
     """Debian's makedumpfile 1.7.2 is built without snappy and zstd: it must
     refuse those pages with its own message; with support it must read them."""
     need_tool("makedumpfile")
-    if not _available(how):
-        pytest.skip(f"no {how} compressor")
+    need(_available(how), f"no {how} compressor")
     feats = _makedumpfile_features()
     kb = x86_64_kernel(first_pfn=1)
     pages = dict(kb.pages)

@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from gen.compress import CompressorUnavailable, liblzo2  # noqa: E402
+from needs import need, need_cc  # noqa: E402
+
 from pymakedumpfile import _lzo_py  # noqa: E402
 
 LZO_SRC = ROOT / "accel" / "lzo.c"
@@ -86,9 +89,7 @@ class Codec:
 
 @pytest.fixture(scope="session")
 def native(tmp_path_factory: pytest.TempPathFactory) -> Codec:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not available")
+    gcc = need_cc()
     so = tmp_path_factory.mktemp("lzo") / "libpmdlzo.so"
     subprocess.run(
         [gcc, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
@@ -103,41 +104,13 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> Codec:
     return Codec(lib, lib.pmd_lzo1x_1_compress, lib.pmd_lzo1x_decompress_safe, False)
 
 
-class _LzoCallback(ctypes.Structure):
-    # lzo_callback_t: nalloc, nfree, nprogress, user1, then two lzo_xint
-    _fields_ = [
-        ("nalloc", ctypes.c_void_p),
-        ("nfree", ctypes.c_void_p),
-        ("nprogress", ctypes.c_void_p),
-        ("user1", ctypes.c_void_p),
-        ("user2", ctypes.c_size_t),
-        ("user3", ctypes.c_size_t),
-    ]
-
-
 @pytest.fixture(scope="session")
 def liblzo() -> Codec:
+    """liblzo2 (Debian's liblzo2-2), loaded and initialised by the test builder's loader."""
     try:
-        lib = ctypes.CDLL("liblzo2.so.2")
-    except OSError as e:
-        pytest.skip(f"liblzo2 not loadable: {e}")
-    ptr = ctypes.sizeof(ctypes.c_void_p)
-    lib.__lzo_init_v2.restype = ctypes.c_int
-    lib.__lzo_init_v2.argtypes = [ctypes.c_uint] + [ctypes.c_int] * 9
-    rc = lib.__lzo_init_v2(
-        0x20A0,                          # LZO_VERSION (2.10)
-        ctypes.sizeof(ctypes.c_short),
-        ctypes.sizeof(ctypes.c_int),
-        ctypes.sizeof(ctypes.c_long),
-        ctypes.sizeof(ctypes.c_uint32),  # lzo_uint32_t
-        ctypes.sizeof(ctypes.c_size_t),  # lzo_uint
-        ptr,                             # lzo_sizeof_dict_t = sizeof(lzo_bytep)
-        ptr,                             # sizeof(char *)
-        ptr,                             # sizeof(lzo_voidp)
-        ctypes.sizeof(_LzoCallback),     # sizeof(lzo_callback_t)
-    )
-    if rc != 0:
-        pytest.skip(f"__lzo_init_v2 failed: {rc}")
+        lib = liblzo2()
+    except CompressorUnavailable as e:
+        need(False, f"liblzo2: {e}")
     lib.lzo1x_1_compress.restype = ctypes.c_int
     lib.lzo1x_1_compress.argtypes = [_P, _SZ, _P, _PSZ, _V]
     lib.lzo1x_decompress_safe.restype = ctypes.c_int
@@ -155,8 +128,7 @@ def liblzo() -> Codec:
 
 def need_999(liblzo: Codec) -> Any:
     f = liblzo.f999
-    if f is None:
-        pytest.skip("liblzo2 does not export lzo1x_999_compress")
+    need(f is not None, "liblzo2 does not export lzo1x_999_compress")
     return f
 
 
@@ -261,9 +233,7 @@ DATA = [data for _, data in CASES]
 
 
 def test_builds_warning_free_with_two_exported_symbols(tmp_path: Path) -> None:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not available")
+    gcc = need_cc()
     obj = tmp_path / "lzo.o"
     r = subprocess.run(
         [gcc, "-O2", "-Wall", "-Wextra", "-std=c99", "-fvisibility=hidden", "-c",

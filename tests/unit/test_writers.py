@@ -59,6 +59,7 @@ if str(ROOT) not in sys.path:
 from gen import build_elf, make_note, prstatus_note, vmcoreinfo_text  # noqa: E402
 from gen.layouts import HEADER_64, SUB_64  # noqa: E402
 from gen.x86_64 import PAGE_OFFSET, x86_64_kernel  # noqa: E402
+from needs import need, need_libkdumpfile, need_tool  # noqa: E402
 
 import pymakedumpfile  # noqa: E402
 from pymakedumpfile import accel  # noqa: E402
@@ -79,13 +80,6 @@ PFN_EXCLUDED = 256
 # ---------------------------------------------------------------------------
 # tools
 # ---------------------------------------------------------------------------
-def need_tool(name: str) -> str:
-    p = shutil.which(name)
-    if not p:
-        pytest.skip(f"{name} is not installed")
-    return p
-
-
 @cache
 def makedumpfile_info() -> tuple[tuple[int, ...], dict[str, bool]]:
     exe = shutil.which("makedumpfile")
@@ -120,14 +114,6 @@ def run_makedumpfile(args: list[str], mode: str = "auto") -> None:
     r = subprocess.run([exe, "--message-level", "4", *opts, *args], capture_output=True, timeout=TIMEOUT,
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 0, f"makedumpfile {args} failed: {r.stderr.decode()}"
-
-
-@cache
-def have_libkdumpfile() -> bool:
-    if not os.path.exists(SYS_PYTHON):
-        return False
-    r = subprocess.run([SYS_PYTHON, "-c", "import kdumpfile"], capture_output=True, timeout=TIMEOUT)
-    return r.returncode == 0
 
 
 def lkdf_pages(path: Path) -> dict[int, str]:
@@ -473,8 +459,7 @@ KDUMP_OPTS = {"none": [], "zlib": ["-c"], "lzo": ["-l"]}
 def test_kdump_matches_makedumpfile(tmp_path: Path, case: str, comp: str, level: int,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     need_tool("makedumpfile")
-    if comp == "lzo" and not makedumpfile_info()[1].get("lzo"):
-        pytest.skip("makedumpfile was built without lzo")
+    need(comp != "lzo" or bool(makedumpfile_info()[1].get("lzo")), "makedumpfile was built without lzo")
     mode, loads, zeros = KDUMP_INPUTS[case]
     inp = make_input(tmp_path / "vmcore", loads, zeros, seed=len(case))
     theirs, ours = tmp_path / "m.kdump", tmp_path / "p.kdump"
@@ -527,8 +512,7 @@ def test_kdump_matches_makedumpfile(tmp_path: Path, case: str, comp: str, level:
         if not extra:
             assert o.raw == t.raw
 
-    if not have_libkdumpfile():
-        pytest.skip("libkdumpfile's python module (python3-libkdumpfile) is missing")
+    need_libkdumpfile()
     lt, lo = lkdf_pages(theirs), lkdf_pages(ours)
     assert set(lo) - set(lt) == extra
     assert all(lo[p] == lt[p] for p in lt)

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import need, need_libkdumpfile, need_tool
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -34,18 +35,21 @@ RIG_DIR = Path(os.environ.get("RIG_DIR", Path.home() / ".cache/pymakedumpfile/ri
 PARTIAL_PFN = 0x9F  # the page the PT_LOAD ending at 0x9fc00 covers in part (tests/real/test_core_real.py)
 
 
-def _why_skip() -> str | None:
-    if os.environ.get("PMD_VM_TESTS") != "1":
-        return "VM end-to-end test: set PMD_VM_TESTS=1 (takes minutes)"
+OPT_IN = os.environ.get("PMD_VM_TESTS") == "1"
+
+# the first test builds the images and boots, crashes and captures the guest (minutes under TCG)
+pytestmark = [pytest.mark.vm, pytest.mark.timeout(3600),
+              pytest.mark.skipif(not OPT_IN, reason="VM end-to-end test: set PMD_VM_TESTS=1 (takes minutes)")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def vm_tools() -> None:
+    """What the test needs once asked for: missing, a skip, or a failure in CI (PMD_REQUIRE_REAL=1)."""
     for tool in ("qemu-system-x86_64", "dracut", "debugfs", "mkfs.ext4"):
-        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
-            return f"{tool} not installed"
-    if not (RIG_DIR / "kernel/lib/modules").is_dir() or not list((RIG_DIR / "kernel/boot").glob("vmlinuz-*")):
-        return f"no rig kernel in {RIG_DIR}/kernel (run ../shared/vmcores/setup.sh)"
-    return None
+        need_tool(tool)
+    need((RIG_DIR / "kernel/lib/modules").is_dir() and bool(list((RIG_DIR / "kernel/boot").glob("vmlinuz-*"))),
+         f"no rig kernel in {RIG_DIR}/kernel (tests/rig/make-dumps.sh makes it)")
 
-
-pytestmark = [pytest.mark.vm, pytest.mark.skipif(_why_skip() is not None, reason=_why_skip() or "")]
 
 MEMS = [int(m) for m in os.environ.get("PMD_VM_MEM", "512").split(",")]
 CRASH = int(os.environ.get("PMD_VM_CRASH", "192"))
@@ -158,9 +162,7 @@ def test_our_reader_matches_raw_vmcore(vm: Path, run: str, raw_pages: dict[int, 
 
 @pytest.mark.parametrize("run", ["l", "z"])
 def test_libkdumpfile_reads_capture(vm: Path, run: str, raw_pages: dict[int, str]) -> None:
-    if not Path("/usr/bin/python3").exists() or subprocess.run(
-            ["/usr/bin/python3", "-c", "import kdumpfile"], capture_output=True).returncode != 0:
-        pytest.skip("no python3-libkdumpfile")
+    need_libkdumpfile()
     sys.path.insert(0, str(REPO / "tests" / "real"))
     from util import diff_pages, lkdf
 
@@ -173,9 +175,7 @@ def test_libkdumpfile_reads_capture(vm: Path, run: str, raw_pages: dict[int, str
 
 @pytest.mark.parametrize("run", ["l", "z"])
 def test_crash_osrelease(vm: Path, run: str) -> None:
-    crash = shutil.which("crash")
-    if not crash:
-        pytest.skip("no crash")
+    crash = need_tool("crash")
     p = subprocess.run([crash, "--osrelease", str(vm / "out" / run / "vmcore")], capture_output=True, text=True,
                        timeout=300)
     kver = json.loads((vm / "run.json").read_text())["kernel"]
@@ -185,9 +185,7 @@ def test_crash_osrelease(vm: Path, run: str) -> None:
 def test_makedumpfile_rereads_lzo_capture(vm: Path, tmp_path: Path) -> None:
     """makedumpfile (1.7.2: lzo, no zstd) refilters our -l capture (-d 31 is kept: it cannot
     convert kdump to -E) and every page of its result equals ours."""
-    mdf = shutil.which("makedumpfile")
-    if not mdf:
-        pytest.skip("no makedumpfile")
+    mdf = need_tool("makedumpfile")
     dst = tmp_path / "refiltered"
     p = subprocess.run([mdf, "-c", "-d", "31", str(vm / "out/l/vmcore"), str(dst)], capture_output=True, text=True,
                        timeout=1200)
@@ -202,9 +200,7 @@ def test_makedumpfile_rereads_lzo_capture(vm: Path, tmp_path: Path) -> None:
 def test_bitmaps_equal_makedumpfile(vm: Path, tmp_path: Path) -> None:
     """Our -l -d 31 capture's bitmaps equal those of the host makedumpfile -l -d 31 run on the raw
     copy of the same /proc/vmcore (pfn 0x9f, covered in part by a PT_LOAD, aside)."""
-    mdf = shutil.which("makedumpfile")
-    if not mdf:
-        pytest.skip("no makedumpfile")
+    mdf = need_tool("makedumpfile")
     ref = tmp_path / "mdf.l.d31"
     p = subprocess.run([mdf, "-l", "-d", "31", str(vm / "vmcore.elf"), str(ref)], capture_output=True, text=True,
                        timeout=1200)
