@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from array import array
+from typing import Literal
 
 
 class C(enum.IntEnum):
@@ -84,15 +85,16 @@ def classify_python(pages: bytes, nstruct: int, pfn0: int, count: int, skip_unti
     sz = P[C.SIZE_PAGE]
     if sz <= 0 or nstruct < count or len(pages) // sz < nstruct or len(valid) * 8 < nbits or len(keep) * 8 < nbits:
         raise ValueError("buffer sizes do not match the arguments")
-    for i in (C.OFF_FLAGS, C.OFF_MAPPING, C.OFF_MAPCOUNT, C.OFF_PRIVATE, C.OFF_COMPOUND_HEAD, C.ORDER_OFF, C.DTOR_OFF):
-        if P[i] < -1 or (P[i] >= 0 and P[i] + 8 > sz):
+    for field in (C.OFF_FLAGS, C.OFF_MAPPING, C.OFF_MAPCOUNT, C.OFF_PRIVATE, C.OFF_COMPOUND_HEAD, C.ORDER_OFF,
+                  C.DTOR_OFF):
+        if P[field] < -1 or (P[field] >= 0 and P[field] + 8 > sz):
             raise ValueError("struct page field offsets out of range")
     if (P[C.OFF_FLAGS] < 0 or P[C.OFF_MAPPING] < 0 or (P[C.ORDER_WIDTH] > 0 and P[C.ORDER_OFF] < 0)
             or (P[C.DTOR_WIDTH] > 0 and P[C.DTOR_OFF] < 0) or P[C.ORDER_WIDTH] < 0 or P[C.DTOR_WIDTH] < 0):
         raise ValueError("struct page field offsets out of range")
     if P[C.ULONG_SIZE] not in (4, 8) or P[C.ORDER_WIDTH] > 8 or P[C.DTOR_WIDTH] > 8:
         raise ValueError("struct page field offsets out of range")
-    bo = "big" if P[C.BIG_ENDIAN] else "little"
+    bo: Literal["little", "big"] = "big" if P[C.BIG_ENDIAN] else "little"
     ul = P[C.ULONG_SIZE]
     level = P[C.DUMP_LEVEL]
     frm = int.from_bytes

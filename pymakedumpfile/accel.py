@@ -20,7 +20,7 @@ from ._compat import bit_count
 
 _native: ModuleType | None
 try:
-    from . import _accel as _native  # type: ignore[attr-defined, no-redef]
+    from . import _accel as _native
 except ImportError:  # no compiler when installed, or a minimal initramfs
     _native = None
 

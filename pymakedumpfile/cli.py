@@ -81,8 +81,8 @@ class Messages:
             try:
                 from tqdm import tqdm
             except ImportError:
-                tqdm = None
-            if tqdm is not None:
+                pass  # no bar: the percentage lines below
+            else:
                 bar: list[Any] = []
 
                 def tick(done: int, total: int) -> None:
@@ -566,7 +566,7 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
             print_report(msg, w, res.zero_pages, res.bytes_written, unreadable)
             if not res.incomplete:
                 break
-            if i + 1 < len(levels) and stream is None and not res.reason.startswith("interrupted"):
+            if i + 1 < len(levels) and dumpfile is not None and not res.reason.startswith("interrupted"):
                 msg.say(ML_COMMON, f"The dump did not fit ({res.reason}); retrying with dump level {levels[i + 1]}.")
                 os.unlink(dumpfile)  # our own incomplete file: its space is needed for the retry
                 continue

@@ -37,7 +37,7 @@ BY_FLAG = {c.flag: c for c in CODECS.values()}
 
 def _snappy() -> Any:
     try:
-        import snappy  # type: ignore[import-untyped]
+        import snappy
     except ImportError:
         raise UnsupportedDumpError("snappy pages need the python-snappy package") from None
     return snappy
@@ -81,7 +81,7 @@ def compressor(name: str) -> Callable[[bytes], bytes]:
     if name == "lzo":
         return accel.lzo1x_1_compress
     if name == "snappy":
-        return _snappy().compress  # type: ignore[no-any-return]
+        return _snappy().compress
     if name == "zstd":
         import threading
 
@@ -92,7 +92,7 @@ def compressor(name: str) -> Callable[[bytes], bytes]:
             c = getattr(local, "c", None)
             if c is None:
                 c = local.c = zs.ZstdCompressor(level=1)
-            return c.compress(page)  # type: ignore[no-any-return]
+            return c.compress(page)
 
         return zc
     raise ValueError(f"unknown codec {name}")
@@ -126,7 +126,7 @@ def decompressor(flag: int) -> Callable[[bytes, int], bytes]:
                     break
             if length != ps:
                 raise ValueError(f"snappy data holds {length} bytes, not a page")
-            return sn.uncompress(data)  # type: ignore[no-any-return]
+            return sn.uncompress(data)
 
         return ds
     if flag == dd.DUMP_DH_COMPRESSED_ZSTD:
@@ -142,11 +142,11 @@ def decompressor(flag: int) -> Callable[[bytes, int], bytes]:
                 dctx = local.d = zs.ZstdDecompressor()
             size = zs.frame_content_size(data)
             if size == ps:
-                return dctx.decompress(data)  # type: ignore[no-any-return]
+                return dctx.decompress(data)
             if size >= 0:
                 raise ValueError(f"zstd frame holds {size} bytes, not a page")
             with dctx.stream_reader(io.BytesIO(data)) as r:  # size unknown: bounded read
-                return r.read(ps + 1)  # type: ignore[no-any-return]
+                return r.read(ps + 1)
 
         return dzs
     raise UnsupportedDumpError(f"page compression flag {flag:#x} is not one we know")

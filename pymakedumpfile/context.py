@@ -168,7 +168,7 @@ class Context:
     @property
     def pagemap(self) -> PageMap:
         """Pages this context holds (input) or will write (a write context)."""
-        return self.attr["file.pagemap"]  # type: ignore[no-any-return]
+        return self.attr["file.pagemap"]
 
     # ---- memory reads ----
     def read_pfn(self, pfn: int) -> bytes:
@@ -223,7 +223,7 @@ class Context:
         :raises AddressTranslationError: the address is not mapped.
         :raises PageExcludedError: a page of the range is not in the dump.
         """
-        return self.kernel_memory().read(address, size)  # type: ignore[no-any-return]
+        return self.kernel_memory().read(address, size)
 
     def is_stored(self, pfn: int) -> bool:
         """True if the underlying dump holds page ``pfn``."""

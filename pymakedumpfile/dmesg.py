@@ -180,16 +180,16 @@ class _Kernel:
 
     # unpacking from buffers this module copied; callers keep offsets inside
     def u16(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "H", buf, off)[0]  # type: ignore[no-any-return]
+        return struct.unpack_from(self.e + "H", buf, off)[0]
 
     def u32(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "I", buf, off)[0]  # type: ignore[no-any-return]
+        return struct.unpack_from(self.e + "I", buf, off)[0]
 
     def u64(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "Q", buf, off)[0]  # type: ignore[no-any-return]
+        return struct.unpack_from(self.e + "Q", buf, off)[0]
 
     def ulong(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + self.ulong_fmt, buf, off)[0]  # type: ignore[no-any-return]
+        return struct.unpack_from(self.e + self.ulong_fmt, buf, off)[0]
 
     def need(self, kind: str, names: list[str], layout: str) -> dict[str, int]:
         table: dict[str, int] = getattr(self.vi, kind)

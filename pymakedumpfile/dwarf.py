@@ -51,6 +51,11 @@ class Die:
         v = self.attrs.get(A_NAME)
         return v if isinstance(v, str) else None
 
+    @property
+    def type_ref(self) -> int | None:
+        """DW_AT_type: the offset of the DIE of this one's type, if it has one."""
+        return self.attrs.get(A_TYPE)  # type: ignore[return-value]  # reference forms are read as ints
+
 
 class Elf:
     """Sections and symbols of an ELF file (a vmlinux)."""
@@ -148,6 +153,8 @@ class Elf:
 
 class Dwarf:
     """The DWARF of ``elf``: named types, variables and enumerators."""
+
+    _line: bytes  # .debug_line, read on first use
 
     def __init__(self, elf: Elf) -> None:
         self.elf = elf
@@ -252,12 +259,14 @@ class Dwarf:
             p = end + 1
         elif form in (0x0E, 0x1F, 0x17, 0x10, 0x1D):  # strp, line_strp, sec_offset, ref_addr, strp_sup
             size = osz if (form != 0x10 or version > 2) else asz
-            v, = struct.unpack_from(e + ("Q" if size == 8 else "I"), b, p)
+            so, = struct.unpack_from(e + ("Q" if size == 8 else "I"), b, p)
             p += size
             if form == 0x0E:
-                v = self._cstr(self.str, v)  # type: ignore[arg-type]
+                v = self._cstr(self.str, so)
             elif form == 0x1F:
-                v = self._cstr(self.line_str, v)  # type: ignore[arg-type]
+                v = self._cstr(self.line_str, so)
+            else:
+                v = so
         elif form == 0x01:  # addr
             v = int.from_bytes(b[p : p + asz], "little" if e == "<" else "big")
             p += asz
@@ -307,7 +316,7 @@ class Dwarf:
         else:
             raise UnsupportedDumpError(f"Cannot read DWARF: unknown form {form:#x}", self.elf.path)
         if form in (0x11, 0x12, 0x13, 0x14, 0x15):  # CU-relative references made absolute
-            v = start + v  # type: ignore[operator]
+            v = start + v  # type: ignore[operator]  # the reference forms are read as ints
         return v, p
 
     def _cu_headers(self) -> Iterator[tuple[int, int, int, int, int, int, int]]:
@@ -369,7 +378,7 @@ class Dwarf:
                         v, p = self._form(form, p, cu, ic, str_base)
                         attrs[at] = v
                     if depth == 0 and A_STR_OFFSETS_BASE in attrs:
-                        str_base = int(attrs[A_STR_OFFSETS_BASE])  # type: ignore[call-overload]
+                        str_base = int(attrs[A_STR_OFFSETS_BASE])  # type: ignore[call-overload]  # a sec_offset: an int
                     name = attrs.get(A_NAME)
                     if isinstance(name, str):
                         if tag in _INTERESTING_TOP and tag != T_VARIABLE:
@@ -492,7 +501,7 @@ class Dwarf:
                 files.append((name, d))
             return dirs, files, version
 
-        def entries(p: int) -> tuple[list[dict[int, object]], int]:
+        def entries(p: int) -> tuple[list[dict[int, str | int]], int]:
             nfmt = b[p]
             p += 1
             fmt = []
@@ -503,7 +512,7 @@ class Dwarf:
             n, p = self._uleb(b, p)
             out = []
             for _ in range(n):
-                ent: dict[int, object] = {}
+                ent: dict[int, str | int] = {}
                 for ct, fm in fmt:
                     if fm == 0x1F or fm == 0x0E:  # line_strp, strp
                         v, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
@@ -529,8 +538,8 @@ class Dwarf:
 
         d_ents, p = entries(p)
         f_ents, p = entries(p)
-        dirs = [x.get(1) if isinstance(x.get(1), str) else None for x in d_ents]  # type: ignore[misc]
-        files = [(str(x.get(1, "")), int(x.get(2, 0))) for x in f_ents]  # type: ignore[call-overload]
+        dirs = [n if isinstance(n, str) else None for n in (x.get(1) for x in d_ents)]
+        files = [(str(x.get(1, "")), int(x.get(2, 0))) for x in f_ents]
         return dirs, files, version
 
     def _strip(self, off: int | None) -> Die | None:
@@ -540,7 +549,7 @@ class Dwarf:
             d = self.die(off)
             if d.tag not in (T_TYPEDEF, T_CONST, T_VOLATILE):
                 return d
-            off = d.attrs.get(A_TYPE)  # type: ignore[assignment]
+            off = d.type_ref
             seen += 1
         return None
 
@@ -559,7 +568,7 @@ class Dwarf:
 
     def typedef_size(self, name: str) -> int | None:
         for off in self.types.get((T_TYPEDEF, name), []):
-            t = self._strip(self.die(off).attrs.get(A_TYPE))  # type: ignore[arg-type]
+            t = self._strip(self.die(off).type_ref)
             v = t.attrs.get(A_BYTE_SIZE) if t else None
             if isinstance(v, int):
                 return v
@@ -593,7 +602,7 @@ class Dwarf:
             if m.name == member:
                 return (loc or 0), m
             if m.name is None:
-                t = self._strip(m.attrs.get(A_TYPE))  # type: ignore[arg-type]
+                t = self._strip(m.type_ref)
                 if t is not None and t.tag in (T_STRUCT, T_UNION):
                     r = self._find_member(t, member, depth + 1)
                     if r is not None:
@@ -605,24 +614,26 @@ class Dwarf:
         r = self._find_member(d, member) if d else None
         return r[0] if r else None
 
-    def _array_length(self, type_off: object) -> int | None:
-        t = self._strip(type_off)  # type: ignore[arg-type]
+    def _array_length(self, type_off: int | None) -> int | None:
+        t = self._strip(type_off)
         if t is None or t.tag != T_ARRAY:
             return None
         for c in t.children:
             s = self.die(c)
             if s.tag == T_SUBRANGE:
-                if isinstance(s.attrs.get(A_COUNT), int):
-                    return s.attrs[A_COUNT]  # type: ignore[return-value]
-                if isinstance(s.attrs.get(A_UPPER), int):
-                    return s.attrs[A_UPPER] + 1  # type: ignore[operator]
+                count = s.attrs.get(A_COUNT)
+                if isinstance(count, int):
+                    return count
+                upper = s.attrs.get(A_UPPER)
+                if isinstance(upper, int):
+                    return upper + 1
                 return None
         return None
 
     def member_array_length(self, struct_name: str, member: str) -> int | None:
         d = self.struct_die(struct_name)
         r = self._find_member(d, member) if d else None
-        return self._array_length(r[1].attrs.get(A_TYPE)) if r else None
+        return self._array_length(r[1].type_ref) if r else None
 
     def variable_array_length(self, name: str) -> int | None:
         """makedumpfile's length of a variable that is an array: its type, past
@@ -630,18 +641,18 @@ class Dwarf:
         off = self.variables.get(name)
         if off is None:
             return None
-        t = self.die(off).attrs.get(A_TYPE)
+        t = self.die(off).type_ref
         if t is None:
             return None
-        d = self.die(t)  # type: ignore[arg-type]
+        d = self.die(t)
         if d.tag == T_CONST:
-            d = self.die(d.attrs.get(A_TYPE)) if d.attrs.get(A_TYPE) is not None else d  # type: ignore[arg-type]
+            d = self.die(d.type_ref) if d.type_ref is not None else d
         return self._array_length(d.offset) if d.tag == T_ARRAY else None
 
     def variable_is_array(self, name: str) -> bool:
         off = self.variables.get(name)
-        t = self.die(off).attrs.get(A_TYPE) if off is not None else None
-        return t is not None and self.die(t).tag == T_ARRAY  # type: ignore[arg-type]
+        t = self.die(off).type_ref if off is not None else None
+        return t is not None and self.die(t).tag == T_ARRAY
 
 
 # What makedumpfile's write_vmcoreinfo_data() writes, in its order
@@ -743,7 +754,7 @@ def _generate(vmlinux: str, page_size: int | None) -> bytes:
         if st == "atomic_long_t":
             size_die = None
             for o in dw.types.get((T_TYPEDEF, st), []):
-                size_die = dw._strip(dw.die(o).attrs.get(A_TYPE))  # type: ignore[arg-type]
+                size_die = dw._strip(dw.die(o).type_ref)
             r = dw._find_member(size_die, mem) if size_die else None
             return r[0] if r else None
         return dw.member_offset(st, mem)

@@ -12,7 +12,7 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Protocol, overload
 
 from . import accel
 from ._compat import bit_count
@@ -88,7 +88,7 @@ class Bitmap:
     :param max_pfn: number of meaningful bits (the buffer may be longer).
     """
 
-    def __init__(self, buf: bytes | bytearray | memoryview, max_pfn: int) -> None:
+    def __init__(self, buf: bytes | bytearray | memoryview | FileBytes, max_pfn: int) -> None:
         if len(buf) * 8 < max_pfn:
             raise ValueError("bitmap shorter than max_pfn")
         self.buf = buf
@@ -118,10 +118,10 @@ class Bitmap:
         return bool(self.buf[pfn >> 3] >> (pfn & 7) & 1)
 
     def set(self, pfn: int) -> None:
-        self.buf[pfn >> 3] |= 1 << (pfn & 7)  # type: ignore[index]
+        self.buf[pfn >> 3] |= 1 << (pfn & 7)  # type: ignore[index]  # a map written to is over a bytearray
 
     def clear(self, pfn: int) -> None:
-        self.buf[pfn >> 3] &= ~(1 << (pfn & 7)) & 0xFF  # type: ignore[index]
+        self.buf[pfn >> 3] &= ~(1 << (pfn & 7)) & 0xFF  # type: ignore[index]  # a map written to is over a bytearray
 
     def set_range(self, a: int, b: int) -> None:
         self._fill(a, b, True)
@@ -137,7 +137,8 @@ class Bitmap:
             a += 1
         full_end = b & ~7
         if a < full_end:
-            buf[a >> 3 : full_end >> 3] = (b"\xff" if value else b"\x00") * ((full_end - a) >> 3)  # type: ignore[index]
+            fill = (b"\xff" if value else b"\x00") * ((full_end - a) >> 3)
+            buf[a >> 3 : full_end >> 3] = fill  # type: ignore[index]  # a map written to is over a bytearray
             a = full_end
         while a < b:
             self.set(a) if value else self.clear(a)
@@ -224,6 +225,12 @@ class FileBytes:
                 self._cache.popitem(last=False)
         return p
 
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> bytes: ...
+
     def __getitem__(self, i: int | slice) -> int | bytes:
         ps = self._piece_size
         if isinstance(i, slice):
@@ -246,7 +253,7 @@ class FileBytes:
         return self._piece(i // ps)[i % ps]
 
     def __bytes__(self) -> bytes:
-        return self[0 : self._size]  # type: ignore[return-value]
+        return self[0 : self._size]
 
     def __eq__(self, other: object) -> bool:
         """Equal contents (compared a piece at a time) with bytes-like data or another FileBytes."""
@@ -257,7 +264,7 @@ class FileBytes:
         step = self._piece_size
         return all(self[a : a + step] == other[a : a + step] for a in range(0, self._size, step))
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: equal to bytes, a hash would read the whole file
 
 
 class FileBitmap(Bitmap):
@@ -272,7 +279,7 @@ class FileBitmap(Bitmap):
         while start < end:  # one slice of the file's bytes per piece
             b = min(end, (start // step + 1) * step)
             lo = start >> 3
-            v = int.from_bytes(self.buf[lo : (b + 7) >> 3], "little") >> (start - lo * 8)  # type: ignore[arg-type]
+            v = int.from_bytes(self.buf[lo : (b + 7) >> 3], "little") >> (start - lo * 8)
             total += bit_count(v & ((1 << (b - start)) - 1))
             start = b
         return total

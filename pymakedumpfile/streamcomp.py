@@ -46,10 +46,10 @@ def decompressing_reader(kind: str, src: BinaryIO) -> BinaryIO:
     if kind == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(src, closefd=False)  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().stream_reader(src, closefd=False)
     import lz4.frame
 
-    return lz4.frame.LZ4FrameFile(src, mode="rb")  # type: ignore[no-any-return]
+    return lz4.frame.LZ4FrameFile(src, mode="rb")
 
 
 def inflate_to_tempfile(kind: str, src: BinaryIO, name: str) -> BinaryIO:
@@ -69,7 +69,7 @@ def inflate_to_tempfile(kind: str, src: BinaryIO, name: str) -> BinaryIO:
         tmp.close()
         raise CorruptDumpError(f"Cannot decompress the {kind} stream: {e}", name) from None
     tmp.seek(0)
-    return tmp  # type: ignore[return-value]
+    return tmp
 
 
 class Prepended(io.RawIOBase):

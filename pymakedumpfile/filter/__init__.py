@@ -305,7 +305,7 @@ def exclude_unnecessary_pages(
             # keep is the input's map less what was excluded so far: AND the cycle in
             old = keep.to_bytes(c0, c1)
             merged = (int.from_bytes(old, "little") & int.from_bytes(bits, "little")).to_bytes(len(old), "little")
-            keep.buf[c0 >> 3 : (c0 >> 3) + len(merged)] = merged  # type: ignore[index]
+            keep.buf[c0 >> 3 : (c0 >> 3) + len(merged)] = merged  # type: ignore[index]  # keep is over a bytearray
             if progress is not None:
                 progress(c1, ctx.max_pfn)
     if cl.walk_free:  # no buddy marker in struct page: follow the free lists instead

@@ -8,6 +8,7 @@ through the page tables) and FLATMEM.  DISCONTIGMEM is not implemented.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError
@@ -106,17 +107,19 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
     root = vi.SYMBOL["mem_section"]
 
     def decode(roots: list[int] | None, base: int) -> list[tuple[int, int]]:
-        """(section number, mem_map) of each present section."""
+        """(section number, mem_map) of each present section; ``roots``: the
+        entries of the root array when ``extreme`` (else None)."""
         maps: list[tuple[int, int]] = []
         per_root = page_size // ms_size if extreme else 1
+        todo: Iterator[int]
         if extreme:  # the sections of each root that is there
             todo = (nr for i, r in enumerate(roots or []) if r
                     for nr in range(i * per_root, min((i + 1) * per_root, num_section)))
         else:
             todo = iter(range(num_section))
         for nr in todo:
-            if extreme:
-                addr = roots[nr // per_root] + (nr % per_root) * ms_size  # type: ignore[index]
+            if roots is not None:  # extreme
+                addr = roots[nr // per_root] + (nr % per_root) * ms_size
             else:
                 addr = base + nr * ms_size
             raw = km.read(addr, ms_size)

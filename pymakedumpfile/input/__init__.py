@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Union
+from typing import Protocol, Union
 
 from ..context import Context
 from ..errors import DumpError, UnsupportedDumpError, UsageError
@@ -19,7 +19,17 @@ from .kdump import KdumpReader
 from .source import Source, open_source
 from .split import SplitReader
 
-READERS: tuple[type[DumpReader], ...] = (ElfReader, KdumpReader)
+
+class ReaderClass(Protocol):
+    """What :data:`READERS` holds: a :class:`DumpReader` class, which tells
+    whether a source is in its format and opens it."""
+
+    def probe(self, source: Source) -> bool: ...
+
+    def __call__(self, source: Source) -> DumpReader: ...
+
+
+READERS: tuple[ReaderClass, ...] = (ElfReader, KdumpReader)
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 

@@ -10,6 +10,7 @@ does; the two ILP32 sub-header layouts are told apart by where
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Iterator
 
 from .. import accel, codecs
 from ..errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
@@ -48,6 +49,7 @@ def _sub_fits(sub: dd.KdumpSubHeader, lo: int, hi: int) -> bool:
 
 class KdumpReader(DumpReader):
     format_name = "kdump"
+    memmap: Bitmap  # bitmap 1 (the split set compares the parts' bitmaps)
 
     @classmethod
     def probe(cls, source: Source) -> bool:
@@ -152,7 +154,7 @@ class KdumpReader(DumpReader):
         if h.header_version >= 5 and sub.size_eraseinfo:
             self.eraseinfo = self._blob(sub.offset_eraseinfo, sub.size_eraseinfo, "eraseinfo")
         self.phys_base = sub.phys_base
-        self._decomp: dict[int, object] = {}
+        self._decomp: dict[int, Callable[[bytes, int], bytes]] = {}
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
@@ -297,7 +299,7 @@ class KdumpReader(DumpReader):
         try:
             if fn is None:
                 fn = self._decomp[comp] = codecs.decompressor(comp)
-            page = fn(data, ps)  # type: ignore[operator]
+            page = fn(data, ps)
         except UnsupportedDumpError as e:
             raise UnsupportedDumpError(f"Cannot read pfn {pfn:#x}: {e.message}", self.name) from None
         except Exception as e:  # noqa: BLE001 - every codec has its own error type
@@ -325,7 +327,7 @@ class _Window:
     def test(self, pfn: int) -> bool:
         return self.start <= pfn < self.end and self.inner.test(pfn)
 
-    def runs(self, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
         end = self.end if end is None else min(end, self.end)
         return self.inner.runs(max(start, self.start), end)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import os
 import stat
+from typing import BinaryIO
 
 from ..errors import CorruptDumpError, DumpError, ReadError, TruncatedDumpError
 from ..formats import flattened as flat
@@ -60,6 +61,8 @@ class Source:
 
 class FileSource(Source):
     """A regular file, block device or ``/proc/vmcore`` read with ``pread``."""
+
+    _keep: BinaryIO  # set on a decompressed temporary file (open_source): closed with this source
 
     def __init__(self, path: str | os.PathLike[str] | int, name: str | None = None) -> None:
         if isinstance(path, int):
@@ -159,19 +162,27 @@ class FlattenedSource(Source):
     def _paint(self, a: int, b: int, where: int) -> None:
         starts, ends, wh = self._starts, self._ends, self._where
         i = bisect.bisect_right(ends, a)  # first interval ending after a
-        if i == len(starts) and (not starts or starts[-1] < a):
-            starts.append(a), ends.append(b), wh.append(where)  # common case: in order
+        if i == len(starts) and (not starts or starts[-1] < a):  # common case: in order
+            starts.append(a)
+            ends.append(b)
+            wh.append(where)
             return
         new_s, new_e, new_w = [], [], []
         j = i
         while j < len(starts) and starts[j] < b:
             s, e, w = starts[j], ends[j], wh[j]
             if s < a:  # keep the head
-                new_s.append(s), new_e.append(a), new_w.append(w)
+                new_s.append(s)
+                new_e.append(a)
+                new_w.append(w)
             if e > b:  # keep the tail
-                new_s.append(b), new_e.append(e), new_w.append(w + (b - s))
+                new_s.append(b)
+                new_e.append(e)
+                new_w.append(w + (b - s))
             j += 1
-        new_s.append(a), new_e.append(b), new_w.append(where)
+        new_s.append(a)
+        new_e.append(b)
+        new_w.append(where)
         order = sorted(range(len(new_s)), key=new_s.__getitem__)
         starts[i:j] = [new_s[k] for k in order]
         ends[i:j] = [new_e[k] for k in order]
@@ -218,17 +229,17 @@ def open_source(path: str | os.PathLike[str] | int, name: str | None = None) -> 
     temporary file) and a flattened stream (read in place)."""
     from .. import streamcomp
 
-    src: Source = FileSource(path, name)
+    fs = FileSource(path, name)
+    src: Source = fs
     try:
         kind = streamcomp.kind_of(src.pread(0, 4))
         if kind is not None:
-            fs = src
-            with open(fs.fd, "rb", closefd=False) as raw:  # type: ignore[attr-defined]
+            with open(fs.fd, "rb", closefd=False) as raw:
                 tmp = streamcomp.inflate_to_tempfile(kind, raw, fs.name)
             fs.close()
-            src = FileSource(tmp.fileno(), fs.name)
-            src._keep = tmp  # type: ignore[attr-defined]  # closes (and frees) the temporary file with src
-            src._own = False  # type: ignore[attr-defined]
+            src = inflated = FileSource(tmp.fileno(), fs.name)
+            inflated._keep = tmp  # closes (and frees) the temporary file with src
+            inflated._own = False
         head = src.pread(0, flat.HEADER.size)
         if flat.is_header(head):
             return FlattenedSource(src)

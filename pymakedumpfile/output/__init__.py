@@ -17,7 +17,7 @@ from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
 from .pages import default_threads
-from .target import Target, check_target
+from .target import Target, WriteTarget, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}
 DEFAULT_SPLITBLOCK_SIZE = 1 << 30  # bytes, makedumpfile's default
@@ -51,35 +51,36 @@ def write_dump(
             raise UsageError("--stream-compress cannot be combined with -L")
         if stream is None and ctx.attr["file.format"] != "elf":
             raise UsageError("--stream-compress needs -E or -F (a kdump file is not written in order)")
-    target: Target | FlatTarget
+    target: Target | FlatTarget  # finished at the end, or removed
+    out: WriteTarget  # what the writer writes through: the target, or a compressed stream into it
     comp = None
     base: Target | None = None
     if stream is not None:
         if stream_compress is not None:
             comp = compressing_writer(stream_compress, stream)
-        target = FlatTarget(comp or stream, limit=limit)
+        target = out = FlatTarget(comp or stream, limit=limit)
     elif path is not None:
         base = Target(path, force=force, limit=limit)
-        target = base
+        target = out = base
         if stream_compress is not None:
             sink = open(base.fd, "wb", closefd=False)  # noqa: SIM115 - closed below
-            target = SequentialTarget(path, sink, stream_compress)  # type: ignore[assignment]
+            out = SequentialTarget(path, sink, stream_compress)
     else:
         raise UsageError("write_dump needs a path or a stream")
     ok = False
     try:
-        res = writer(ctx, target, threads=threads, progress=progress)
-        if isinstance(target, SequentialTarget):
-            target.close_stream()
+        res = writer(ctx, out, threads=threads, progress=progress)
+        if isinstance(out, SequentialTarget):
+            out.close_stream()
             sink.flush()
             sink.close()
         else:
             target.finish()
         if comp is not None:
             comp.close()
-            stream.flush()  # type: ignore[union-attr]
-        if base is not None and base is not target:
-            base.written = target.written
+            stream.flush()  # type: ignore[union-attr]  # comp is made only around a stream
+        if base is not None and base is not out:
+            base.written = out.written
             base.finish()
         ok = True
         return res

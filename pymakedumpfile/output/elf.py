@@ -13,14 +13,19 @@ used (section header 0 right after the program headers, as makedumpfile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..context import Context
 from ..errors import OutputError, StopWriting
 from ..formats import elf as elff
 from . import interrupt
 from .kdump import WriteResult, notes_with_vmcoreinfo
-from .target import Target
+from .target import WriteTarget
+
+if TYPE_CHECKING:
+    from ..input.base import DumpReader
 
 PFN_EXCLUDED = 256  # makedumpfile's threshold for splitting a segment
 READ_PAGES = 256
@@ -125,7 +130,8 @@ def plan_segments(ctx: Context) -> list[Segment]:
     return segs
 
 
-def write_elf(ctx: Context, target: Target, threads: int | None = None, progress: object = None) -> WriteResult:
+def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> WriteResult:
     """Write the write context ``ctx`` as an ELF vmcore."""
     a = ctx.attr
     bits = int(a.get("elf.class", 64 if a.get("arch.ptr_size", 8) == 8 else 32))
@@ -193,7 +199,8 @@ def write_elf(ctx: Context, target: Target, threads: int | None = None, progress
     return res
 
 
-def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: WriteResult, progress: object) -> None:
+def _write_segments(ctx: Context, target: WriteTarget, segs: list[Segment], res: WriteResult,
+                    progress: Callable[[int, int], None] | None) -> None:
     ps = ctx.page_size
     reader = ctx.reader
     total = sum(s.filesz for s in segs)
@@ -220,16 +227,16 @@ def _write_segments(ctx: Context, target: Target, segs: list[Segment], res: Writ
             done += len(chunk)
             res.pages_written += len(chunk) // ps
             if progress is not None:
-                progress(done // ps, total // ps)  # type: ignore[operator]
+                progress(done // ps, total // ps)
 
 
-def _read_or_zero(reader: object, pfn: int, n: int, ps: int, failed: list[tuple[int, str]]) -> bytes:
+def _read_or_zero(reader: DumpReader, pfn: int, n: int, ps: int, failed: list[tuple[int, str]]) -> bytes:
     """Pages pfn..pfn+n; one the input does not hold reads as zeros, and so
     does one it cannot give (appended to ``failed``)."""
-    pm = reader.pagemap  # type: ignore[attr-defined]
+    pm = reader.pagemap
     if pm.count(pfn, pfn + n) == n:
-        return reader.read_pages_salvaging(pfn, n, failed)  # type: ignore[attr-defined, no-any-return]
+        return reader.read_pages_salvaging(pfn, n, failed)
     out = bytearray(n * ps)
     for a, b in pm.runs(pfn, pfn + n):
-        out[(a - pfn) * ps : (b - pfn) * ps] = reader.read_pages_salvaging(a, b - a, failed)  # type: ignore[attr-defined]
+        out[(a - pfn) * ps : (b - pfn) * ps] = reader.read_pages_salvaging(a, b - a, failed)
     return bytes(out)

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import struct
 from array import array
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 from .. import accel, codecs
 from ..context import Context
 from ..errors import OutOfSpaceError, OutputError, StopWriting
 from ..formats import diskdump as dd
 from ..formats import elf as elff
+from ..pagemap import PageMap
 from . import interrupt
 from .pages import Compressor, default_threads, page_batches, read_batch
-from .target import Target
+from .target import WriteTarget
 
 U64 = (1 << 64) - 1
 FLUSH_BYTES = 2 << 20  # page data gathered before a write
@@ -63,7 +67,20 @@ def notes_with_vmcoreinfo(ctx: Context) -> bytes:
     return elff.pack_note(elff.VMCOREINFO_NOTE_NAME, 0, raw, endian)
 
 
-def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> dict[str, object]:
+class Headers(TypedDict):
+    """What :func:`build_headers` returns."""
+
+    endian: str  # "<" or ">"
+    layout: str  # "64" or "i386"
+    header: dd.DiskDumpHeader
+    sub: dd.KdumpSubHeader
+    notes: bytes
+    bitmap_offset: int
+    one_bitmap: int  # bytes of one bitmap
+    pd_offset: int
+
+
+def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> Headers:
     """Everything before the page descriptors, as (offset, bytes) pieces."""
     a = ctx.attr
     ps = ctx.page_size
@@ -123,9 +140,9 @@ def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> dict[st
 
 def write_kdump(
     ctx: Context,
-    target: Target,
+    target: WriteTarget,
     threads: int | None = None,
-    progress: object = None,
+    progress: Callable[[int, int], None] | None = None,
     split: tuple[int, int] | None = None,
 ) -> WriteResult:
     """Write the write context ``ctx`` as a kdump-compressed file.
@@ -142,26 +159,26 @@ def write_kdump(
     ps = ctx.page_size
     h = build_headers(ctx, split=split)
     endian, layout = h["endian"], h["layout"]
-    hdr: dd.DiskDumpHeader = h["header"]  # type: ignore[assignment]
-    sub: dd.KdumpSubHeader = h["sub"]  # type: ignore[assignment]
-    notes: bytes = h["notes"]  # type: ignore[assignment]
-    bitmap_offset: int = h["bitmap_offset"]  # type: ignore[assignment]
-    one: int = h["one_bitmap"]  # type: ignore[assignment]
-    pd_offset: int = h["pd_offset"]  # type: ignore[assignment]
+    hdr = h["header"]
+    sub = h["sub"]
+    notes = h["notes"]
+    bitmap_offset = h["bitmap_offset"]
+    one = h["one_bitmap"]
+    pd_offset = h["pd_offset"]
     max_mapnr = ctx.max_pfn
     num_dumpable = ctx.pagemap.count()
     start, end = split if split else (0, max_mapnr)
     own = ctx.pagemap.count(start, end) if split else num_dumpable
     res = WriteResult()
-    pds = dd.page_desc_struct(endian)  # type: ignore[arg-type]
+    pds = dd.page_desc_struct(endian)
     level = int(a.get("filter.dump_level", 0))
     cname = a.get("file.compression", "none")
     codec = codecs.CODECS.get(cname)
     comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps,
                       threads or default_threads())
     try:
-        target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)  # type: ignore[arg-type]
-        target.pwrite(sub.pack(endian, layout) + notes, ps)  # type: ignore[arg-type]
+        target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)
+        target.pwrite(sub.pack(endian, layout) + notes, ps)
         _write_bitmap(target, a["memory.pagemap"], max_mapnr, one, bitmap_offset)
         _write_bitmap(target, ctx.pagemap, max_mapnr, one, bitmap_offset + one)
         target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
@@ -171,7 +188,7 @@ def write_kdump(
         res.incomplete, res.reason = True, e.message
         incomplete = replace(hdr, status=hdr.status | dd.DUMP_DH_COMPRESSED_INCOMPLETE)
         try:
-            target.pwrite(incomplete.pack(endian, layout), 0, patch=True)  # type: ignore[arg-type]
+            target.pwrite(incomplete.pack(endian, layout), 0, patch=True)
         except OutputError:
             pass  # not even the header could be rewritten; readers will see a cut file
     finally:
@@ -183,26 +200,27 @@ def write_kdump(
 BITMAP_CHUNK = 1 << 20  # pfns of a bitmap written at a time (the cycle of a CyclicMap)
 
 
-def _write_bitmap(target: Target, pm: object, max_mapnr: int, size: int, offset: int) -> None:
+def _write_bitmap(target: WriteTarget, pm: PageMap, max_mapnr: int, size: int, offset: int) -> None:
     """Write the page map ``pm`` as a bitmap of ``size`` bytes at ``offset``,
     a chunk at a time (a cyclic map is never held whole)."""
     for a in range(0, max_mapnr, BITMAP_CHUNK):
         b = min(a + BITMAP_CHUNK, max_mapnr)
-        target.pwrite(pm.to_bytes(a, b), offset + a // 8)  # type: ignore[attr-defined]
+        target.pwrite(pm.to_bytes(a, b), offset + a // 8)
     done = -(-max_mapnr // 8)
     if size > done:
         target.pwrite(bytes(size - done), offset + done)
 
 
-def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, res: WriteResult, pd_pos: int,
-                 data_pos: int, exclude_zero: bool, start: int, end: int, total: int, progress: object) -> None:
+def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struct.Struct, res: WriteResult, pd_pos: int,
+                 data_pos: int, exclude_zero: bool, start: int, end: int, total: int,
+                 progress: Callable[[int, int], None] | None) -> None:
     """Page data and descriptors through a pipeline: worker threads read and
     compress batches of pages (the C kernels and the codecs release the GIL)
     while this thread lays out descriptors and writes, in pfn order.  Data is
     written before the descriptors that point to it in each flush, so a
     descriptor never points at data that was not written."""
     ps = ctx.page_size
-    big = pds.format.startswith(">")  # type: ignore[attr-defined]
+    big = pds.format.startswith(">")
     zero_off = 0
     if exclude_zero:
         target.pwrite(bytes(ps), data_pos)
@@ -272,7 +290,7 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
             if len(descs) >= FLUSH_BYTES // 4:
                 pd_pos = _flush_descs(target, descs, pd_pos, res)
             if progress is not None:
-                progress(res.pages_written + len(descs) // dd.PAGE_DESC_SIZE, total)  # type: ignore[operator]
+                progress(res.pages_written + len(descs) // dd.PAGE_DESC_SIZE, total)
         _flush_descs(target, descs, pd_pos, res)
     except StopWriting:
         # a full disk or a signal: the pages whose data is on disk stay
@@ -287,12 +305,12 @@ def _write_pages(ctx: Context, target: Target, comp: Compressor, pds: object, re
             f.cancel()
 
 
-def exclude_in_bitmap2(ctx: Context, target: Target, pfns: list[int], excluded: list[tuple[int, str]]) -> None:
+def exclude_in_bitmap2(ctx: Context, target: WriteTarget, pfns: list[int], excluded: list[tuple[int, str]]) -> None:
     """Clear ``pfns`` in bitmap 2 of the kdump file ``target`` written from
     ``ctx``; ``excluded`` lists every pfn excluded so far (a byte of the
     bitmap may hold several)."""
     h = build_headers(ctx)
-    at = int(h["bitmap_offset"]) + int(h["one_bitmap"])  # type: ignore[call-overload]
+    at = int(h["bitmap_offset"]) + int(h["one_bitmap"])
     gone = {p for p, _ in excluded}
     for idx in sorted({p >> 3 for p in pfns}):
         byte = ctx.pagemap.to_bytes(idx << 3, (idx << 3) + 8)[0]
@@ -302,7 +320,7 @@ def exclude_in_bitmap2(ctx: Context, target: Target, pfns: list[int], excluded: 
         target.pwrite(bytes([byte]), at + idx, patch=True)
 
 
-def _write_batch(target: Target, data: bytes, d: bytes, sizes: array, descs: bytearray, data_pos: int,
+def _write_batch(target: WriteTarget, data: bytes, d: bytes, sizes: array, descs: bytearray, data_pos: int,
                  pd_pos: int, res: WriteResult) -> int:
     """Write one batch's page data at ``data_pos`` and add its descriptors
     ``d`` to ``descs`` (written from ``pd_pos``); returns the next data position.
@@ -324,7 +342,7 @@ def _write_batch(target: Target, data: bytes, d: bytes, sizes: array, descs: byt
     return data_pos + len(data)
 
 
-def _flush_descs(target: Target, descs: bytearray, pd_pos: int, res: WriteResult) -> int:
+def _flush_descs(target: WriteTarget, descs: bytearray, pd_pos: int, res: WriteResult) -> int:
     """Write the gathered descriptors (their data is on disk already)."""
     if descs:
         target.pwrite(descs, pd_pos)

@@ -7,10 +7,14 @@ import os
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from ..accel import PAGE_SKIPPED
 from ..context import Context
 from ..errors import DumpError
+
+if TYPE_CHECKING:
+    from ..input.base import DumpReader
 
 CHUNK_PAGES = 512  # pages read and compressed together
 
@@ -42,7 +46,7 @@ def page_batches(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: in
         yield batch
 
 
-def read_batch(reader: object, runs: list[tuple[int, int]], ps: int,
+def read_batch(reader: DumpReader, runs: list[tuple[int, int]], ps: int,
                failed: list[tuple[int, int, str]]) -> bytes:
     """The pages of ``runs`` ([(pfn, count)]) concatenated.  A dense batch
     the input holds whole is read in one go.  A page that cannot be read
@@ -51,9 +55,9 @@ def read_batch(reader: object, runs: list[tuple[int, int]], ps: int,
     hi = runs[-1][0] + runs[-1][1]
     total = sum(n for _, n in runs)
     # one read of the span beats a read per run when runs are many or the gaps small
-    if len(runs) > 1 and hi - lo <= 4 * total + 16 * len(runs) and reader.pagemap.count(lo, hi) == hi - lo:  # type: ignore[attr-defined]
+    if len(runs) > 1 and hi - lo <= 4 * total + 16 * len(runs) and reader.pagemap.count(lo, hi) == hi - lo:
         try:
-            whole = memoryview(reader.read_pages(lo, hi - lo))  # type: ignore[attr-defined]
+            whole = memoryview(reader.read_pages(lo, hi - lo))
             return b"".join(whole[(a - lo) * ps : (a - lo + n) * ps] for a, n in runs)
         except DumpError:
             pass  # read run by run, page by page where needed
@@ -61,7 +65,7 @@ def read_batch(reader: object, runs: list[tuple[int, int]], ps: int,
     idx = 0
     for a, n in runs:
         f: list[tuple[int, str]] = []
-        parts.append(reader.read_pages_salvaging(a, n, f))  # type: ignore[attr-defined]
+        parts.append(reader.read_pages_salvaging(a, n, f))
         failed.extend((idx + p - a, p, why) for p, why in f)
         idx += n
     return b"".join(parts)

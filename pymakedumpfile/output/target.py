@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import Protocol
 
 from ..errors import OutOfSpaceError, OutputError
 
@@ -39,6 +40,22 @@ def check_target(path: str, force: bool) -> bool:
     if not stat.S_ISREG(st.st_mode):
         raise OutputError("Cannot overwrite: not a regular file", path)
     return True
+
+
+class WriteTarget(Protocol):
+    """What a writer writes through: a :class:`Target`, a flattened stream
+    (:class:`~pymakedumpfile.output.flattened.FlatTarget`) or a compressed one
+    (:class:`~pymakedumpfile.streamcomp.SequentialTarget`)."""
+
+    path: str
+    written: int  # the end of the furthest write
+    limit: int | None  # bytes that may be written (-L)
+
+    def room(self, offset: int) -> int | None: ...
+
+    def reserve(self, offset: int, size: int) -> None: ...
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int, *, patch: bool = False) -> None: ...
 
 
 class Target:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..vmcoreinfo import VmcoreInfo
+
+if TYPE_CHECKING:
+    from .x86_64 import Step
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class KernelMemory:
     :param read_phys: reads ``n`` bytes at a physical address.
     """
 
-    def __init__(self, arch: ArchInfo, read_phys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, arch: ArchInfo, read_phys: Callable[[int, int], bytes], vmcoreinfo: VmcoreInfo,
+                 phys_base: int) -> None:
         from ..errors import UnsupportedDumpError
 
         self.read_phys = read_phys
@@ -92,7 +96,7 @@ class KernelMemory:
     def vtop(self, vaddr: int) -> int:
         return self.xlat.vtop(vaddr)
 
-    def walk(self, vaddr: int):  # type: ignore[no-untyped-def]
+    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
         """(physical address, [Step ...]) of a translation, for --vtop."""
         return self.xlat.walk(vaddr)
 
