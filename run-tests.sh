@@ -3,7 +3,9 @@
 #  1. Debian packages the tests use (compiler, makedumpfile, crash, python3-libkdumpfile, QEMU for the rig)
 #  2. the real dumps, made once by the shared rig (../shared/vmcores) and cached in ~/.cache/pymakedumpfile/rig
 #  3. a virtualenv (.venv) with the package installed editable, the accel module compiled
-#  4. pytest, twice: with the compiled accel module, then with its pure-Python twin
+#  4. the static checks (tests/static-checks.sh: ruff, mypy and vermin to Python 3.9's rules, file sizes)
+#  5. pytest, with the compiled accel module; the unit tests again under Python 3.9 when there is
+#     one; then the unit and core tests with the pure-Python twin
 # Extra arguments go to pytest.  PMD_SKIP_APT=1 skips step 1, PMD_SKIP_RIG=1 step 2.
 # PMD_VM_TESTS=1 adds the crash-kernel end-to-end test (tests/vm: dracut, QEMU, a real panic; minutes).
 set -euo pipefail
@@ -24,7 +26,18 @@ fi
 [ "${PMD_SKIP_RIG:-0}" = 1 ] || SKIP_APT=1 tests/rig/make-dumps.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 PYMAKEDUMPFILE_REQUIRE_ACCEL=1 .venv/bin/python -m pip install -q -e '.[test]'
+tests/static-checks.sh
 .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+# the unit tests under Python 3.9 (RHEL 9's crash kernel), where one is installed (pyenv's, or
+# PMD_PY39=PATH); the static checks above hold the code to 3.9's rules everywhere
+PY39=${PMD_PY39:-$(command -v python3.9 || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 2> /dev/null | tail -1 || true)}
+if [ -n "$PY39" ]; then
+	[ -x .venv39/bin/python ] || "$PY39" -m venv .venv39
+	PYMAKEDUMPFILE_REQUIRE_ACCEL=1 .venv39/bin/python -m pip install -q -e '.[test]'
+	PMD_VM_TESTS=0 .venv39/bin/python -m pytest -q -p no:cacheprovider tests/unit "$@"
+else
+	echo "run-tests: no Python 3.9 here (set PMD_PY39): the unit tests ran on $(.venv/bin/python -V) only"
+fi
 # the pure-Python twin of every accel kernel, on the unit tests and the real core and level tests
 PYMAKEDUMPFILE_ACCEL=python PMD_VM_TESTS=0 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit \
 	tests/real/test_core_real.py tests/real/test_levels_real.py "$@"
