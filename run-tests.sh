@@ -30,7 +30,15 @@ tests/static-checks.sh
 .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
 # the unit tests under Python 3.9 (RHEL 9's crash kernel), where one is installed (pyenv's, or
 # PMD_PY39=PATH); the static checks above hold the code to 3.9's rules everywhere
-PY39=${PMD_PY39:-$(command -v python3.9 || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 2> /dev/null | tail -1 || true)}
+PY39=${PMD_PY39:-}
+if [ -z "$PY39" ]; then # the first python3.9 that runs (a pyenv shim may name one it will not run)
+	for c in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 /usr/bin/python3.9 /usr/local/bin/python3.9; do
+		if [ -x "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 9))' 2> /dev/null; then
+			PY39=$c
+			break
+		fi
+	done
+fi
 if [ -n "$PY39" ]; then
 	[ -x .venv39/bin/python ] || "$PY39" -m venv .venv39
 	PYMAKEDUMPFILE_REQUIRE_ACCEL=1 .venv39/bin/python -m pip install -q -e '.[test]'
