@@ -1,5 +1,5 @@
 /* Page classification: makedumpfile's dump-level decision chain applied to
- * an array of struct page records (shared/formats.md section 5.2).
+ * an array of struct page records (docs/formats.md §5.2).
  *
  * Everything kernel-specific (field offsets, flag numbers, marker values)
  * comes in the params array, filled from VMCOREINFO by the caller. */

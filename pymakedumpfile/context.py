@@ -214,7 +214,9 @@ class Context:
             if arch is None:
                 raise UnsupportedDumpError("Cannot translate addresses: unknown architecture", self.name)
             km = self._km = KernelMemory(arch, self.read_phys, self.reader.vmcoreinfo,
-                                         int(self.attr.get("linux.phys_base", 0)))
+                                         int(self.attr.get("linux.phys_base", 0)),
+                                         byte_order=self.attr.get("arch.byte_order") or None,
+                                         ptr_size=self.attr.get("arch.ptr_size") or None)
         return km
 
     def read_virt(self, address: int, size: int) -> bytes:

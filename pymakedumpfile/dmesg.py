@@ -61,11 +61,11 @@ sequence number is ``clear_seq``.
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from .translate.base import IntDecoder
 
 if TYPE_CHECKING:
     from .context import Context
@@ -151,9 +151,9 @@ class _Kernel:
         if vi is None or not vi:
             raise DmesgUnsupportedError("Cannot extract the kernel log: the dump has no VMCOREINFO", self.path)
         self.vi = vi
-        self.e = ">" if ctx.attr.get("arch.byte_order", "little") == "big" else "<"
-        self.ptr = int(ctx.attr.get("arch.ptr_size", 8))
-        self.ulong_fmt = "Q" if self.ptr == 8 else "I"
+        self.ints = IntDecoder("big" if ctx.attr.get("arch.byte_order", "little") == "big" else "little",
+                               int(ctx.attr.get("arch.ptr_size", 8)))
+        self.ptr = self.ints.ptr_size
         self.arch = str(ctx.attr.get("arch.name", ""))
         try:  # no kernel buffer is larger than the memory it lives in
             self.mem_bytes: int | None = ctx.max_pfn * ctx.page_size
@@ -180,16 +180,16 @@ class _Kernel:
 
     # unpacking from buffers this module copied; callers keep offsets inside
     def u16(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "H", buf, off)[0]
+        return self.ints.unpack(buf, off, 2)
 
     def u32(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "I", buf, off)[0]
+        return self.ints.unpack(buf, off, 4)
 
     def u64(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + "Q", buf, off)[0]
+        return self.ints.unpack(buf, off, 8)
 
     def ulong(self, buf: bytes, off: int) -> int:
-        return struct.unpack_from(self.e + self.ulong_fmt, buf, off)[0]
+        return self.ints.unpack_ptr(buf, off)
 
     def need(self, kind: str, names: list[str], layout: str) -> dict[str, int]:
         table: dict[str, int] = getattr(self.vi, kind)

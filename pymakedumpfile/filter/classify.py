@@ -1,7 +1,7 @@
 """Page classification parameters, taken from VMCOREINFO.
 
 The decision chain is makedumpfile's ``__exclude_unnecessary_pages``
-(shared/formats.md section 5.2), applied by ``accel.classify`` (C, or its
+(docs/formats.md §5.2), applied by ``accel.classify`` (C, or its
 pure-Python twin in :mod:`pymakedumpfile._classify_py`).  Every
 kernel-specific value is chosen here, by what VMCOREINFO holds, never by
 kernel version.

@@ -6,7 +6,7 @@ no buddy page in ``struct page`` (no ``PAGE_BUDDY_MAPCOUNT_VALUE`` nor
 ``pglist_data`` (``node_data[]``, ``pgdat_list[]`` or ``contig_page_data``),
 each zone with pages, each order and migrate type, follow
 ``free_area[order].free_list[type]`` through ``page.lru`` and exclude
-``1 << order`` pages from each page found (shared/formats.md section 5.3).
+``1 << order`` pages from each page found (docs/formats.md §5.3).
 Every walk is bounded: a corrupt list cannot hang the tool.
 """
 
@@ -31,8 +31,9 @@ MAX_TYPES = 64  # migrate types per order (6 or so)
 MAX_NODEMASK = 1 << 12  # bytes of nodemask_t (MAX_NUMNODES is at most 1 << 10 bits)
 
 
-def _u64(km: KernelMemory, va: int) -> int:
-    return km.read_u64(va)
+def _kernel_pointer(km: KernelMemory, p: int) -> bool:
+    """A pointer into the kernel's half of the address space (its top bit set)."""
+    return bool(p >> (8 * km.ptr_size - 1))
 
 
 def online_nodes(vi: VmcoreInfo, km: KernelMemory) -> list[int]:
@@ -43,8 +44,7 @@ def online_nodes(vi: VmcoreInfo, km: KernelMemory) -> list[int]:
     size = vi.SIZE.get("nodemask_t", 8)
     if not 0 < size <= MAX_NODEMASK:
         raise CorruptDumpError(f"Cannot walk the free lists: SIZE(nodemask_t) {size} is absurd")
-    raw = km.read(addr, size)
-    mask = int.from_bytes(raw, "little")
+    mask = km.bitmap(km.read(addr, size))
     nodes = [n for n in range(size * 8) if mask >> n & 1]
     return nodes or [0]
 
@@ -52,12 +52,12 @@ def online_nodes(vi: VmcoreInfo, km: KernelMemory) -> list[int]:
 def pgdat_of(vi: VmcoreInfo, km: KernelMemory, node: int) -> int | None:
     sym, length = vi.SYMBOL, vi.LENGTH
     if "node_data" in sym and "node_data" in length and node < length["node_data"]:
-        p = _u64(km, sym["node_data"] + node * 8)
-        if p >> 63:
+        p = km.ptr(sym["node_data"] + node * km.ptr_size)
+        if _kernel_pointer(km, p):
             return p
     if "pgdat_list" in sym and (node == 0 or "pgdat_list" in length):
-        p = _u64(km, sym["pgdat_list"] + node * 8)
-        if p >> 63:
+        p = km.ptr(sym["pgdat_list"] + node * km.ptr_size)
+        if _kernel_pointer(km, p):
             return p
     if node == 0 and "contig_page_data" in sym:
         return sym["contig_page_data"]
@@ -102,30 +102,30 @@ def exclude_free_lists(vi: VmcoreInfo, km: KernelMemory, ranges: list[MemMapRang
         if pgdat is None:
             raise CorruptDumpError(f"Cannot walk the free lists: no pglist_data for node {node}")
         zones = pgdat + off["pglist_data.node_zones"]
-        nr_zones = int.from_bytes(km.read(pgdat + off["pglist_data.nr_zones"], 4), "little")
+        nr_zones = km.u32(pgdat + off["pglist_data.nr_zones"])
         if nr_zones > 16:
             raise CorruptDumpError(f"Cannot walk the free lists: node {node} has {nr_zones} zones")
         for z in range(nr_zones):
             zone = zones + z * size["zone"]
-            if not _u64(km, zone + off["zone.spanned_pages"]):
+            if not km.ulong(zone + off["zone.spanned_pages"]):
                 continue
             for order in range(orders - 1, -1, -1):
                 for mt in range(types):
                     head = (zone + off["zone.free_area"] + size["free_area"] * order + off["free_area.free_list"]
                             + size.get("list_head", 16) * mt)
                     prev = head
-                    cur = _u64(km, head + off["list_head.next"])
+                    cur = km.ptr(head + off["list_head.next"])
                     while cur != head:
                         budget -= 1
                         if budget < 0:
                             raise CorruptDumpError(
                                 "Cannot walk the free lists: they hold more entries than pages (a loop)")
-                        if _u64(km, cur + off["list_head.prev"]) != prev:
+                        if km.ptr(cur + off["list_head.prev"]) != prev:
                             raise CorruptDumpError("Cannot walk the free lists: the free list is broken")
                         pfn = page_to_pfn(cur - off["page.lru"])
                         stop = min(pfn + (1 << order), max_pfn)
                         found += keep.count(pfn, stop) if stop > pfn else 0
                         keep.clear_range(pfn, stop)
                         prev = cur
-                        cur = _u64(km, cur + off["list_head.next"])
+                        cur = km.ptr(cur + off["list_head.next"])
     return found

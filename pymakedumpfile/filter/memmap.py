@@ -1,7 +1,7 @@
 """Finding ``mem_map``: where the kernel keeps the ``struct page`` of each pfn.
 
 Memory models as makedumpfile tests them (``get_mem_type``,
-``get_mm_sparsemem``, shared/formats.md section 5.5): SPARSEMEM (extreme
+``get_mm_sparsemem``, docs/formats.md §5.5): SPARSEMEM (extreme
 or not; with VMEMMAP the decoded address is a vmemmap virtual address read
 through the page tables) and FLATMEM.  DISCONTIGMEM is not implemented.
 """
@@ -88,7 +88,7 @@ def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int,
         _check_sparse(vi, page_size)
         return _sparsemem(vi, km, max_pfn, page_size, arch, model == "SPARSEMEM_EX")
     if model == "FLATMEM":
-        return [MemMapRange(0, max_pfn, km.read_u64(vi.SYMBOL["mem_map"]))]
+        return [MemMapRange(0, max_pfn, km.ptr(vi.SYMBOL["mem_map"]))]
     raise UnsupportedDumpError(f"Cannot find mem_map: memory model {model} is not supported")
 
 
@@ -123,7 +123,7 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
             else:
                 addr = base + nr * ms_size
             raw = km.read(addr, ms_size)
-            v = int.from_bytes(raw[map_off : map_off + 8], "little")
+            v = km.unpack_ptr(raw, map_off)
             if v & SECTION_MARKED_PRESENT:
                 maps.append((nr, ((v & SECTION_MAP_MASK) + nr * per_section * page_sz) & M64))
         return maps
@@ -134,8 +134,9 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
             nroots = -(-num_section // (page_size // ms_size))
             if nroots > MAX_ROOTS:
                 raise CorruptDumpError(f"Cannot find mem_map: {nroots} mem_section roots is absurd")
-            raw = km.read(base, 8 * nroots)
-            roots = [int.from_bytes(raw[i * 8 : i * 8 + 8], "little") for i in range(nroots)]
+            w = km.ptr_size
+            raw = km.read(base, w * nroots)
+            roots = [km.unpack_ptr(raw, i * w) for i in range(nroots)]
         try:
             maps = decode(roots, base)
         except DumpError:
@@ -146,7 +147,7 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
 
     maps = attempt(root)
     if maps is None and extreme:  # mem_section given as the pointer to the root array
-        maps = attempt(km.read_u64(root))
+        maps = attempt(km.ptr(root))
     if maps is None:
         raise UnsupportedDumpError("Cannot find mem_map: no valid mem_section array")
     return [MemMapRange(nr * per_section, min((nr + 1) * per_section, max_pfn), m) for nr, m in maps]

@@ -2,7 +2,7 @@
 
 Source: makedumpfile ``diskdump_mod.h`` (``struct disk_dump_header``,
 ``struct kdump_sub_header``, ``struct page_desc``), offsets as tabulated in
-shared/formats.md section 1 for LP64, i386 and 8-byte-aligned ILP32 ABIs.
+docs/formats.md §1 for LP64, i386 and 8-byte-aligned ILP32 ABIs.
 """
 
 from __future__ import annotations

@@ -28,22 +28,7 @@ VMCOREINFO_NOTE_NAME = b"VMCOREINFO"
 # makedumpfile's ELF "incomplete" marker in e_flags.
 ELF_FLAG_INCOMPLETE = 0x1
 
-# e_machine values and the arch names (libkdumpfile's canonical names).
-EM_TO_ARCH = {
-    3: "ia32",
-    8: "mips",
-    20: "ppc",
-    21: "ppc64",
-    22: "s390x",
-    40: "arm",
-    43: "sparc64",
-    50: "ia64",
-    62: "x86_64",
-    183: "aarch64",
-    243: "riscv64",
-    258: "loongarch64",
-}
-ARCH_TO_EM = {v: k for k, v in EM_TO_ARCH.items()}
+# e_machine numbers belong to each architecture (pymakedumpfile.translate: ArchInfo.elf_machine).
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import CorruptDumpError, UnsupportedDumpError
 from ..formats import elf as elff
 from ..pagemap import RangeMap
-from ..translate import ARCHES, get_arch
+from ..translate import ARCHES, arch_from_elf_machine
 from ..vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .source import Source
@@ -58,7 +58,7 @@ class ElfReader(DumpReader):
         self.description = f"ELF{self.bits} dump"
         self.incomplete = bool(eh.e_flags & elff.ELF_FLAG_INCOMPLETE)
         self.phdrs = self._read_phdrs()
-        self.arch = get_arch(elff.EM_TO_ARCH.get(eh.e_machine, "")) if eh.e_machine in elff.EM_TO_ARCH else None
+        self.arch = arch_from_elf_machine(eh.e_machine)
 
         notes = []
         loads = []

@@ -4,7 +4,7 @@
 The header's ABI (LP64 or ILP32, either byte order) is found by trying each
 and keeping the one whose fields are sane, as libkdumpfile's ``try_header``
 does; the two ILP32 sub-header layouts are told apart by where
-``offset_vmcoreinfo`` points.  Layout: shared/formats.md section 1.
+``offset_vmcoreinfo`` points.  Layout: docs/formats.md §1.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""ELF writer (``-E``), laid out as makedumpfile does (shared/formats.md
-section 4): ELF header, program headers (one PT_NOTE, then PT_LOADs), the
+"""ELF writer (``-E``), laid out as makedumpfile does (docs/formats.md
+§4): ELF header, program headers (one PT_NOTE, then PT_LOADs), the
 notes copied verbatim, then segment data.
 
 Each RAM range of the input is walked against the write context's page map
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..context import Context
 from ..errors import OutputError, StopWriting
 from ..formats import elf as elff
+from ..translate import get_arch
 from . import interrupt
 from .kdump import WriteResult, notes_with_vmcoreinfo
 from .target import WriteTarget
@@ -158,7 +159,8 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
     ident[4] = elff.ELFCLASS64 if bits == 64 else elff.ELFCLASS32
     ident[5] = elff.ELFDATA2LSB if endian == "<" else elff.ELFDATA2MSB
     ident[6] = elff.EV_CURRENT
-    machine = int(a.get("elf.machine", elff.ARCH_TO_EM.get(a.get("arch.name", ""), 0)))
+    arch = get_arch(a.get("arch.name", ""))
+    machine = int(a.get("elf.machine", (arch.elf_machine if arch is not None else None) or 0))
     eh = elff.Ehdr(
         bytes(ident), elff.ET_CORE, machine, elff.EV_CURRENT, 0, ehs, shoff,
         elff.ELF_FLAG_INCOMPLETE if a.get("file.incomplete_output") else 0,

@@ -1,7 +1,7 @@
 """Flattened output (``-F``) and its rebuilding (``-R``).
 
 A flattened stream turns every positioned write of a writer into a record
-``{offset, size}`` + data (shared/formats.md section 2), so a dump can go
+``{offset, size}`` + data (docs/formats.md §2), so a dump can go
 through a pipe (ssh, ``dd``) and be rebuilt anywhere.  :class:`FlatTarget`
 wraps a stream the way :class:`~pymakedumpfile.output.target.Target` wraps a
 file, so every writer can produce it.

@@ -1,5 +1,5 @@
 """kdump-compressed writer, header version 6, laid out as makedumpfile does
-(shared/formats.md section 1.3): main header, sub header, the ELF notes,
+(docs/formats.md §1.3): main header, sub header, the ELF notes,
 bitmap 1 (RAM) and bitmap 2 (dumped), 24-byte page descriptors, packed page
 data with one shared zero page first when zero pages are excluded.
 

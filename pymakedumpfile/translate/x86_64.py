@@ -1,22 +1,14 @@
-"""x86_64: kernel image mapping and the page-table walk.
-
-Sources: Linux ``arch/x86/include/asm/pgtable_64_types.h`` (4- and 5-level
-paging, ``__START_KERNEL_map``), the Intel SDM (entry layout: present bit 0,
-PS bit 7 at the PUD (1 GiB) and PMD (2 MiB) levels, physical address bits
-12-51), makedumpfile ``arch/x86_64.c`` (root table from ``init_top_pgt``
-(``init_level4_pgt`` before 4.13) through the image mapping, ``sme_mask``
-removed from entries, 5-level paging when ``NUMBER(pgtable_l5_enabled)`` is 1).
+"""x86_64: the kernel image mapping and the page-table walk (4- and 5-level paging, 1 GiB and
+2 MiB pages, the memory-encryption bit): docs/formats.md §6.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import AddressTranslationError
 from ..vmcoreinfo import VmcoreInfo
-from . import ArchInfo
+from .base import ArchInfo, ReadPhys, Step
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 ENTRY_MASK = ~0xFFF0000000000FFF & 0xFFFFFFFFFFFFFFFF
@@ -28,15 +20,6 @@ PMD_SIZE = 1 << 21
 _Q = struct.Struct("<Q")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One level of a walk: the entry's physical address and its value."""
-
-    level: str
-    entry_addr: int
-    entry: int
-
-
 class X86_64Translator:
     """Kernel virtual to physical translation through the kernel page tables.
 
@@ -45,7 +28,7 @@ class X86_64Translator:
     :param phys_base: the kernel's ``phys_base`` (may be negative).
     """
 
-    def __init__(self, read_phys: Callable[[int, int], bytes], vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
         self._read_phys = read_phys
         vi = vmcoreinfo
         root_va = vi.SYMBOL.get("init_level4_pgt", vi.SYMBOL.get("init_top_pgt", vi.SYMBOL.get("swapper_pg_dir")))
@@ -115,6 +98,7 @@ X86_64 = ArchInfo(
     ptr_size=8,
     default_page_size=4096,
     byte_order="little",
+    elf_machine=62,
     kernel_text_base=START_KERNEL_MAP,
     translator=X86_64Translator,
 )

@@ -72,6 +72,7 @@ from pymakedumpfile.input.kdump import KdumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
 from pymakedumpfile.pagemap import Bitmap  # noqa: E402
+from pymakedumpfile.translate import MemoryReader  # noqa: E402
 from pymakedumpfile.translate.x86_64 import X86_64Translator  # noqa: E402
 from pymakedumpfile.vmcoreinfo import VmcoreInfo  # noqa: E402
 
@@ -435,10 +436,11 @@ def target_pagetable(data: bytes) -> None:
         expect_dump_errors(lambda va=va: km.read(va, 4096 + 24))
 
 
-class FakeKernelMemory:
+class FakeKernelMemory(MemoryReader):
     """A KernelMemory over the fuzz bytes: virtual memory from records."""
 
     def __init__(self, mem: dict[int, bytearray]) -> None:
+        super().__init__("little", 8)
         self.mem = mem
         self.reads = 0
 
@@ -447,9 +449,6 @@ class FakeKernelMemory:
         if size > 64 << 20:
             raise OracleError(f"read of {size} bytes")
         return read_mem(self.mem, vaddr, size, lambda a: AddressTranslationError(a, "not in the fuzz memory"))
-
-    def read_u64(self, vaddr: int) -> int:
-        return int.from_bytes(self.read(vaddr, 8), "little")
 
 
 def _prefixed_vmcoreinfo(data: bytes) -> tuple[VmcoreInfo, int] | None:

@@ -360,10 +360,12 @@ def real_walks(w: Writer, dump: Path, tag: str) -> None:
         # kernel memory read by find_mem_map and the first steps of the free-list walk
         reads: list[tuple[int, bytes]] = []
 
+        from pymakedumpfile.translate import MemoryReader
+
         class Stop(Exception):
             pass
 
-        class RecKM:
+        class RecKM(MemoryReader):
             def read(self, va: int, size: int) -> bytes:
                 if len(reads) >= 400:
                     raise Stop
@@ -371,13 +373,10 @@ def real_walks(w: Writer, dump: Path, tag: str) -> None:
                 reads.append((va, data))
                 return data
 
-            def read_u64(self, va: int) -> int:
-                return int.from_bytes(self.read(va, 8), "little")
-
         from pymakedumpfile.filter.freelist import exclude_free_lists
         from pymakedumpfile.pagemap import Bitmap
 
-        rk = RecKM()
+        rk = RecKM("little", 8)
         ranges = find_mem_map(vi, rk, ctx.max_pfn, ctx.page_size, "x86_64")  # type: ignore[arg-type]
         try:
             keep = Bitmap.empty(ctx.max_pfn)

@@ -1,0 +1,184 @@
+"""What every architecture provides, and kernel memory read through it.
+
+An architecture is an :class:`ArchInfo` (names, pointer size, byte order, ELF machine number,
+page size) with, when its page tables are understood, a translator factory: called with the
+dump's physical reader, VMCOREINFO and ``phys_base``, it returns a :class:`Translator`.
+:class:`KernelMemory` reads kernel virtual memory through that translator and decodes integers
+in the dump's byte order and pointer size; every walk of kernel structures goes through it
+(docs/architecture.md says how to add an architecture).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ..errors import UnsupportedDumpError
+from ..vmcoreinfo import VmcoreInfo
+
+ByteOrder = Literal["little", "big"]
+ReadPhys = Callable[[int, int], bytes]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One level of a page-table walk: the level's name, the entry's physical address and value."""
+
+    level: str
+    entry_addr: int
+    entry: int
+
+
+class Translator(Protocol):
+    """Kernel virtual to physical translation of one dump."""
+
+    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
+        """The physical address of ``vaddr`` and the entries read on the way (for --vtop).
+
+        :raises AddressTranslationError: ``vaddr`` is not mapped."""
+        ...
+
+    def vtop(self, vaddr: int) -> int:
+        """The physical address of ``vaddr``."""
+        ...
+
+    def translate(self, vaddr: int) -> tuple[int, int]:
+        """(physical address of ``vaddr``, bytes from there to the end of its mapping)."""
+        ...
+
+
+TranslatorFactory = Callable[[ReadPhys, VmcoreInfo, int], Translator]
+
+
+@dataclass(frozen=True)
+class ArchInfo:
+    """Facts about one architecture.
+
+    :ivar name: libkdumpfile's canonical arch name.
+    :ivar machines: ``uname -m`` strings that mean this arch.
+    :ivar ptr_size: bytes of a pointer (and of ``unsigned long``).
+    :ivar default_page_size: bytes, when the dump does not say.
+    :ivar byte_order: the usual one; a dump's own header decides.
+    :ivar elf_machine: the ELF ``e_machine`` of its dumps (None: no ELF number).
+    :ivar kernel_text_base: the virtual base of the linear kernel-image mapping, if any.
+    :ivar translator: makes a :class:`Translator` for a dump (None: not implemented yet).
+    """
+
+    name: str
+    machines: tuple[str, ...]
+    ptr_size: int
+    default_page_size: int
+    byte_order: ByteOrder
+    elf_machine: int | None = None
+    kernel_text_base: int | None = None
+    translator: TranslatorFactory | None = None
+
+    def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
+        """Physical address of a kernel-image virtual address, if this arch maps the image
+        linearly (``vaddr - kernel_text_base + phys_base``)."""
+        if self.kernel_text_base is None or vaddr < self.kernel_text_base:
+            return None
+        return vaddr - self.kernel_text_base + phys_base
+
+
+_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+class IntDecoder:
+    """Integers of a dump's kernel in bytes already read: its byte order and pointer size."""
+
+    def __init__(self, byte_order: ByteOrder, ptr_size: int) -> None:
+        self.byte_order: ByteOrder = byte_order
+        self.ptr_size = ptr_size
+        e = ">" if byte_order == "big" else "<"
+        self._structs = {n: struct.Struct(e + f) for n, f in _FORMATS.items()}
+
+    def unpack(self, buf: bytes, off: int, size: int) -> int:
+        """The unsigned integer of ``size`` bytes at ``off`` of ``buf``."""
+        s = self._structs.get(size)
+        if s is not None:
+            return int(s.unpack_from(buf, off)[0])
+        return int.from_bytes(buf[off : off + size], self.byte_order)
+
+    def unpack_ptr(self, buf: bytes, off: int) -> int:
+        """A pointer (or ``unsigned long``) at ``off`` of ``buf``."""
+        return self.unpack(buf, off, self.ptr_size)
+
+    def bitmap(self, buf: bytes) -> int:
+        """A kernel bitmap (an array of ``unsigned long``, as nodemask_t) as one integer whose
+        bit n is the bitmap's bit n, whatever the byte order."""
+        w = self.ptr_size
+        if self.byte_order == "little" or len(buf) % w:
+            return int.from_bytes(buf, "little")
+        return sum(int.from_bytes(buf[i : i + w], "big") << (8 * i) for i in range(0, len(buf), w))
+
+
+class MemoryReader(IntDecoder):
+    """Typed reads of kernel memory, on top of a subclass's ``read(vaddr, size)``."""
+
+    def read(self, vaddr: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    # integers in kernel memory
+    def uint(self, vaddr: int, size: int) -> int:
+        """The unsigned integer of ``size`` bytes (1, 2, 4 or 8) at ``vaddr``."""
+        return self.unpack(self.read(vaddr, size), 0, size)
+
+    def u8(self, vaddr: int) -> int:
+        return self.uint(vaddr, 1)
+
+    def u16(self, vaddr: int) -> int:
+        return self.uint(vaddr, 2)
+
+    def u32(self, vaddr: int) -> int:
+        return self.uint(vaddr, 4)
+
+    def u64(self, vaddr: int) -> int:
+        return self.uint(vaddr, 8)
+
+    def ulong(self, vaddr: int) -> int:
+        """An ``unsigned long`` (the pointer size)."""
+        return self.uint(vaddr, self.ptr_size)
+
+    def ptr(self, vaddr: int) -> int:
+        """A pointer."""
+        return self.uint(vaddr, self.ptr_size)
+
+
+class KernelMemory(MemoryReader):
+    """Kernel virtual memory of a dump, read through its architecture's translator, with
+    integers decoded in the dump's byte order and pointer size.
+
+    :param read_phys: reads ``n`` bytes at a physical address.
+    :param byte_order: the dump's (default: the architecture's usual one).
+    :param ptr_size: the dump's pointer size (default: the architecture's).
+    """
+
+    def __init__(self, arch: ArchInfo, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int, *,
+                 byte_order: ByteOrder | None = None, ptr_size: int | None = None) -> None:
+        super().__init__(byte_order or arch.byte_order, ptr_size or arch.ptr_size)
+        self.arch = arch
+        self.read_phys = read_phys
+        if arch.translator is None:
+            raise UnsupportedDumpError(f"kernel address translation for {arch.name} is not implemented yet")
+        self.xlat: Translator = arch.translator(read_phys, vmcoreinfo, phys_base)
+
+    def vtop(self, vaddr: int) -> int:
+        return self.xlat.vtop(vaddr)
+
+    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
+        """(physical address, [Step ...]) of a translation, for --vtop."""
+        return self.xlat.walk(vaddr)
+
+    def read(self, vaddr: int, size: int) -> bytes:
+        """``size`` bytes of kernel virtual memory, crossing mappings as needed."""
+        out = []
+        while size > 0:
+            pa, n = self.xlat.translate(vaddr)
+            n = min(size, n)
+            out.append(self.read_phys(pa, n))
+            vaddr += n
+            size -= n
+        return b"".join(out)
