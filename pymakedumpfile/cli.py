@@ -226,9 +226,11 @@ def command(**o: Any) -> None:
         if o["args"]:
             _fail(msg, "-g VMCOREINFO -x VMLINUX takes no other file.")
         if not o["check_params"]:
-            from .dwarf import write_vmcoreinfo
+            from .dwarf import generate_vmcoreinfo
+            from .output.target import check_target, write_file
 
-            write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"], force=o["force"])
+            check_target(o["gen_vmcoreinfo"], o["force"])
+            write_file(o["gen_vmcoreinfo"], generate_vmcoreinfo(o["vmlinux"]), force=o["force"])
             msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
         return
     if o["vmlinux"] is not None:
@@ -472,7 +474,7 @@ def run_vtop(msg: Messages, vmcore: str, vaddr: int) -> None:
 def report_unreadable(msg: Messages, vmcore: str, results: Sequence[Any]) -> int:
     """Say which pages the input could not give (they were excluded);
     returns their number."""
-    from .output.pages import pfn_ranges
+    from .pipeline import pfn_ranges
 
     bad = sorted({u for r in results for u in r.unreadable})
     if not bad:

@@ -533,7 +533,7 @@ def write_dmesg(ctx: Context, path: str, force: bool = False, partial: bool = Fa
     :raises OutputError: ``path`` exists (without ``force``), is a symlink,
         or cannot be written.
     """
-    from .output.target import Target, check_target
+    from .output.target import check_target, write_file
 
     check_target(path, force)
     try:
@@ -541,13 +541,7 @@ def write_dmesg(ctx: Context, path: str, force: bool = False, partial: bool = Fa
         failure: DmesgCorruptError | None = None
     except DmesgCorruptError as e:
         text, failure = e.partial, e
-    target = Target(path, force)
-    try:
-        target.pwrite(text, 0)
-        target.finish()
-    except BaseException:
-        target.remove()
-        raise
+    n = write_file(path, text, force)
     if failure is not None:
         raise failure
-    return len(text)
+    return n

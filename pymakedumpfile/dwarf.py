@@ -805,24 +805,4 @@ def _generate(vmlinux: str, page_size: int | None) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def write_vmcoreinfo(vmlinux: str, path: str, force: bool = False) -> int:
-    """``-g``: write :func:`generate_vmcoreinfo` of ``vmlinux`` to ``path``
-    (created as a dump is: mode 0600, O_EXCL, no symlink; ``force`` replaces).
-    Returns the bytes written."""
-    from .output.target import Target, check_target
-
-    check_target(path, force)
-    text = generate_vmcoreinfo(vmlinux)
-    target = Target(path, force)
-    ok = False
-    try:
-        target.pwrite(text, 0)
-        target.finish()
-        ok = True
-    finally:
-        if not ok:
-            target.remove()
-    return len(text)
-
-
-__all__ = ["Dwarf", "Elf", "NoDebugInfoError", "generate_vmcoreinfo", "write_vmcoreinfo"]
+__all__ = ["Dwarf", "Elf", "NoDebugInfoError", "generate_vmcoreinfo"]

@@ -70,7 +70,7 @@ def mem_usage_of(ctx: Context, progress: Callable[[int, int], None] | None = Non
     ``--mem-usage`` does."""
     from . import accel
     from .filter import make_write_context
-    from .output.pages import page_batches, read_batch
+    from .pipeline import page_batches, read_batch
 
     # level 31 as for ELF output (zero pages found by reading every page the
     # other levels keep), but a cycle at a time: memory does not grow with RAM

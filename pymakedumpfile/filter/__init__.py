@@ -20,8 +20,8 @@ from typing import Any
 from .. import accel
 from ..context import Context
 from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
-from ..output.pages import default_threads
 from ..pagemap import Bitmap, CyclicMap
+from ..pipeline import default_threads
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
 from .freelist import exclude_free_lists

@@ -12,11 +12,11 @@ from typing import BinaryIO
 
 from ..context import Context
 from ..errors import UsageError
+from ..pipeline import default_threads
 from ..streamcomp import SequentialTarget, compressing_writer
 from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
-from .pages import default_threads
 from .target import Target, WriteTarget, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}

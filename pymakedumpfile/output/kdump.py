@@ -25,8 +25,8 @@ from ..errors import OutOfSpaceError, OutputError, StopWriting
 from ..formats import diskdump as dd
 from ..formats import elf as elff
 from ..pagemap import PageMap
+from ..pipeline import Compressor, default_threads, page_batches, read_batch
 from . import interrupt
-from .pages import Compressor, default_threads, page_batches, read_batch
 from .target import WriteTarget
 
 U64 = (1 << 64) - 1

@@ -169,3 +169,17 @@ class Target:
             os.unlink(self.path)
         except OSError:
             pass
+
+
+def write_file(path: str, data: bytes, force: bool = False) -> int:
+    """Write ``data`` to ``path`` as a dump is written (mode 0600, ``O_EXCL``, never through a
+    symlink; ``force`` replaces a regular file once the new one is complete): a LOGFILE, a
+    VMCOREINFO file.  Returns the bytes written."""
+    target = Target(path, force)
+    try:
+        target.pwrite(data, 0)
+        target.finish()
+    except BaseException:
+        target.remove()
+        raise
+    return len(data)

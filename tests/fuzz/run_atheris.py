@@ -35,7 +35,7 @@ with atheris.instrument_imports(include=["pymakedumpfile"]):
     import pymakedumpfile.input  # noqa: F401
     import pymakedumpfile.input.kcore  # noqa: F401
     import pymakedumpfile.memusage  # noqa: F401
-    import pymakedumpfile.output.pages  # noqa: F401
+    import pymakedumpfile.pipeline  # noqa: F401
     import pymakedumpfile.translate.x86_64  # noqa: F401
 
 import harness  # noqa: E402
