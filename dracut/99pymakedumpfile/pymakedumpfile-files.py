@@ -19,7 +19,6 @@ pymakedumpfile needs is missing.
 """
 import importlib.machinery
 import importlib.util
-import json
 import os
 import py_compile
 import site as site_module
@@ -67,16 +66,23 @@ def site_dirs():
     return own
 
 
+# The child: arguments are the extra directories and the site directories (os.pathsep
+# separated) and the module names (comma separated); it prints "name<TAB>file" for every module
+# loaded from a file after its start, but the import hooks of site directories' .pth files.
 CHILD = """
-import importlib, json, os, site, sys
-extra, sites, names = (json.loads(a) for a in sys.argv[1:4])
-sys.path[0:0] = extra
-for d in sites:
-    site.addsitedir(d)
-for n in names:
+import importlib, os, site, sys
+before = set(sys.modules)
+extra, sites, names = sys.argv[1:4]
+sys.path[0:0] = [d for d in extra.split(os.pathsep) if d]
+for d in sites.split(os.pathsep):
+    if d:
+        site.addsitedir(d)
+for n in names.split(","):
     importlib.import_module(n)
 for n, m in sorted(sys.modules.items()):
     origin = getattr(getattr(m, "__spec__", None), "origin", None)
+    if n in before or n.startswith(("_distutils_hack", "__editable__")):
+        continue  # the child's own start, and what .pth files of the site directories load
     if origin and os.path.isfile(origin):
         print(n + "\\t" + origin)
 """
@@ -84,11 +90,12 @@ for n, m in sorted(sys.modules.items()):
 
 def imported_closure(names, extra, sites):
     """(name, file) of every module this interpreter loads from a file when it imports
-    ``names`` (run with -S -E in a child, the same directories searched)."""
-    p = subprocess.run([sys.executable, "-S", "-E", "-c", CHILD] + [json.dumps(a) for a in (extra, sites, names)],
-                       capture_output=True, text=True)
+    ``names`` (run with -S -E in a child, the same directories searched; the modules of its
+    own start and the import hooks .pth files install are left out)."""
+    args = [os.pathsep.join(extra), os.pathsep.join(sites), ",".join(names)]
+    p = subprocess.run([sys.executable, "-S", "-E", "-c", CHILD, *args], capture_output=True, text=True)
     if p.returncode != 0:
-        last = (p.stderr.strip().splitlines() or [f"exit status {p.returncode:d}"])[-1]
+        last = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1]
         fail(f"{sys.executable} cannot import what pymakedumpfile needs: {last}")
     return [tuple(line.split("\t", 1)) for line in p.stdout.splitlines() if "\t" in line]
 
