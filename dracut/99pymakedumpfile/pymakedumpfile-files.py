@@ -68,10 +68,10 @@ def site_dirs():
 
 # The child: arguments are the extra directories and the site directories (os.pathsep
 # separated) and the module names (comma separated); it prints "name<TAB>file" for every module
-# loaded from a file after its start, but the import hooks of site directories' .pth files.
+# loaded from a file (its start-up included: an interpreter needs those modules to start), but
+# the site machinery and the import hooks of site directories' .pth files.
 CHILD = """
 import importlib, os, site, sys
-before = set(sys.modules)
 extra, sites, names = sys.argv[1:4]
 sys.path[0:0] = [d for d in extra.split(os.pathsep) if d]
 for d in sites.split(os.pathsep):
@@ -81,8 +81,8 @@ for n in names.split(","):
     importlib.import_module(n)
 for n, m in sorted(sys.modules.items()):
     origin = getattr(getattr(m, "__spec__", None), "origin", None)
-    if n in before or n.startswith(("_distutils_hack", "__editable__")):
-        continue  # the child's own start, and what .pth files of the site directories load
+    if n in ("site", "_sitebuiltins") or n.startswith(("_distutils_hack", "__editable__")):
+        continue  # the site machinery (pymakedumpfile runs with -S) and the hooks .pth files load
     if origin and os.path.isfile(origin):
         print(n + "\\t" + origin)
 """
@@ -90,8 +90,8 @@ for n, m in sorted(sys.modules.items()):
 
 def imported_closure(names, extra, sites):
     """(name, file) of every module this interpreter loads from a file when it imports
-    ``names`` (run with -S -E in a child, the same directories searched; the modules of its
-    own start and the import hooks .pth files install are left out)."""
+    ``names`` (run with -S -E in a child, the same directories searched), with what it needs to
+    start; the site machinery and the import hooks of .pth files are left out."""
     args = [os.pathsep.join(extra), os.pathsep.join(sites), ",".join(names)]
     p = subprocess.run([sys.executable, "-S", "-E", "-c", CHILD, *args], capture_output=True, text=True)
     if p.returncode != 0:

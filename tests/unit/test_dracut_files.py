@@ -55,3 +55,17 @@ def test_missing_codec_is_one_message(tmp_path: Path) -> None:
     assert p.returncode == 1
     assert p.stderr.startswith("pymakedumpfile-files: modules not found for ") and "zstandard" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_start_up_modules_are_installed(tmp_path: Path) -> None:
+    """What the interpreter loads from files to start at all (3.9: encodings.latin_1 for its
+    standard streams, which 3.11 does not load) is in the image, whichever Python it is."""
+    p = collect(sys.executable, tmp_path)
+    assert p.returncode == 0, p.stderr
+    dsts = {dst for _, _, dst in (line.split("\t") for line in p.stdout.splitlines())}
+    code = ("import os, sys; print('\\n'.join(os.path.realpath(m.__spec__.origin) for m in list(sys.modules.values())"
+            " if getattr(getattr(m, '__spec__', None), 'origin', None) and os.path.isfile(m.__spec__.origin)))")
+    started = subprocess.run([sys.executable, "-S", "-E", "-c", code], capture_output=True, text=True, check=True)
+    # the standard library keeps its place in the image: a .py as its .pyc beside it, a .so as is
+    needed = {f + "c" if f.endswith(".py") else f for f in started.stdout.split()}
+    assert needed and not needed - dsts, sorted(needed - dsts)
