@@ -226,7 +226,9 @@ def test_interrupted_capture_is_incomplete_and_readable(vm: Path, raw_pages: dic
     d = vm / "small" / "small"
     assert (d / "vmcore-incomplete").is_file() and not (d / "vmcore").exists()
     r = _results(vm)["small/small"]
-    assert r["exit_status"] == 1
+    # /usr/bin/time writes its report to the full disk too, and may lose it: the capture
+    # script's own log line has the collector's exit code as well
+    assert r.get("exit_status", r.get("collector_exit")) == 1, r
     with _open(d / "vmcore-incomplete") as ctx:
         n = ctx.pagemap.count()
         first, _ = next(ctx.pagemap.runs())

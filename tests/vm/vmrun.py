@@ -224,8 +224,9 @@ def collect(run_dir: Path) -> dict:
         cl = d / "capture.log"
         if cl.exists():
             for ln in cl.read_text().splitlines():
-                if "collector exit code" in ln:
+                if "collector exit code" in ln:  # the last attempt's line wins
                     r["collector_line"] = ln
+                    r["collector_exit"] = int(ln.split("collector exit code ", 1)[1].split(",", 1)[0])
                     r["wall_s"] = float(ln.rsplit("wall time ", 1)[1].rstrip("s"))
         res[f"{d.parent.name}/{d.name}"] = r
     return res
