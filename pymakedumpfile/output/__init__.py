@@ -102,13 +102,22 @@ def split_ranges(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITB
     takes whole splitblocks until it holds about 1/parts of the dumped pages;
     the last runs to the end.  (Unlike makedumpfile we count the last,
     partial splitblock too: its pages are not treated as 0.)"""
+    return _divide(_block_counts(ctx, splitblock_size), splitblock_size // ctx.page_size, ctx.max_pfn, parts)
+
+
+def _block_counts(ctx: Context, splitblock_size: int) -> list[int]:
+    """The pages to dump in each split block."""
     ps = ctx.page_size
     if splitblock_size <= 0 or splitblock_size % ps:
         raise UsageError(f"--splitblock-size must be a positive multiple of the page size ({ps} bytes)")
     per = splitblock_size // ps
     pm = ctx.pagemap
-    counts = [pm.count(b, min(b + per, ctx.max_pfn)) for b in range(0, ctx.max_pfn, per)]
-    return _divide(counts, per, ctx.max_pfn, parts)
+    return [pm.count(b, min(b + per, ctx.max_pfn)) for b in range(0, ctx.max_pfn, per)]
+
+
+def _range_pages(counts: list[int], per: int, ranges: list[tuple[int, int]]) -> list[int]:
+    """The pages each range holds, from the counts of the blocks it is made of."""
+    return [sum(counts[a // per : (b + per - 1) // per]) if b > a else 0 for a, b in ranges]
 
 
 def _divide(counts: list[int], per: int, max_pfn: int, parts: int, at_least_one: bool = False) -> list[tuple[int, int]]:
@@ -174,15 +183,15 @@ def plan_split(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITBLO
     parts, as on a small or mostly filtered machine), halve the split block until every part
     holds pages and the largest part holds at most twice the pages of the smallest, and use
     the first such division (ranges still fall on split-block bounds)."""
-    ranges = split_ranges(ctx, parts, splitblock_size)
-    pm = ctx.pagemap
-    pages = [pm.count(a, b) if b > a else 0 for a, b in ranges]
+    counts = _block_counts(ctx, splitblock_size)
+    ps = ctx.page_size
+    per = splitblock_size // ps
+    ranges = _divide(counts, per, ctx.max_pfn, parts)  # split_ranges(), from the same counts
+    pages = _range_pages(counts, per, ranges)
     plan = SplitPlan(ranges, pages, splitblock_size, splitblock_size)
     if all(pages) or sum(pages) == 0:
         return plan
-    ps = ctx.page_size
-    runs = list(pm.runs())
-    per = splitblock_size // ps
+    runs = list(ctx.pagemap.runs())
     best = plan
     while per > 1 and ctx.max_pfn // (per // 2) <= MAX_SPLIT_BLOCKS:
         per //= 2
@@ -193,7 +202,7 @@ def plan_split(ctx: Context, parts: int, splitblock_size: int = DEFAULT_SPLITBLO
                 counts[a // per] += e - a
                 a = e
         ranges = _divide(counts, per, ctx.max_pfn, parts, at_least_one=True)
-        pages = [sum(counts[a // per : (b + per - 1) // per]) if b > a else 0 for a, b in ranges]
+        pages = _range_pages(counts, per, ranges)
         best = SplitPlan(ranges, pages, per * ps, splitblock_size, plan.pages.count(0))
         if all(pages) and max(pages) <= 2 * min(pages):
             break
