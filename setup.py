@@ -52,7 +52,7 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "pymakedumpfile._accel",
+            "pymakedumpfile.accel._accel",
             sources=SOURCES,
             depends=["accel/accel.h"],
             include_dirs=["accel"],

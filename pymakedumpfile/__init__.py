@@ -5,8 +5,8 @@ A makedumpfile-compatible tool and library.  Start with :func:`open_dump`.
 
 from __future__ import annotations
 
-from .context import Attributes, Context
-from .errors import (
+from .core.context import Attributes, Context
+from .core.errors import (
     AddressTranslationError,
     CorruptDumpError,
     DumpError,

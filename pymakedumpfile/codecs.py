@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import accel
-from .errors import UnsupportedDumpError
+from .core.errors import UnsupportedDumpError
 from .formats import diskdump as dd
 
 

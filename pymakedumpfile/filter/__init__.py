@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import accel
-from ..context import Context
-from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
-from ..pagemap import Bitmap, CyclicMap
-from ..pipeline import default_threads
+from ..core.context import Context
+from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
+from ..core.pagemap import Bitmap, CyclicMap
+from ..core.pipeline import default_threads
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
 from .freelist import exclude_free_lists

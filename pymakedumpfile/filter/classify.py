@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from array import array
 
-from .._classify_py import C, Cnt
-from ..vmcoreinfo import VmcoreInfo
+from ..accel.classify_py import C, Cnt
+from ..core.vmcoreinfo import VmcoreInfo
 
 # Flag numbers makedumpfile assumes for kernels that do not export them
 # (makedumpfile.h: PG_*_ORIGINAL, from 2.6.25).

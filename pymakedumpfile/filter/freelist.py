@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import bisect
 
-from ..errors import CorruptDumpError, UnsupportedDumpError
-from ..pagemap import Bitmap
+from ..core.errors import CorruptDumpError, UnsupportedDumpError
+from ..core.pagemap import Bitmap
+from ..core.vmcoreinfo import VmcoreInfo
 from ..translate import KernelMemory
-from ..vmcoreinfo import VmcoreInfo
 from .memmap import MemMapRange
 
 NEEDED = [

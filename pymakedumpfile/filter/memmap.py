@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.vmcoreinfo import VmcoreInfo
 from ..translate import KernelMemory
-from ..vmcoreinfo import VmcoreInfo
 
 SECTION_MARKED_PRESENT = 1 << 0
 SECTION_MAP_LAST_BIT = 1 << 5

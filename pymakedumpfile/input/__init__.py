@@ -11,8 +11,8 @@ import os
 from collections.abc import Sequence
 from typing import Protocol, Union
 
-from ..context import Context
-from ..errors import DumpError, UnsupportedDumpError, UsageError
+from ..core.context import Context
+from ..core.errors import DumpError, UnsupportedDumpError, UsageError
 from .base import DumpReader
 from .elf import ElfReader
 from .kdump import KdumpReader
@@ -73,7 +73,7 @@ def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes |
             ctx.close()
             raise
     if vmcoreinfo is not None:
-        from ..vmcoreinfo import VmcoreInfo
+        from ..core.vmcoreinfo import VmcoreInfo
 
         vi = VmcoreInfo(vmcoreinfo)
         if not vi.osrelease:
@@ -91,8 +91,8 @@ def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes |
 
 
 def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
-    from ..dwarf import generate_vmcoreinfo
-    from ..vmcoreinfo import VmcoreInfo
+    from ..core.vmcoreinfo import VmcoreInfo
+    from .dwarf import generate_vmcoreinfo
 
     have = VmcoreInfo(raw)
     gen = VmcoreInfo(generate_vmcoreinfo(vmlinux))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..errors import DumpError, PageExcludedError
+from ..core.errors import DumpError, PageExcludedError
+from ..core.pagemap import PageMap
+from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import elf as elff
-from ..pagemap import PageMap
 from ..translate import ArchInfo
-from ..vmcoreinfo import VmcoreInfo
 from .source import Source
 
 UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")

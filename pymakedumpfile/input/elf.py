@@ -12,11 +12,11 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from ..errors import CorruptDumpError, UnsupportedDumpError
+from ..core.errors import CorruptDumpError, UnsupportedDumpError
+from ..core.pagemap import RangeMap
+from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import elf as elff
-from ..pagemap import RangeMap
 from ..translate import ARCHES, arch_from_elf_machine
-from ..vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .source import Source
 

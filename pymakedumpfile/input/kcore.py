@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from ..errors import UnsupportedDumpError
+from ..core.errors import UnsupportedDumpError
 from .elf import ElfReader, Load
 from .source import Source, open_source
 

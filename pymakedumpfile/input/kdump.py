@@ -13,12 +13,12 @@ from array import array
 from collections.abc import Callable, Iterator
 
 from .. import accel, codecs
-from ..errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
+from ..core.errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
+from ..core.pagemap import Bitmap, FileBitmap, FileBytes
+from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import diskdump as dd
 from ..formats import elf as elff
-from ..pagemap import Bitmap, FileBitmap, FileBytes
 from ..translate import arch_from_machine
-from ..vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .source import Source
 

@@ -13,7 +13,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from ..errors import CorruptDumpError, DumpError, ReadError, TruncatedDumpError
+from ..core.errors import CorruptDumpError, DumpError, ReadError, TruncatedDumpError
 from ..formats import flattened as flat
 
 # A read may span this much of a flattened file that no record provides (it
@@ -227,15 +227,16 @@ class FlattenedSource(Source):
 def open_source(path: str | os.PathLike[str] | int, name: str | None = None) -> Source:
     """Open ``path`` for reading, unwrapping a zstd or lz4 stream (into a
     temporary file) and a flattened stream (read in place)."""
-    from .. import streamcomp
+    from ..formats.streams import kind_of
+    from .stream import inflate_to_tempfile
 
     fs = FileSource(path, name)
     src: Source = fs
     try:
-        kind = streamcomp.kind_of(src.pread(0, 4))
+        kind = kind_of(src.pread(0, 4))
         if kind is not None:
             with open(fs.fd, "rb", closefd=False) as raw:
-                tmp = streamcomp.inflate_to_tempfile(kind, raw, fs.name)
+                tmp = inflate_to_tempfile(kind, raw, fs.name)
             fs.close()
             src = inflated = FileSource(tmp.fileno(), fs.name)
             inflated._keep = tmp  # closes (and frees) the temporary file with src

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from ..errors import CorruptDumpError
+from ..core.errors import CorruptDumpError
 from .base import DumpReader
 from .kdump import KdumpReader
 

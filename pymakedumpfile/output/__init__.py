@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..context import Context
-from ..errors import UsageError
-from ..pipeline import default_threads
-from ..streamcomp import SequentialTarget, compressing_writer
+from ..core.context import Context
+from ..core.errors import UsageError
+from ..core.pipeline import default_threads
 from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
+from .stream import SequentialTarget, compressing_writer
 from .target import Target, WriteTarget, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}

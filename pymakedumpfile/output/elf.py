@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..context import Context
-from ..errors import OutputError, StopWriting
+from ..core.context import Context
+from ..core.errors import OutputError, StopWriting
 from ..formats import elf as elff
 from ..translate import get_arch
 from . import interrupt
@@ -63,7 +63,7 @@ def direct_map_base(ctx: Context) -> int | None:
     that lies in the direct map (``mem_section``, allocated there) minus its
     physical address; None when it cannot be told.  The base is aligned to
     1 GiB (the KASLR granularity of the direct map)."""
-    from ..errors import DumpError
+    from ..core.errors import DumpError
 
     va = ctx.attr.get("linux.vmcoreinfo.SYMBOL.mem_section")
     if va is None or ctx.attr.get("arch.name") != "x86_64":

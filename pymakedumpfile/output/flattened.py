@@ -13,7 +13,7 @@ import errno
 import os
 from typing import BinaryIO
 
-from ..errors import CorruptDumpError, OutOfSpaceError, OutputError, TruncatedDumpError
+from ..core.errors import CorruptDumpError, OutOfSpaceError, OutputError, TruncatedDumpError
 from ..formats import flattened as flat
 from .target import Target
 
@@ -97,16 +97,17 @@ def rearrange(stream: BinaryIO, target: Target, name: str = "<stdin>") -> int:
             got += len(b)
         return b"".join(parts)
 
-    from .. import streamcomp
+    from ..formats.streams import kind_of
+    from ..input.stream import Prepended, decompressing_reader
 
     head = stream.read(flat.HEADER_SIZE)
     if not head:
         raise TruncatedDumpError("Cannot rebuild: no data on standard input", name)
-    kind = streamcomp.kind_of(head)
+    kind = kind_of(head)
     if kind is not None:  # a compressed stream (--stream-compress): read through it
         import io
 
-        stream = streamcomp.decompressing_reader(kind, io.BufferedReader(streamcomp.Prepended(head, stream)))
+        stream = decompressing_reader(kind, io.BufferedReader(Prepended(head, stream)))
         head = stream.read(flat.HEADER_SIZE)
     if len(head) < flat.HEADER.size or not flat.is_header(head):
         raise CorruptDumpError("Cannot rebuild: not a flattened stream (no makedumpfile header)", name)

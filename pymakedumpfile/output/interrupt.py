@@ -12,7 +12,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from ..errors import WriteInterrupted
+from ..core.errors import WriteInterrupted
 
 _stop = threading.Event()
 _signame = ""

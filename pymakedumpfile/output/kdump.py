@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from .. import accel, codecs
-from ..context import Context
-from ..errors import OutOfSpaceError, OutputError, StopWriting
+from ..core.context import Context
+from ..core.errors import OutOfSpaceError, OutputError, StopWriting
+from ..core.pagemap import PageMap
+from ..core.pipeline import Compressor, default_threads, page_batches, read_batch
 from ..formats import diskdump as dd
 from ..formats import elf as elff
-from ..pagemap import PageMap
-from ..pipeline import Compressor, default_threads, page_batches, read_batch
 from . import interrupt
 from .target import WriteTarget
 

@@ -13,7 +13,7 @@ import os
 import stat
 from typing import Protocol
 
-from ..errors import OutOfSpaceError, OutputError
+from ..core.errors import OutOfSpaceError, OutputError
 
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -45,7 +45,7 @@ def check_target(path: str, force: bool) -> bool:
 class WriteTarget(Protocol):
     """What a writer writes through: a :class:`Target`, a flattened stream
     (:class:`~pymakedumpfile.output.flattened.FlatTarget`) or a compressed one
-    (:class:`~pymakedumpfile.streamcomp.SequentialTarget`)."""
+    (:class:`~pymakedumpfile.output.stream.SequentialTarget`)."""
 
     path: str
     written: int  # the end of the furthest write

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..errors import UnsupportedDumpError
-from ..vmcoreinfo import VmcoreInfo
+from ..core.errors import UnsupportedDumpError
+from ..core.vmcoreinfo import VmcoreInfo
 
 ByteOrder = Literal["little", "big"]
 ReadPhys = Callable[[int, int], bytes]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import struct
 
-from ..errors import AddressTranslationError
-from ..vmcoreinfo import VmcoreInfo
+from ..core.errors import AddressTranslationError
+from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ReadPhys, Step
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000

@@ -1,7 +1,7 @@
 """Fuzz targets: one function per reader, each taking the fuzz input as bytes.
 
 The contract every target checks: whatever the input, pymakedumpfile raises
-nothing but :class:`pymakedumpfile.errors.DumpError` (and subclasses), and it
+nothing but :class:`pymakedumpfile.core.errors.DumpError` (and subclasses), and it
 returns within :data:`TIME_LIMIT` seconds.  Any other exception escapes the
 target; :func:`run_one` also turns a hang into :class:`Hang`.
 
@@ -59,8 +59,10 @@ if str(REPO) not in sys.path:  # scripts run from anywhere; pytest already has i
     sys.path.insert(0, str(REPO))
 
 from pymakedumpfile import accel  # noqa: E402
-from pymakedumpfile.context import Context  # noqa: E402
-from pymakedumpfile.errors import AddressTranslationError, DumpError, PageExcludedError  # noqa: E402
+from pymakedumpfile.core.context import Context  # noqa: E402
+from pymakedumpfile.core.errors import AddressTranslationError, DumpError, PageExcludedError  # noqa: E402
+from pymakedumpfile.core.pagemap import Bitmap  # noqa: E402
+from pymakedumpfile.core.vmcoreinfo import VmcoreInfo  # noqa: E402
 from pymakedumpfile.filter import classify as fclassify  # noqa: E402
 from pymakedumpfile.filter.freelist import exclude_free_lists  # noqa: E402
 from pymakedumpfile.filter.memmap import MemMapRange, find_mem_map  # noqa: E402
@@ -71,10 +73,8 @@ from pymakedumpfile.input.elf import ElfReader  # noqa: E402
 from pymakedumpfile.input.kdump import KdumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
-from pymakedumpfile.pagemap import Bitmap  # noqa: E402
 from pymakedumpfile.translate import MemoryReader  # noqa: E402
 from pymakedumpfile.translate.x86_64 import X86_64Translator  # noqa: E402
-from pymakedumpfile.vmcoreinfo import VmcoreInfo  # noqa: E402
 
 MAX_PAGES = int(os.environ.get("PMD_FUZZ_MAX_PAGES", "4096"))  # pages read per input, at most
 MAX_PARTS = 4
@@ -491,7 +491,7 @@ def unsafe_params(params: object) -> list[str]:
     buffer (known issue classify-negative-offset): it always reads the flags
     and mapping fields, and the order/dtor fields when their width is set,
     but checks only offsets >= 0."""
-    from pymakedumpfile._classify_py import C
+    from pymakedumpfile.accel.classify_py import C
 
     p = params  # an array("q") from build_params
     bad = []
@@ -527,7 +527,7 @@ def target_classify(data: bytes) -> None:
     Python twins, as filter/__init__.py calls them; the twins must agree."""
     from array import array
 
-    from pymakedumpfile._classify_py import C, Cnt
+    from pymakedumpfile.accel.classify_py import C, Cnt
 
     got = _prefixed_vmcoreinfo(data)
     if got is None or got[1] + 7 > len(data):
@@ -618,7 +618,7 @@ def target_kcore(data: bytes) -> None:
     address), then the level-31 classification of --mem-usage.
     Input: ``<u64 lo><u64 hi><u64 vmcoreinfo paddr><u32 size>`` then the ELF."""
     from pymakedumpfile.input.kcore import KcoreReader
-    from pymakedumpfile.memusage import mem_usage_of
+    from pymakedumpfile.tools.memusage import mem_usage_of
 
     if len(data) < 28:
         return
@@ -644,7 +644,7 @@ def target_kcore(data: bytes) -> None:
 def target_dwarf(data: bytes) -> None:
     """-g: the ELF and DWARF reader of a kernel image (written to a file, as
     -x takes a path), then VMCOREINFO generation."""
-    from pymakedumpfile.dwarf import generate_vmcoreinfo
+    from pymakedumpfile.input.dwarf import generate_vmcoreinfo
 
     fd, path = tempfile.mkstemp(prefix="pmd-fuzz-dwarf-")
     try:

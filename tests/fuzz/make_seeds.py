@@ -373,8 +373,8 @@ def real_walks(w: Writer, dump: Path, tag: str) -> None:
                 reads.append((va, data))
                 return data
 
+        from pymakedumpfile.core.pagemap import Bitmap
         from pymakedumpfile.filter.freelist import exclude_free_lists
-        from pymakedumpfile.pagemap import Bitmap
 
         rk = RecKM("little", 8)
         ranges = find_mem_map(vi, rk, ctx.max_pfn, ctx.page_size, "x86_64")  # type: ignore[arg-type]

@@ -28,14 +28,14 @@ import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["pymakedumpfile"]):
     import pymakedumpfile  # noqa: F401
-    import pymakedumpfile.dwarf  # noqa: F401
+    import pymakedumpfile.core.pipeline  # noqa: F401
     import pymakedumpfile.filter  # noqa: F401
     import pymakedumpfile.filter.freelist  # noqa: F401
     import pymakedumpfile.filter.memmap  # noqa: F401
     import pymakedumpfile.input  # noqa: F401
+    import pymakedumpfile.input.dwarf  # noqa: F401
     import pymakedumpfile.input.kcore  # noqa: F401
-    import pymakedumpfile.memusage  # noqa: F401
-    import pymakedumpfile.pipeline  # noqa: F401
+    import pymakedumpfile.tools.memusage  # noqa: F401
     import pymakedumpfile.translate.x86_64  # noqa: F401
 
 import harness  # noqa: E402

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pymakedumpfile import open_dump
-from pymakedumpfile.dmesg import dump_dmesg, log_format, write_dmesg
+from pymakedumpfile.tools.dmesg import dump_dmesg, log_format, write_dmesg
 
 # files made by makedumpfile from vmcore.elf, compared where the rig made them
 # ("split": the parts of split.l.d31.*); the first two must exist

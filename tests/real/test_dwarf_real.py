@@ -11,8 +11,8 @@ import pytest
 from util import RIG, need
 
 from pymakedumpfile import open_dump
-from pymakedumpfile.dwarf import generate_vmcoreinfo
 from pymakedumpfile.filter import make_write_context
+from pymakedumpfile.input.dwarf import generate_vmcoreinfo
 
 
 @pytest.fixture(scope="module")

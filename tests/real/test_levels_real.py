@@ -147,8 +147,8 @@ def test_multi_cycle_dump_equals_makedumpfile(level: int, mem512: Path, makedump
     (filter.CYCLE_PFNS): the cyclic page map, the whole map made from the same
     cycles, and makedumpfile's bitmap agree.  The dump is made by hand
     (tests/rig/make-dumps.sh makes it with PMD_RIG_BIG=1)."""
+    from pymakedumpfile.core.pagemap import CyclicMap
     from pymakedumpfile.filter import CYCLE_PFNS
-    from pymakedumpfile.pagemap import CyclicMap
 
     vmcore = mem512.parent / "mem4096" / "vmcore.elf"
     if not vmcore.exists():

@@ -13,8 +13,8 @@ from gen import build_elf, make_note, vmcoreinfo_text
 
 from pymakedumpfile import AddressTranslationError, open_dump, translate
 from pymakedumpfile.cli import main
+from pymakedumpfile.core.vmcoreinfo import VmcoreInfo
 from pymakedumpfile.translate import ArchInfo, KernelMemory, ReadPhys, Step, register
-from pymakedumpfile.vmcoreinfo import VmcoreInfo
 
 TOY_EM = 0x7A7A  # an e_machine no real architecture uses
 KERNEL_BASE = 0xC000_0000_0000_0000

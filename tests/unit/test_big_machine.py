@@ -14,9 +14,9 @@ from gen.big import GROUP, KINDS, BigInfo, build_big_elf, expected_kept, group_k
 from needs import need_tool
 
 from pymakedumpfile import open_dump
+from pymakedumpfile.core.pagemap import CyclicMap
 from pymakedumpfile.filter import CYCLE_PFNS, make_write_context
 from pymakedumpfile.output import write_dump
-from pymakedumpfile.pagemap import CyclicMap
 
 REPO = Path(__file__).resolve().parents[2]
 

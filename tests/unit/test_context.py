@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pymakedumpfile.context import Attributes
-from pymakedumpfile.pagemap import Bitmap, RangeMap
+from pymakedumpfile.core.context import Attributes
+from pymakedumpfile.core.pagemap import Bitmap, RangeMap
 
 
 def test_clone_is_copy_on_write() -> None:
@@ -54,7 +54,7 @@ def test_rangemap_and_bitmap_agree(ranges: list[tuple[int, int]], start: int) ->
 def test_bitmap_runs_random(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs are found a piece of the bitmap at a time: a run crossing pieces
     comes out whole, whatever the piece size and the bounds."""
-    from pymakedumpfile import pagemap
+    from pymakedumpfile.core import pagemap
 
     monkeypatch.setattr(pagemap, "RUNS_PIECE_BYTES", piece)
     rnd = random.Random(1)

@@ -1,4 +1,4 @@
-"""--dump-dmesg / --partial-dmesg on synthetic dumps (pymakedumpfile.dmesg).
+"""--dump-dmesg / --partial-dmesg on synthetic dumps (pymakedumpfile.tools.dmesg).
 
 The log buffers are built by tests/gen/printk.py from the kernel's layouts;
 every expected text below is written out by hand from the records put in
@@ -36,7 +36,8 @@ from gen.x86_64 import START_KERNEL_MAP
 from needs import need_tool
 
 from pymakedumpfile import CorruptDumpError, DumpError, UnsupportedDumpError, open_dump
-from pymakedumpfile.dmesg import (
+from pymakedumpfile.core.errors import OutputError
+from pymakedumpfile.tools.dmesg import (
     DmesgCorruptError,
     DmesgError,
     DmesgUnsupportedError,
@@ -44,7 +45,6 @@ from pymakedumpfile.dmesg import (
     log_format,
     write_dmesg,
 )
-from pymakedumpfile.errors import OutputError
 
 MDF = shutil.which("makedumpfile")
 # a build of makedumpfile 1.7.5+ (prints caller ids), for the optional checks

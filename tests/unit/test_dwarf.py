@@ -15,7 +15,7 @@ import pytest
 from gen.vmlinux import build_vmlinux
 from needs import need, need_tool
 
-from pymakedumpfile.dwarf import NoDebugInfoError, generate_vmcoreinfo
+from pymakedumpfile.input.dwarf import NoDebugInfoError, generate_vmcoreinfo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,8 +103,8 @@ def test_damaged_debug_info_only_dump_errors(tmp_path: Path) -> None:
     a DumpError or a result, nothing else."""
     import random
 
-    from pymakedumpfile.dwarf import Elf
-    from pymakedumpfile.errors import DumpError
+    from pymakedumpfile.core.errors import DumpError
+    from pymakedumpfile.input.dwarf import Elf
 
     vmlinux = build(tmp_path, "-gdwarf-5")
     good = vmlinux.read_bytes()

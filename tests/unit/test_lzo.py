@@ -1,4 +1,4 @@
-"""LZO1X: accel/lzo.c (through ctypes) and pymakedumpfile._lzo_py against liblzo2.
+"""LZO1X: accel/lzo.c (through ctypes) and pymakedumpfile.accel.lzo_py against liblzo2.
 
 accel/lzo.c is compiled into a throw-away shared library by a session fixture;
 the Python extension binding is not used here.  liblzo2 is loaded through
@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from gen.compress import CompressorUnavailable, liblzo2  # noqa: E402
 from needs import need, need_cc  # noqa: E402
 
-from pymakedumpfile import _lzo_py  # noqa: E402
+from pymakedumpfile.accel import lzo_py as _lzo_py  # noqa: E402
 
 LZO_SRC = ROOT / "accel" / "lzo.c"
 

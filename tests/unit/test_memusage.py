@@ -22,9 +22,9 @@ import pytest
 from fuzz.make_seeds import PS, filter_kernel
 from gen import build_elf, make_note, prstatus_note
 
-from pymakedumpfile.errors import UnsupportedDumpError
+from pymakedumpfile.core.errors import UnsupportedDumpError
 from pymakedumpfile.input.kcore import crash_kernel_ranges, open_kcore
-from pymakedumpfile.memusage import mem_usage
+from pymakedumpfile.tools.memusage import mem_usage
 
 REPO = Path(__file__).resolve().parents[2]
 DIRECT = 0xFFFF888000000000

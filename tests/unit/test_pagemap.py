@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pymakedumpfile.pagemap import Bitmap, CyclicMap
+from pymakedumpfile.core.pagemap import Bitmap, CyclicMap
 
 
 def naive_runs(bits: list[bool], a: int, b: int) -> list[tuple[int, int]]:
@@ -65,7 +65,7 @@ def test_file_bytes_and_bitmap_read_by_pieces(piece: int, monkeypatch: pytest.Mo
     ==, reading only pieces (never the whole region at once) and keeping a
     few; a FileBitmap over it answers test/count/runs/to_bytes as a Bitmap
     over the same bytes."""
-    from pymakedumpfile import pagemap
+    from pymakedumpfile.core import pagemap
 
     monkeypatch.setattr(pagemap, "RUNS_PIECE_BYTES", piece)
     rnd = random.Random(piece)

@@ -57,8 +57,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pymakedumpfile import accel, open_dump
-from pymakedumpfile.context import Attributes, Context
-from pymakedumpfile.errors import (
+from pymakedumpfile.core.context import Attributes, Context
+from pymakedumpfile.core.errors import (
     CorruptDumpError,
     DumpError,
     PageExcludedError,
@@ -1460,11 +1460,11 @@ def test_kdump_bitmaps_read_by_pieces(tmp_path: Path, monkeypatch: pytest.Monkey
     maps, every page, and a refiltered copy, byte for byte."""
     import hashlib
 
+    from pymakedumpfile.core.pagemap import FileBitmap
     from pymakedumpfile.filter import make_write_context
     from pymakedumpfile.input import kdump as kd
     from pymakedumpfile.output import write_dump
     from pymakedumpfile.output import write_split as split_out
-    from pymakedumpfile.pagemap import FileBitmap
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "vmcore-6.1.0-56-amd64-c-d31.kdump"
     parts = [str(tmp_path / f"part{i}") for i in range(3)]
@@ -1485,7 +1485,7 @@ def test_kdump_bitmaps_read_by_pieces(tmp_path: Path, monkeypatch: pytest.Monkey
     for paths in ([str(sample)], parts):
         whole = digest(paths, tmp_path / "whole")
         monkeypatch.setattr(kd, "LAZY_BITMAP_BYTES", 0)
-        monkeypatch.setattr("pymakedumpfile.pagemap.RUNS_PIECE_BYTES", 4096)
+        monkeypatch.setattr("pymakedumpfile.core.pagemap.RUNS_PIECE_BYTES", 4096)
         lazy = digest(paths, tmp_path / "lazy")
         monkeypatch.undo()
         assert not whole[3] and lazy[3]

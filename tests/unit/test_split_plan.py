@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from pymakedumpfile.core.pagemap import RangeMap
 from pymakedumpfile.output import plan_split, split_ranges
-from pymakedumpfile.pagemap import RangeMap
 
 PS = 4096
 GIB = 1 << 30

@@ -63,11 +63,11 @@ from needs import need, need_libkdumpfile, need_tool  # noqa: E402
 
 import pymakedumpfile  # noqa: E402
 from pymakedumpfile import accel  # noqa: E402
-from pymakedumpfile.errors import OutputError, PageExcludedError, ReadError  # noqa: E402
+from pymakedumpfile.core.errors import OutputError, PageExcludedError, ReadError  # noqa: E402
+from pymakedumpfile.core.pagemap import Bitmap  # noqa: E402
 from pymakedumpfile.filter import make_write_context  # noqa: E402
 from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.output import write_dump  # noqa: E402
-from pymakedumpfile.pagemap import Bitmap  # noqa: E402
 
 SYS_PYTHON = "/usr/bin/python3"
 LKDF_PAGES = ROOT / "tests" / "tools" / "lkdf_pages.py"

@@ -235,7 +235,7 @@ def test_interrupted_capture_is_incomplete_and_readable(vm: Path, raw_pages: dic
         assert ctx.read_pfn(first)
     import hashlib
 
-    from pymakedumpfile.errors import PageExcludedError
+    from pymakedumpfile.core.errors import PageExcludedError
 
     got, lost = {}, 0
     with _open(d / "vmcore-incomplete") as ctx:

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, overload
 
-from . import accel
-from ._compat import bit_count
+from .. import accel
+from .compat import bit_count
 
 _NONZERO = re.compile(rb"[^\x00]+")
 _NOTFF = re.compile(rb"[^\xff]")

@@ -64,11 +64,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import CorruptDumpError, DumpError, UnsupportedDumpError
-from .translate.base import IntDecoder
+from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..translate.base import IntDecoder
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ..core.context import Context
 
 __all__ = [
     "DmesgCorruptError",
@@ -533,7 +533,7 @@ def write_dmesg(ctx: Context, path: str, force: bool = False, partial: bool = Fa
     :raises OutputError: ``path`` exists (without ``force``), is a symlink,
         or cannot be written.
     """
-    from .output.target import check_target, write_file
+    from ..output.target import check_target, write_file
 
     check_target(path, force)
     try:

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .accel import PAGE_SKIPPED
+from ..accel import PAGE_SKIPPED
 from .context import Context
 from .errors import DumpError
 
 if TYPE_CHECKING:
-    from .input.base import DumpReader
+    from ..input.base import DumpReader
 
 CHUNK_PAGES = 512  # pages read and compressed together
 

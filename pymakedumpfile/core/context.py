@@ -19,7 +19,7 @@ from .errors import DumpError, PageExcludedError, UsageError
 from .pagemap import Bitmap, PageMap
 
 if TYPE_CHECKING:
-    from .input.base import DumpReader
+    from ..input.base import DumpReader
 
 _MISSING = object()
 _DELETED = object()  # a tombstone: hides the base's value
@@ -207,8 +207,8 @@ class Context:
         as a :class:`pymakedumpfile.translate.KernelMemory`; made on first use."""
         km = getattr(self, "_km", None)
         if km is None:
+            from ..translate import KernelMemory, get_arch
             from .errors import UnsupportedDumpError
-            from .translate import KernelMemory, get_arch
 
             arch = get_arch(self.attr.get("arch.name", ""))
             if arch is None:

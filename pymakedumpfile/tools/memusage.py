@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from .context import Context
-from .input.kcore import open_kcore
+from ..core.context import Context
+from ..input.kcore import open_kcore
 
 
 @dataclass
@@ -68,9 +68,9 @@ class MemUsage:
 def mem_usage_of(ctx: Context, progress: Callable[[int, int], None] | None = None) -> MemUsage:
     """Classify the memory behind ``ctx`` (a kcore context, or any dump) as
     ``--mem-usage`` does."""
-    from . import accel
-    from .filter import make_write_context
-    from .pipeline import page_batches, read_batch
+    from .. import accel
+    from ..core.pipeline import page_batches, read_batch
+    from ..filter import make_write_context
 
     # level 31 as for ELF output (zero pages found by reading every page the
     # other levels keep), but a cycle at a time: memory does not grow with RAM

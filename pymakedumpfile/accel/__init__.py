@@ -15,8 +15,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import _classify_py, _lzo_py
-from ._compat import bit_count
+from ..core.compat import bit_count
+from . import classify_py as _classify_py
+from . import lzo_py as _lzo_py
 
 _native: ModuleType | None
 try:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
 
 # tags
 T_ARRAY, T_ENUM, T_MEMBER, T_POINTER, T_STRUCT, T_SUBRANGE, T_TYPEDEF, T_UNION = (

@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, accel, codecs
-from .errors import DumpError, UsageError
-from .output.interrupt import stop_on_signals
+from .. import __version__, accel, codecs
+from ..core.errors import DumpError, UsageError
+from ..output.interrupt import stop_on_signals
 
 PROG = "pymakedumpfile"
 
@@ -50,7 +50,7 @@ _VMLINUX: str | None = None  # -x
 
 def open_input(paths: Any) -> Any:
     """Open the input dump, with the -i VMCOREINFO if one was given."""
-    from .input import open_dump
+    from ..input import open_dump
 
     return open_dump(paths, vmcoreinfo=_VMCOREINFO, vmlinux=_VMLINUX)
 
@@ -226,8 +226,8 @@ def command(**o: Any) -> None:
         if o["args"]:
             _fail(msg, "-g VMCOREINFO -x VMLINUX takes no other file.")
         if not o["check_params"]:
-            from .dwarf import generate_vmcoreinfo
-            from .output.target import check_target, write_file
+            from ..input.dwarf import generate_vmcoreinfo
+            from ..output.target import check_target, write_file
 
             check_target(o["gen_vmcoreinfo"], o["force"])
             write_file(o["gen_vmcoreinfo"], generate_vmcoreinfo(o["vmlinux"]), force=o["force"])
@@ -268,7 +268,7 @@ def command(**o: Any) -> None:
         vmcore, logfile = args
         if os.path.exists(logfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, logfile):
             _fail(msg, f"{logfile}: the log file is the input file")
-        from .output.target import check_target
+        from ..output.target import check_target
 
         check_target(logfile, o["force"])  # fail before reading anything
         if not o["check_params"]:
@@ -284,7 +284,7 @@ def command(**o: Any) -> None:
     if o["info"]:
         if not args:
             _fail(msg, "--info takes DUMPFILE (or the files of a split dump).")
-        from .info import dump_info, format_text
+        from ..tools.info import dump_info, format_text
 
         with open_input(list(args)) as ctx:
             report = dump_info(ctx)
@@ -344,7 +344,7 @@ def command(**o: Any) -> None:
     if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
         _fail(msg, f"{dumpfile}: the dump file is the input file")
     if not o["dry_run"]:
-        from .output.target import check_target
+        from ..output.target import check_target
 
         check_target(dumpfile, o["force"])  # fail before reading anything
     if o["check_params"]:
@@ -370,7 +370,7 @@ def parse_size(text: str) -> int | None:
 
 
 def run_dmesg(msg: Messages, vmcore: str, logfile: str, *, force: bool, partial: bool, caller_id: bool) -> None:
-    from .dmesg import write_dmesg
+    from ..tools.dmesg import write_dmesg
 
     with open_input(vmcore) as ctx:
         write_dmesg(ctx, logfile, force=force, partial=partial, caller_id=caller_id)
@@ -378,9 +378,9 @@ def run_dmesg(msg: Messages, vmcore: str, logfile: str, *, force: bool, partial:
 
 
 def run_mem_usage(msg: Messages, kcore: str, force: bool, as_json: bool) -> None:
-    from .context import Context
-    from .input.kcore import open_kcore
-    from .memusage import mem_usage_of
+    from ..core.context import Context
+    from ..input.kcore import open_kcore
+    from ..tools.memusage import mem_usage_of
 
     with Context(open_kcore(kcore)) as ctx:
         release = ctx.attr.get("linux.vmcoreinfo.osrelease") or ctx.attr.get("linux.uts.release") or ""
@@ -404,7 +404,7 @@ def run_mem_usage(msg: Messages, kcore: str, force: bool, as_json: bool) -> None
 
 
 def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:
-    from .output import rearrange_to
+    from ..output import rearrange_to
 
     if os.isatty(0):
         _fail(msg, "-R reads a flattened stream from standard input, which is a terminal.")
@@ -414,8 +414,8 @@ def run_rearrange(msg: Messages, dumpfile: str, force: bool) -> None:
 
 def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, dump_level: int, force: bool,
               threads: int | None, splitblock_kb: int | None) -> None:
-    from .filter import make_write_context
-    from .output import DEFAULT_SPLITBLOCK_SIZE, SplitPlan, write_split
+    from ..filter import make_write_context
+    from ..output import DEFAULT_SPLITBLOCK_SIZE, SplitPlan, write_split
 
     def said(plan: SplitPlan) -> None:
         if plan.smaller_blocks:
@@ -439,9 +439,9 @@ def run_split(msg: Messages, vmcore: str, dumpfiles: list[str], *, comp: str, du
 
 
 def run_reassemble(msg: Messages, parts: list[str], dumpfile: str, force: bool, threads: int | None) -> None:
-    from .filter import make_write_context
-    from .input import open_dump
-    from .output import write_dump
+    from ..filter import make_write_context
+    from ..input import open_dump
+    from ..output import write_dump
 
     with open_dump(parts) as src:
         if src.attr.get("file.set.number", 1) < 2:
@@ -474,7 +474,7 @@ def run_vtop(msg: Messages, vmcore: str, vaddr: int) -> None:
 def report_unreadable(msg: Messages, vmcore: str, results: Sequence[Any]) -> int:
     """Say which pages the input could not give (they were excluded);
     returns their number."""
-    from .pipeline import pfn_ranges
+    from ..core.pipeline import pfn_ranges
 
     bad = sorted({u for r in results for u in r.unreadable})
     if not bad:
@@ -540,9 +540,9 @@ def run_convert(msg: Messages, vmcore: str, dumpfile: str | None, *, comp: str, 
     """VMCORE to DUMPFILE (or, with ``dumpfile`` None, a flattened stream on
     stdout).  With several levels, a dump that does not fit is made again at
     the next level, as makedumpfile's -d A,B does."""
-    from .filter import make_write_context
-    from .output import write_dump
-    from .output.flattened import stdout_binary
+    from ..filter import make_write_context
+    from ..output import write_dump
+    from ..output.flattened import stdout_binary
 
     t0 = time.monotonic()
     unreadable = 0
@@ -614,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    from . import accel
+    from .. import accel
 
     accel.tune_malloc()  # before any worker thread: flat memory over long runs
     sys.exit(main())

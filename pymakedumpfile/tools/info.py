@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import Context
-from .errors import DumpError
+from ..core.context import Context
+from ..core.errors import DumpError
 
 
 def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
 
 def _categories(ctx: Context) -> dict[str, Any]:
     """Pages of RAM per makedumpfile category, and how many of each are stored."""
-    from .filter import make_write_context
+    from ..filter import make_write_context
 
     out: dict[str, Any] = {}
     try:
