@@ -1,0 +1,270 @@
+"""One function per mode of the command line: each checks its own arguments, then calls the
+layers (input, filter, output, tools) and reports as makedumpfile does.  A mode takes the
+shared :class:`~pymakedumpfile.cli.options.Run` and the parsed options."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from typing import Any
+
+from .. import codecs
+from ..output.interrupt import stop_on_signals
+from .messages import ML_COMMON, ML_DEBUG, PROG
+from .options import Run
+from .report import finish_unreadable, print_report, print_vtop, report_unreadable
+
+Options = dict[str, Any]  # click's keyword arguments, by the names in options.OPTIONS
+
+
+def gen_vmcoreinfo(run: Run, o: Options) -> None:
+    """-g VMCOREINFO -x VMLINUX: the VMCOREINFO of a debug kernel image, to a file."""
+    if o["vmlinux"] is None:
+        run.msg.fail("-g VMCOREINFO needs -x VMLINUX.")
+    if o["args"]:
+        run.msg.fail("-g VMCOREINFO -x VMLINUX takes no other file.")
+    if o["check_params"]:
+        return
+    from ..tools.vmcoreinfo import write_vmcoreinfo
+
+    write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"], force=run.force)
+    run.msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
+
+
+def dump_dmesg(run: Run, o: Options) -> None:
+    """--dump-dmesg VMCORE LOGFILE."""
+    if o["dry_run"]:
+        run.msg.fail("--dry-run cannot be used with --dump-dmesg.")
+    if len(o["args"]) != 2:
+        run.msg.fail("--dump-dmesg takes VMCORE LOGFILE.")
+    vmcore, logfile = o["args"]
+    if os.path.exists(logfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, logfile):
+        run.msg.fail(f"{logfile}: the log file is the input file")
+    from ..output.target import check_target
+
+    check_target(logfile, run.force)  # fail before reading anything
+    if o["check_params"]:
+        return
+    from ..tools.dmesg import write_dmesg
+
+    with run.open_input(vmcore) as ctx:
+        write_dmesg(ctx, logfile, force=run.force, partial=o["partial_dmesg"], caller_id=not o["no_caller_id"])
+    run.msg.say(ML_COMMON, f"\nThe dmesg log is saved to {logfile}.\n\n{PROG} Completed.")
+
+
+def mem_usage(run: Run, o: Options) -> None:
+    """--mem-usage /proc/kcore: the running system's pages per category."""
+    if len(o["args"]) != 1:
+        run.msg.fail("--mem-usage takes one file: /proc/kcore.")
+    if o["check_params"]:
+        return
+    from ..core.context import Context
+    from ..input.kcore import open_kcore
+    from ..tools.memusage import mem_usage_of
+
+    kcore = o["args"][0]
+    msg = run.msg
+    with Context(open_kcore(kcore)) as ctx:
+        release = ctx.attr.get("linux.vmcoreinfo.osrelease") or ctx.attr.get("linux.uts.release") or ""
+        nums = [int(x) for x in re.findall(r"\d+", release)[:2]]
+        if len(nums) == 2 and tuple(nums) < (4, 11) and not run.force:
+            msg.fail(f"{kcore}: --mem-usage needs Linux 4.11 or later (p_paddr in /proc/kcore), "
+                     f"this is {release}; -f to try anyway")
+        u = mem_usage_of(ctx, progress=msg.progress("Excluding unnecessary pages"))
+    if u.counted_twice:
+        msg.say(ML_DEBUG, f"{u.counted_twice} pages are in two PT_LOADs (the kernel text): counted once "
+                          f"(makedumpfile counts them twice)")
+    if u.unreadable:
+        msg.error(f"{kcore}: {u.unreadable} pages could not be read; counted as excluded")
+    if o["as_json"]:
+        import json
+
+        sys.stdout.write(json.dumps(u.as_dict(), indent=1) + "\n")
+    elif msg.level & ML_COMMON:
+        sys.stdout.write(u.table())
+    sys.stdout.flush()
+
+
+def info(run: Run, o: Options) -> None:
+    """--info DUMPFILE...: what a dump holds, as text or JSON on stdout."""
+    if not o["args"]:
+        run.msg.fail("--info takes DUMPFILE (or the files of a split dump).")
+    from ..tools.info import dump_info, format_text
+
+    with run.open_input(list(o["args"])) as ctx:
+        report = dump_info(ctx)
+    if o["as_json"]:
+        import json
+
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+    else:
+        sys.stdout.write(format_text(report))
+
+
+def rearrange(run: Run, o: Options) -> None:
+    """-R DUMPFILE: a flattened stream on stdin back into a dump file."""
+    if len(o["args"]) != 1:
+        run.msg.fail("-R takes one DUMPFILE and reads the flattened stream from standard input.")
+    dumpfile = o["args"][0]
+    from ..output import rearrange_to
+
+    if os.isatty(0):
+        run.msg.fail("-R reads a flattened stream from standard input, which is a terminal.")
+    n = rearrange_to(sys.stdin.buffer, dumpfile, force=run.force)
+    run.msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile} ({n} bytes).\n\n{PROG} Completed.")
+
+
+def reassemble(run: Run, o: Options) -> None:
+    """--reassemble DUMPFILE1 DUMPFILE2... DUMPFILE: a split set joined into one file."""
+    args = o["args"]
+    if len(args) < 3:
+        run.msg.fail("--reassemble takes DUMPFILE1 DUMPFILE2 [...] DUMPFILE.")
+    if o["check_params"]:
+        return
+    parts, dumpfile = list(args[:-1]), args[-1]
+    from ..filter import make_write_context
+    from ..input import open_dump
+    from ..output import write_dump
+
+    with open_dump(parts) as src:
+        if src.attr.get("file.set.number", 1) < 2:
+            run.msg.fail("--reassemble needs the files of a split dump")
+        w = make_write_context(src, format="kdump", compression=src.attr.get("file.compression", "none"),
+                               dump_level=int(src.attr.get("kdump.dump_level", 0)))
+        res = write_dump(w, dumpfile, force=run.force, threads=run.threads, progress=run.msg.progress("Copying data"))
+    unreadable = report_unreadable(run, " ".join(parts), [res, w.attr["filter.stats"]])
+    if res.incomplete:
+        run.msg.fail(f"{dumpfile}: the dump is incomplete: {res.reason}")
+    finish_unreadable(run, dumpfile, unreadable)
+    run.msg.say(ML_COMMON, f"\nThe dumpfile is saved to {dumpfile}.\n\n{PROG} Completed.")
+
+
+def split(run: Run, o: Options) -> None:
+    """--split VMCORE DUMPFILE1 DUMPFILE2...: one dump over several files, written in parallel."""
+    if o["elf"] or o["flatten"]:
+        run.msg.fail("--split cannot be combined with -E or -F.")
+    args = o["args"]
+    if len(args) < 3:
+        run.msg.fail("--split takes VMCORE DUMPFILE1 DUMPFILE2 [...].")
+    if o["check_params"]:
+        return
+    vmcore, dumpfiles = args[0], list(args[1:])
+    from ..filter import make_write_context
+    from ..output import DEFAULT_SPLITBLOCK_SIZE, SplitPlan, write_split
+
+    msg = run.msg
+
+    def said(plan: SplitPlan) -> None:
+        if plan.smaller_blocks:
+            msg.say(ML_COMMON, plan.describe())
+
+    kb = o["splitblock_size"]
+    with run.open_input(vmcore) as src:
+        w = make_write_context(src, format="kdump", compression=o["comp"] or "none", dump_level=o["levels"][0],
+                               progress=msg.progress("Excluding unnecessary pages"), threads=run.threads)
+        with stop_on_signals():
+            results = write_split(w, dumpfiles, force=run.force, threads=run.threads,
+                                  splitblock_size=kb * 1024 if kb else DEFAULT_SPLITBLOCK_SIZE, on_plan=said)
+    unreadable = report_unreadable(run, vmcore, [*results, w.attr["filter.stats"]])
+    bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
+    for f, r in bad:
+        msg.error(f"{f}: the dump is incomplete: {r.reason}")
+    if bad:
+        sys.exit(1)
+    finish_unreadable(run, ", ".join(dumpfiles), unreadable)
+    msg.say(ML_COMMON, f"\nThe dumpfiles are saved to {', '.join(dumpfiles)}.\n\n{PROG} Completed.")
+
+
+def flatten(run: Run, o: Options) -> None:
+    """-F VMCORE: the dump as a flattened stream on stdout."""
+    if len(o["args"]) != 1:
+        run.msg.fail("-F takes VMCORE only: the dump goes to standard output.")
+    if o["check_params"]:
+        return
+    _convert(run, o["args"][0], None, o, vtop=None, force=False)
+
+
+def convert(run: Run, o: Options) -> None:
+    """VMCORE DUMPFILE (the main mode), or --vtop VADDR VMCORE alone."""
+    msg = run.msg
+    args = o["args"]
+    vtop = None
+    if o["vtop"] is not None:
+        try:
+            vtop = int(o["vtop"], 0)
+        except ValueError:
+            msg.fail(f"--vtop {o['vtop']}: not an address")
+        if len(args) == 1:
+            with run.open_input(args[0]) as ctx:
+                print_vtop(run, ctx, vtop)
+            return
+    if len(args) != 2:
+        msg.fail("Commandline parameter is invalid: expected VMCORE DUMPFILE.\n"
+                 "Try `pymakedumpfile --help' for more information.")
+    vmcore, dumpfile = args
+    comp = o["comp"] or "none"
+    if not codecs.is_available(comp):  # only the codec asked for is imported (crash kernel memory)
+        msg.fail(f"-{codecs.CODECS[comp].option}: {comp} support is not installed")
+    if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
+        msg.fail(f"{dumpfile}: the dump file is the input file")
+    if not o["dry_run"]:
+        from ..output.target import check_target
+
+        check_target(dumpfile, run.force)  # fail before reading anything
+    if o["check_params"]:
+        return
+    if o["stream_compress"] and not o["elf"]:
+        msg.fail("--stream-compress needs -E or -F (a kdump file is not written in order).")
+    if o["stream_compress"] and o["limit_bytes"] is not None:
+        msg.fail("--stream-compress cannot be combined with -L.")
+    _convert(run, vmcore, dumpfile, o, vtop=vtop, force=run.force)
+
+
+def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: int | None, force: bool) -> None:
+    """VMCORE to DUMPFILE (or, with ``dumpfile`` None, a flattened stream on
+    stdout).  With several levels, a dump that does not fit is made again at
+    the next level, as makedumpfile's -d A,B does."""
+    from ..filter import make_write_context
+    from ..output import write_dump
+    from ..output.flattened import stdout_binary
+
+    msg = run.msg
+    levels: list[int] = o["levels"]
+    t0 = time.monotonic()
+    unreadable = 0
+    stream = stdout_binary() if dumpfile is None else None
+    src = run.open_input(vmcore)
+    try:
+        if vtop is not None:
+            print_vtop(run, src, vtop)
+        for i, level in enumerate(levels):
+            w = make_write_context(
+                src, format="elf" if o["elf"] else "kdump", compression=o["comp"] or "none", dump_level=level,
+                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,
+            )
+            for warning in w.attr["filter.stats"].warnings:
+                msg.say(ML_COMMON, f"WARNING: {warning}")
+            if o["dry_run"]:
+                msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
+                return
+            with stop_on_signals():
+                res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=run.threads,
+                                 limit=o["limit_bytes"], stream_compress=o["stream_compress"],
+                                 progress=msg.progress("Copying data"))
+            unreadable = report_unreadable(run, vmcore, [res, w.attr["filter.stats"]])
+            print_report(run, w, res.zero_pages, res.bytes_written, unreadable)
+            if not res.incomplete:
+                break
+            if i + 1 < len(levels) and dumpfile is not None and not res.reason.startswith("interrupted"):
+                msg.say(ML_COMMON, f"The dump did not fit ({res.reason}); retrying with dump level {levels[i + 1]}.")
+                os.unlink(dumpfile)  # our own incomplete file: its space is needed for the retry
+                continue
+            msg.fail(f"{dumpfile or '<stdout>'}: the dump is incomplete: {res.reason}")
+    finally:
+        src.close()
+    msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")
+    where = dumpfile if dumpfile is not None else "standard output"
+    finish_unreadable(run, where, unreadable)
+    msg.say(ML_COMMON, f"\nThe dumpfile is saved to {where}.\n\n{PROG} Completed.")

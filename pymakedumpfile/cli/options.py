@@ -1,0 +1,155 @@
+"""makedumpfile's options and arguments: their declarations, the parsing of their values, and
+the settings every mode shares (:class:`Run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from .messages import DEFAULT_MESSAGE_LEVEL, Messages
+
+# Options makedumpfile has that later work will implement: accepted by the
+# parser, refused at run time with "not supported yet".
+NOT_YET = {
+    "config": "--config",
+    "eppic": "--eppic",
+    "exclude_vmemmap": "-e",
+    "exclude_xen_dom": "-X",
+    "xen_syms": "--xen-syms",
+    "xen_vmcoreinfo": "--xen-vmcoreinfo",
+    "xen_phys_start": "--xen_phys_start",
+    "diskset": "--diskset",
+    "extension": "--extension",
+}
+
+OPTIONS = [
+    click.option("-c", "comp", flag_value="zlib", help="Compress each page with zlib."),
+    click.option("-l", "comp", flag_value="lzo", help="Compress each page with LZO."),
+    click.option("-p", "comp", flag_value="snappy", help="Compress each page with snappy."),
+    click.option("-z", "comp", flag_value="zstd", help="Compress each page with zstd."),
+    click.option("-E", "elf", is_flag=True, help="Write an ELF dump instead of kdump-compressed."),
+    click.option("-d", "dump_level", default="0", metavar="DL[,DL...]",
+                 help="Dump level 0-31 (sum of 1 zero, 2 cache, 4 cache+private, 8 user, 16 free); a list retries with "
+                      "the next level."),
+    click.option("-f", "force", is_flag=True, help="Overwrite DUMPFILE if it exists."),
+    click.option("-F", "flatten", is_flag=True, help="Write the dump as a flattened stream to stdout (for a pipe)."),
+    click.option("-R", "rearrange", is_flag=True, help="Rebuild DUMPFILE from a flattened stream on stdin."),
+    click.option("-L", "limit", metavar="SIZE",
+                 help="Stop at SIZE bytes (suffix K, M or G): the dump is marked incomplete, exit 1; with -d A,B retry "
+                      "at level B."),
+    click.option("-x", "vmlinux", metavar="VMLINUX",
+                 help="Kernel image with debug information (DWARF): what the dump's VMCOREINFO lacks is taken from it; "
+                      "with -g, its VMCOREINFO is written."),
+    click.option("-i", "vmcoreinfo_in", metavar="VMCOREINFO",
+                 help="Use this VMCOREINFO file (as makedumpfile -g writes) in place of the dump's own."),
+    click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO",
+                 help="Write the VMCOREINFO of -x VMLINUX to this file, as makedumpfile -g does."),
+    click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER",
+                 help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks."),
+    click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]"),
+    click.option("-X", "exclude_xen_dom", is_flag=True, help="Exclude Xen domain user pages. [not supported yet]"),
+    click.option("-D", "debug", is_flag=True, help="Print debugging messages."),
+    click.option("-v", "version", is_flag=True, help="Print the version and the codecs available."),
+    click.option("--message-level", "message_level", type=click.IntRange(0, 31), default=DEFAULT_MESSAGE_LEVEL,
+                 show_default=True, help="Bits: 1 progress, 2 common, 4 error, 8 debug, 16 report."),
+    click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments."),
+    click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file."),
+    click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024),
+                 help="Threads compressing pages (default: the CPUs available)."),
+    click.option("--info", "info", is_flag=True,
+                 help="Describe DUMPFILE (format, header, kernel, pages per category) and exit."),
+    click.option("--json", "as_json", is_flag=True, help="With --info or --mem-usage: the report as JSON on stdout."),
+    click.option("--stream-compress", "stream_compress", type=click.Choice(["zstd", "lz4"]),
+                 help="Compress the whole output (with -E or -F); our readers and -R read it back as it is."),
+    click.option("--split", "split", is_flag=True,
+                 help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel."),
+    click.option("--reassemble", "reassemble", is_flag=True,
+                 help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file."),
+    click.option("--splitblock-size", "splitblock_size", type=click.IntRange(1), metavar="KB",
+                 help="Granularity of --split, in KB (default 1 GiB)."),
+    click.option("--cyclic-buffer", "cyclic_buffer", type=click.IntRange(1), metavar="KB",
+                 help="makedumpfile's bitmap buffer per cycle; accepted, our bitmaps are one bit per page in memory."),
+    click.option("--work-dir", "work_dir", metavar="DIR",
+                 help="makedumpfile's place for bitmap files; accepted, we keep bitmaps in memory (DIR must exist)."),
+    click.option("--ignore-read-errors", "ignore_read_errors", is_flag=True,
+                 help="Pages VMCORE cannot give (I/O errors, corrupt or lost pages) are excluded and reported in any "
+                      "case; with this option that still exits 0."),
+    click.option("--non-mmap", "non_mmap", is_flag=True,
+                 help="Read VMCORE with read(2), not mmap; we always use pread."),
+    click.option("--config", "config", help="Filter config file. [not supported yet]"),
+    click.option("--eppic", "eppic", help="[not supported yet]"),
+    click.option("--dump-dmesg", "dump_dmesg", is_flag=True,
+                 help="VMCORE LOGFILE: write the kernel log of VMCORE (any format we read)."),
+    click.option("--partial-dmesg", "partial_dmesg", is_flag=True,
+                 help="With --dump-dmesg: only the log since it was last cleared."),
+    click.option("--no-caller-id", "no_caller_id", is_flag=True,
+                 help="With --dump-dmesg: leave out the [T<pid>]/[C<cpu>] fields (as makedumpfile before 1.7.5)."),
+    click.option("--mem-usage", "mem_usage", is_flag=True,
+                 help="/proc/kcore: print the pages of the running system per category, as dump level 31 would filter "
+                      "them (to stdout)."),
+    click.option("--vtop", "vtop", metavar="VADDR",
+                 help="Print the translation of a kernel virtual address (with VMCORE alone, only that)."),
+    click.option("--show-stats", "show_stats", is_flag=True,
+                 help="Print the report (pages excluded per category), as --message-level bit 16."),
+    click.option("--xen-syms", "xen_syms", help="[not supported yet]"),
+    click.option("--xen-vmcoreinfo", "xen_vmcoreinfo", help="[not supported yet]"),
+    click.option("--xen_phys_start", "xen_phys_start", help="[not supported yet]"),
+    click.option("--diskset", "diskset", multiple=True, help="[not supported yet]"),
+    click.option("--extension", "extension", help="[not supported yet]"),
+    click.argument("args", nargs=-1, metavar="VMCORE DUMPFILE"),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def makedumpfile_options(f: F) -> F:
+    """Decorate a click command with all of makedumpfile's options and its arguments."""
+    for deco in reversed(OPTIONS):
+        f = deco(f)
+    return f
+
+
+def parse_size(text: str) -> int | None:
+    """makedumpfile's -L SIZE: bytes, or with a K, M or G suffix."""
+    t = text.strip()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:].upper(), 1)
+    if mult != 1:
+        t = t[:-1]
+    if not t.isdigit() or int(t) == 0:
+        return None
+    return int(t) * mult
+
+
+def parse_levels(text: str) -> list[int] | str:
+    """-d DL[,DL...]: the levels, or the text to name in the error (all of it when a part is not
+    a number, else the first level out of 0-31)."""
+    try:
+        levels = [int(x) for x in text.split(",")]
+    except ValueError:
+        return text
+    for lv in levels:
+        if not 0 <= lv <= 31:
+            return str(lv)
+    return levels
+
+
+@dataclass
+class Run:
+    """What every mode needs besides its own arguments: where messages go and the options
+    that change how any input is opened or any output written."""
+
+    msg: Messages
+    force: bool = False
+    threads: int | None = None
+    vmcoreinfo: bytes | None = None  # -i
+    vmlinux: str | None = None  # -x
+    ignore_read_errors: bool = False  # --ignore-read-errors
+
+    def open_input(self, paths: Any) -> Any:
+        """Open the input dump, with the -i VMCOREINFO and -x VMLINUX if given."""
+        from ..input import open_dump
+
+        return open_dump(paths, vmcoreinfo=self.vmcoreinfo, vmlinux=self.vmlinux)
