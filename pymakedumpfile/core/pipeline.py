@@ -95,10 +95,13 @@ class Compressor:
 
     :param fn: one-page compressor, or None for no compression.
     :param flag: the page-descriptor flag for a compressed page.
+    :param batch: the codec's batch kernel, used in place of ``fn`` page by page.
     """
 
-    def __init__(self, fn: Callable[[bytes], bytes] | None, flag: int, page_size: int, threads: int) -> None:
+    def __init__(self, fn: Callable[[bytes], bytes] | None, flag: int, page_size: int, threads: int,
+                 batch: Callable[..., bytes] | None = None) -> None:
         self.fn, self.flag, self.ps = fn, flag, page_size
+        self.batch = batch  # the codec's batch kernel (C, GIL released), when it has one
         self.pool: Executor | None = None
         self.threads = threads
 

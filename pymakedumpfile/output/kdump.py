@@ -174,8 +174,8 @@ def write_kdump(
     level = int(a.get("filter.dump_level", 0))
     cname = a.get("file.compression", "none")
     codec = codecs.CODECS.get(cname)
-    comp = Compressor(codecs.compressor(cname) if codec else None, codec.flag if codec else 0, ps,
-                      threads or default_threads())
+    comp = Compressor(codec.compressor() if codec else None, codec.flag if codec else 0, ps,
+                      threads or default_threads(), batch=codec.batch if codec else None)
     try:
         target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)
         target.pwrite(sub.pack(endian, layout) + notes, ps)
@@ -227,15 +227,13 @@ def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struc
         zero_off = data_pos
         data_pos += ps
     reader = ctx.reader
-    lzo = comp.flag == dd.DUMP_DH_COMPRESSED_LZO
-    zlib_ = comp.flag == dd.DUMP_DH_COMPRESSED_ZLIB
-    zstd_ = comp.flag == dd.DUMP_DH_COMPRESSED_ZSTD
+    batch = comp.batch  # the codec's batch kernel, or page by page through comp.fn
 
     def job(runs: list[tuple[int, int]]) -> tuple[int, bytes, array, array, list[tuple[int, int, str]]]:
         failed: list[tuple[int, int, str]] = []
         buf = read_batch(reader, runs, ps, failed)
         n = len(buf) // ps
-        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero or not (lzo or zlib_ or zstd_) else None
+        zmap = accel.zero_pages(buf, ps)[0] if exclude_zero or batch is None else None
         skip = zmap if exclude_zero else None
         if failed:  # no data for them: their descriptors are dropped below
             sk = bytearray(skip) if skip is not None else bytearray(-(-n // 8))
@@ -244,12 +242,8 @@ def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struc
             skip = bytes(sk)
         sizes = array("I", bytes(4 * n))
         flags = array("I", bytes(4 * n))
-        if lzo:
-            data = accel.lzo_pages(buf, ps, skip, sizes, flags)
-        elif zlib_:  # zlib streams at level 1 (libdeflate when built with it), a batch at a time in C
-            data = accel.deflate_pages(buf, ps, skip, sizes, flags, 1)
-        elif zstd_:  # ZSTD_compressCCtx at level 1 as makedumpfile, in C (libzstd)
-            data = accel.zstd_pages(buf, ps, skip, sizes, flags, 1)
+        if batch is not None:
+            data = batch(buf, ps, skip, sizes, flags)
         else:
             data = comp.compress_batch(buf, skip, sizes, flags, zmap)
         return n, data, sizes, flags, failed
