@@ -67,7 +67,7 @@ def mem_usage(run: Run, o: Options) -> None:
     kcore = o["args"][0]
     msg = run.msg
     with Context(open_kcore(kcore)) as ctx:
-        release = ctx.attr.get("linux.vmcoreinfo.osrelease") or ctx.attr.get("linux.uts.release") or ""
+        release = ctx.attr.get("linux.vmcoreinfo.lines.OSRELEASE") or ctx.attr.get("linux.uts.release") or ""
         nums = [int(x) for x in re.findall(r"\d+", release)[:2]]
         if len(nums) == 2 and tuple(nums) < (4, 11) and not run.force:
             msg.fail(f"{kcore}: --mem-usage needs Linux 4.11 or later (p_paddr in /proc/kcore), "

@@ -15,6 +15,7 @@ import copy
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .attrs import check
 from .errors import DumpError, PageExcludedError, UsageError
 from .pagemap import Bitmap, PageMap
 
@@ -23,29 +24,6 @@ if TYPE_CHECKING:
 
 _MISSING = object()
 _DELETED = object()  # a tombstone: hides the base's value
-
-# Known attributes and the Python type each must have.  Others are free-form.
-ATTR_TYPES: dict[str, type | tuple[type, ...]] = {
-    "file.format": str,
-    "file.description": str,
-    "file.compression": str,
-    "file.incomplete": bool,
-    "file.notes": bytes,
-    "file.eraseinfo.raw": bytes,
-    "file.set.number": int,
-    "arch.name": str,
-    "arch.byte_order": str,
-    "arch.ptr_size": int,
-    "arch.page_size": int,
-    "arch.page_shift": int,
-    "max_pfn": int,
-    "cpu.number": int,
-    "linux.phys_base": int,
-    "linux.crashtime": int,
-    "linux.vmcoreinfo.raw": bytes,
-    "filter.dump_level": int,
-}
-
 
 class Attributes(MutableMapping[str, Any]):
     """A dotted attribute tree; a clone's tree overlays its base's.
@@ -81,11 +59,7 @@ class Attributes(MutableMapping[str, Any]):
         return v
 
     def __setitem__(self, key: str, value: Any) -> None:
-        want = ATTR_TYPES.get(key)
-        if want is not None and not isinstance(value, want):
-            raise TypeError(f"attribute {key} must be {want}, not {type(value).__name__}")
-        if key in ("file.pagemap", "memory.pagemap") and not hasattr(value, "runs"):
-            raise TypeError(f"attribute {key} must be a page map")
+        check(key, value)  # the type declared in core/attrs.py
         self._own[key] = value
 
     def __delitem__(self, key: str) -> None:

@@ -163,7 +163,7 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
     machine = int(a.get("elf.machine", (arch.elf_machine if arch is not None else None) or 0))
     eh = elff.Ehdr(
         bytes(ident), elff.ET_CORE, machine, elff.EV_CURRENT, 0, ehs, shoff,
-        elff.ELF_FLAG_INCOMPLETE if a.get("file.incomplete_output") else 0,
+        0,  # e_flags: ELF_FLAG_INCOMPLETE is patched in when the dump is cut short
         ehs, phs, elff.PN_XNUM if xnum else nph, shs if xnum else 0, 1 if xnum else 0, 0,
     )
     hdr = bytearray(eh.pack(endian, bits))
