@@ -157,24 +157,7 @@ class Context:
 
         :raises PageExcludedError: a page of the range is not in the dump.
         """
-        ps = self.page_size
-        if size <= 0:
-            return b""
-        first, off = divmod(address, ps)
-        n = (off + size + ps - 1) // ps
-        if n > 1:  # one read of the whole run; page by page only to find a missing page
-            try:
-                return self.reader.read_pages(first, n)[off : off + size]
-            except PageExcludedError:
-                pass
-        out = bytearray()
-        while size > 0:
-            pfn, off = divmod(address, ps)
-            n = min(size, ps - off)
-            out += self.reader.read_page(pfn)[off : off + n]
-            address += n
-            size -= n
-        return bytes(out)
+        return self.reader.read_phys(address, size)
 
     def kernel_memory(self) -> Any:
         """The kernel's virtual address space of this dump (page-table walks),

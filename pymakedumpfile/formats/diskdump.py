@@ -11,6 +11,8 @@ import struct
 from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
+from . import utsname
+
 SIG_KDUMP = b"KDUMP   "
 SIG_DISKDUMP = b"DISKDUMP"
 SIGNATURES = (SIG_KDUMP, SIG_DISKDUMP)
@@ -27,8 +29,8 @@ COMPRESSION_MASK = (
 )
 
 HEADER_VERSION = 6  # what makedumpfile writes
-UTSNAME_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
-UTS_LEN = 65
+UTSNAME_FIELDS = utsname.FIELDS
+UTS_LEN = utsname.FIELD_LEN
 
 # ABI layouts: "64" (LP64), "i386" (ILP32, 4-byte aligned 64-bit integers),
 # "32pad" (ILP32 with 8-byte aligned 64-bit integers: ARM EABI, ppc32, mips32).
@@ -75,19 +77,11 @@ class DiskDumpHeader:
 
     def uts(self) -> dict[str, str]:
         """The six utsname strings, decoded."""
-        out = {}
-        for i, name in enumerate(UTSNAME_FIELDS):
-            raw = self.utsname[i * UTS_LEN : (i + 1) * UTS_LEN]
-            out[name] = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
-        return out
+        return utsname.decode(self.utsname.ljust(utsname.SIZE, b"\0"))
 
     @staticmethod
     def make_utsname(uts: dict[str, str]) -> bytes:
-        parts = []
-        for name in UTSNAME_FIELDS:
-            raw = uts.get(name, "").encode("utf-8")[: UTS_LEN - 1]
-            parts.append(raw.ljust(UTS_LEN, b"\0"))
-        return b"".join(parts)
+        return utsname.encode(uts)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from ..core.errors import DumpError, PageExcludedError
 from ..core.pagemap import PageMap
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import elf as elff
+from ..formats import utsname
 from ..translate import ArchInfo
 from .source import Source
-
-UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
 
 
 class DumpReader:
@@ -106,7 +105,7 @@ class DumpReader:
         if pa is None:
             return None
         try:
-            blob = self._read_phys(pa, 512)
+            blob = self.read_phys(pa, 512)
         except Exception:  # noqa: BLE001 - any failure means "not available"
             return None
         off = vi.OFFSET.get("uts_namespace.name")
@@ -116,19 +115,31 @@ class DumpReader:
             if pos < 130:
                 return None
             off = pos - 130
-        if off + 6 * 65 > len(blob):
+        if off < 0 or off + utsname.SIZE > len(blob):
             return None
-        uts = {}
-        for i, f in enumerate(UTS_FIELDS):
-            raw = blob[off + i * 65 : off + (i + 1) * 65]
-            uts[f] = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        uts = utsname.decode(blob, off)
         if vi.osrelease and uts["release"] != vi.osrelease:
             return None
         return uts
 
-    def _read_phys(self, address: int, size: int) -> bytes:
-        out = bytearray()
+    def read_phys(self, address: int, size: int) -> bytes:
+        """``size`` bytes of physical memory from byte ``address``: the one loop over pages that
+        every physical read goes through (contexts, kernel memory, the readers themselves).
+        A run of pages is read at once; page by page only to find the page that is missing.
+
+        :raises PageExcludedError: a page of the range is not in the dump.
+        """
         ps = self.page_size
+        if size <= 0:
+            return b""
+        first, off = divmod(address, ps)
+        n = (off + size + ps - 1) // ps
+        if n > 1:
+            try:
+                return self.read_pages(first, n)[off : off + size]
+            except PageExcludedError:
+                pass
+        out = bytearray()
         while size > 0:
             pfn, off = divmod(address, ps)
             n = min(size, ps - off)
