@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from .. import accel
 from ..core.context import Context
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
-from ..core.pagemap import Bitmap, CyclicMap
+from ..core.pagemap import Bitmap, CyclicMap, PageMap
 from ..core.pipeline import default_threads
 from ..translate import get_arch
 from .classify import C, Cnt, MissingInfo, build_params, scan_needed
@@ -78,103 +79,132 @@ def make_write_context(
     cyclic: bool | None = None,
     threads: int | None = None,
 ) -> Context:
-    """A clone of ``src`` set up to be written.
+    """A clone of ``src`` set up to be written: its ``file.format``, ``file.compression``,
+    ``filter.dump_level``, ``filter.stats`` and the ``file.pagemap`` of the pages to write
+    (:func:`classify`).
 
     :param format: ``"kdump"`` or ``"elf"``.
-    :param compression: ``"none"``, ``"zlib"``, ``"lzo"``, ``"snappy"`` or ``"zstd"`` (kdump only).
+    :param compression: a codec of :mod:`pymakedumpfile.codecs` or ``"none"`` (kdump only).
     :param dump_level: makedumpfile's ``-d`` value; a kdump input's own
         level is OR-ed in, as makedumpfile does when refiltering.
-    :param cyclic: keep the page map as a :class:`~pymakedumpfile.pagemap.CyclicMap`
-        (classified again, one cycle at a time, when the writer reads it) so
-        that memory does not grow with the dump.  By default it is used where
-        it can be: every level but those that need a free-list walk (kernels
-        without a buddy marker), which needs the whole map.  For ELF output
-        at a level with zero pages excluded, a cycle's pages are read to find
-        them when the cycle is computed.
-    :param threads: threads classifying cycles at once (cyclic map; default:
-        the CPUs available).
+    :param cyclic, threads, progress: as for :func:`classify`.
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
     done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
     level = dump_level | done
+    # zero pages: the kdump writer finds them as it reads each page; ELF output needs a pre-pass
+    pagemap, stats = classify(src, level, zero_pages=format == "elf", progress=progress, cyclic=cyclic,
+                              threads=threads)
     w = src.clone()
     w.attr["file.format"] = format
     w.attr["file.compression"] = compression if format == "kdump" else "none"
     w.attr["filter.dump_level"] = level
-    stats = FilterStats()
     w.attr["filter.stats"] = stats
-    cl = Classifier(w, level)
-    zero_pass = format == "elf" and bool(level & DumpLevel.EXCLUDE_ZERO)
-    if cyclic is None:
-        cyclic = True
-    if cyclic and cl.walk_free:
-        cyclic = False
+    if pagemap is not src.attr["file.pagemap"]:  # else the input's own page map stays shared
+        w.attr["file.pagemap"] = pagemap
+    return w
+
+
+def classify(
+    ctx: Context,
+    level: int,
+    *,
+    zero_pages: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    cyclic: bool | None = None,
+    threads: int | None = None,
+) -> tuple[PageMap, FilterStats]:
+    """The pages of ``ctx`` that dump level ``level`` keeps, and what it excluded.
+
+    Levels 2-16 and the pages always excluded (hwpoison, offline) are decided from each pfn's
+    ``struct page``; free pages from the free lists where the kernel has no buddy marker.
+    Zero pages (level bit 1) only with ``zero_pages``, by reading every kept page.  When
+    nothing is to be excluded the input's own page map is returned, shared.
+
+    :param cyclic: give the map as a :class:`~pymakedumpfile.core.pagemap.CyclicMap`
+        (classified again, one cycle at a time, when the writer reads it) so that memory does
+        not grow with the dump.  By default it is used where it can be: every level but those
+        that need a free-list walk, which needs the whole map.
+    :param threads: threads classifying cycles at once (default: the CPUs available).
+    :param progress: called ``(pfns done, max_pfn)``.
+    """
+    stats = FilterStats()
+    cl = Classifier(ctx, level)
+    zero_pass = zero_pages and bool(level & DumpLevel.EXCLUDE_ZERO)
     if not cl.active and not cl.walk_free and not zero_pass:
-        return w  # the input's own page map, shared
+        return ctx.attr["file.pagemap"], stats
+    if cyclic is None or cyclic:
+        cyclic = not cl.walk_free
     if cyclic:
-        import zlib
+        return _CyclicFilter(ctx, cl, zero_pass).run(stats, progress, threads or default_threads()), stats
+    if ctx.max_pfn > MAX_WHOLE_BITMAP_PFNS:
+        raise UnsupportedDumpError(
+            f"Cannot filter a machine of {ctx.max_pfn:#x} pfns with a free-list walk: its bitmap "
+            f"would take {ctx.max_pfn // 8 >> 20} MiB", ctx.name)
+    keep = Bitmap.copy_of(ctx.attr["file.pagemap"])
+    exclude_unnecessary_pages(ctx, keep, level, stats, progress, cl)
+    if zero_pass:
+        stats.zero = exclude_zero_pages(ctx, keep, progress, stats.unreadable)
+    return keep, stats
 
-        def cycle_bits(c0: int, c1: int, counters: array, unreadable: list[tuple[int, str]]) -> tuple[bytes, int]:
-            """The bits of cycle [c0, c1) and its zero pages (ELF: read here)."""
-            bits = cl.cycle(c0, c1, counters)
-            zeros = 0
-            if zero_pass and accel.popcount(bits):
-                bm = Bitmap(bytearray(bits), c1 - c0)
-                zeros = exclude_zero_pages(w, bm, unreadable=unreadable, base=c0)
-                bits = bytes(bm.buf)
-            return bits, zeros
 
+class _CyclicFilter:
+    """Makes the cyclic page map: each cycle is classified once on worker threads (to count
+    the pages and the exclusions), its bits kept compressed while they fit in
+    :data:`CYCLE_CACHE_BYTES` (a real map is mostly long runs: a few KiB a cycle), and a cycle
+    not kept is classified again when the writer reads it."""
+
+    def __init__(self, ctx: Context, cl: Classifier, zero_pass: bool) -> None:
+        self.ctx, self.cl, self.zero_pass = ctx, cl, zero_pass
+        self.kept: dict[int, bytes] = {}
+        self.room = CYCLE_CACHE_BYTES
+        self.scratch = array("Q", [0] * Cnt.N)  # counters of recomputed cycles, counted already
+
+    def bits(self, c0: int, c1: int, counters: array, unreadable: list[tuple[int, str]]) -> tuple[bytes, int]:
+        """The bits of cycle [c0, c1) and its zero pages (ELF: read here)."""
+        bits = self.cl.cycle(c0, c1, counters)
+        zeros = 0
+        if self.zero_pass and accel.popcount(bits):
+            bm = Bitmap(bytearray(bits), c1 - c0)
+            zeros = exclude_zero_pages(self.ctx, bm, unreadable=unreadable, base=c0)
+            bits = bytes(bm.buf)
+        return bits, zeros
+
+    def _first(self, c: tuple[int, int]) -> tuple[int, int, int, bytes | None, array, int, list[tuple[int, str]]]:
+        """A cycle's first classification, on a worker thread (reads and the C kernel release
+        the GIL), with counters of its own, summed by :meth:`run` in cycle order."""
+        mine = array("Q", [0] * Cnt.N)
+        bad: list[tuple[int, str]] = []
+        bits, zeros = self.bits(c[0], c[1], mine, bad)
+        n = accel.popcount(bits)
+        # an empty cycle is never computed again (CyclicMap skips it)
+        return c[0], c[1], n, zlib.compress(bits, 1) if n else None, mine, zeros, bad
+
+    def run(self, stats: FilterStats, progress: Callable[[int, int], None] | None, threads: int) -> CyclicMap:
         counters = array("Q", [0] * Cnt.N)
         counts = []
-        # the cycles' bits, compressed, while they fit in CYCLE_CACHE_BYTES
-        # (a real map is mostly long runs: a few KiB a cycle); past that a
-        # cycle is classified again when the writer needs it
-        kept: dict[int, bytes] = {}
-        room = CYCLE_CACHE_BYTES
-
-        def one(c: tuple[int, int]) -> tuple[int, int, int, bytes | None, array, int, list[tuple[int, str]]]:
-            # a cycle on a worker thread (reads and the C kernel release the
-            # GIL), with counters of its own, summed below in cycle order
-            mine = array("Q", [0] * Cnt.N)
-            bad: list[tuple[int, str]] = []
-            bits, zeros = cycle_bits(c[0], c[1], mine, bad)
-            n = accel.popcount(bits)
-            # an empty cycle is never computed again (CyclicMap skips it)
-            return c[0], c[1], n, zlib.compress(bits, 1) if n else None, mine, zeros, bad
-
-        for c0, c1, n, z, mine, zeros, bad in _in_order(one, cl.cycles(), threads or default_threads()):
+        for c0, c1, n, z, mine, zeros, bad in _in_order(self._first, self.cl.cycles(), threads):
             counts.append(n)
             for i in range(Cnt.N):
                 counters[i] += mine[i]
             stats.zero += zeros
             stats.unreadable.extend(bad)
-            if z is not None and len(z) <= room:
-                kept[c0] = z
-                room -= len(z)
+            if z is not None and len(z) <= self.room:
+                self.kept[c0] = z
+                self.room -= len(z)
             if progress is not None:
-                progress(c1, w.max_pfn)
-        scratch = array("Q", [0] * Cnt.N)
+                progress(c1, self.ctx.max_pfn)
+        self.cl.add_stats(stats, counters)
+        return CyclicMap(self.ctx.max_pfn, CYCLE_PFNS, self.compute, counts)
 
-        def compute(c0: int, c1: int) -> bytes:
-            z = kept.get(c0)
-            if z is not None:
-                return zlib.decompress(z)
-            # counted already; a page that cannot be read is excluded again
-            return cycle_bits(c0, c1, scratch, [])[0]
-
-        w.attr["file.pagemap"] = CyclicMap(w.max_pfn, CYCLE_PFNS, compute, counts)
-        cl.add_stats(stats, counters)
-        return w
-    if w.max_pfn > MAX_WHOLE_BITMAP_PFNS:
-        raise UnsupportedDumpError(
-            f"Cannot filter a machine of {w.max_pfn:#x} pfns with a free-list walk: its bitmap "
-            f"would take {w.max_pfn // 8 >> 20} MiB", w.name)
-    keep: Bitmap = w.attr.mutable("file.pagemap")
-    exclude_unnecessary_pages(w, keep, level, stats, progress, cl)
-    if zero_pass:
-        stats.zero = exclude_zero_pages(w, keep, progress, stats.unreadable)
-    return w
+    def compute(self, c0: int, c1: int) -> bytes:
+        """The bits of cycle [c0, c1) when the writer reads it."""
+        z = self.kept.get(c0)
+        if z is not None:
+            return zlib.decompress(z)
+        # counted already; a page that cannot be read is excluded again
+        return self.bits(c0, c1, self.scratch, [])[0]
 
 
 def _in_order(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> Iterator[Any]:

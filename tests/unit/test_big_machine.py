@@ -137,3 +137,20 @@ def test_cycles_classified_in_parallel_agree(big: BigInfo) -> None:
             res.append((bits, st.cache, st.cache_private, st.user, st.free, w.pagemap.count()))
         assert res[0] == res[1]
         assert res[0][4] > 0 and res[0][3] > 0  # free and user pages were found in several cycles
+
+
+@pytest.mark.parametrize("cyclic", [True, False])
+def test_classify_gives_the_page_map_and_stats(big: BigInfo, cyclic: bool) -> None:
+    """classify(ctx, level) is the filter without a write context: the map and the counts the
+    layout says, as a cyclic map or a whole bitmap, leaving the input's map as it was."""
+    from pymakedumpfile.core.pagemap import Bitmap
+    from pymakedumpfile.filter import FilterStats, classify
+
+    with open_dump(big.path) as src:
+        pm, st = classify(src, 30, cyclic=cyclic)
+        assert isinstance(pm, CyclicMap if cyclic else Bitmap) and isinstance(st, FilterStats)
+        want = expected(big, 30)
+        assert pm.count() == sum(want.values())
+        groups = [group_kind(g, big.max_pfn) for g in range(big.max_pfn // GROUP)]
+        assert st.free == groups.count("free") * GROUP
+        assert src.pagemap.count() == src.attr["memory.pagemap"].count()  # the input's map is untouched
