@@ -16,7 +16,7 @@ from ..core.pipeline import default_threads
 from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
-from .stream import SequentialTarget, compressing_writer
+from .stream import CompressedFileTarget
 from .target import Target, WriteTarget, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}
@@ -51,42 +51,28 @@ def write_dump(
             raise UsageError("--stream-compress cannot be combined with -L")
         if stream is None and ctx.attr["file.format"] != "elf":
             raise UsageError("--stream-compress needs -E or -F (a kdump file is not written in order)")
-    target: Target | FlatTarget  # finished at the end, or removed
-    out: WriteTarget  # what the writer writes through: the target, or a compressed stream into it
-    comp = None
-    base: Target | None = None
+    target: WriteTarget  # finished at the end, or removed
     if stream is not None:
-        if stream_compress is not None:
-            comp = compressing_writer(stream_compress, stream)
-        target = out = FlatTarget(comp or stream, limit=limit)
+        target = FlatTarget(stream, limit=limit, compress=stream_compress)
     elif path is not None:
-        base = Target(path, force=force, limit=limit)
-        target = out = base
+        target = Target(path, force=force, limit=limit)
         if stream_compress is not None:
-            sink = open(base.fd, "wb", closefd=False)  # noqa: SIM115 - closed below
-            out = SequentialTarget(path, sink, stream_compress)
+            try:
+                target = CompressedFileTarget(target, stream_compress)
+            except BaseException:
+                target.remove()
+                raise
     else:
         raise UsageError("write_dump needs a path or a stream")
     ok = False
     try:
-        res = writer(ctx, out, threads=threads, progress=progress)
-        if isinstance(out, SequentialTarget):
-            out.close_stream()
-            sink.flush()
-            sink.close()
-        else:
-            target.finish()
-        if comp is not None:
-            comp.close()
-            stream.flush()  # type: ignore[union-attr]  # comp is made only around a stream
-        if base is not None and base is not out:
-            base.written = out.written
-            base.finish()
+        res = writer(ctx, target, threads=threads, progress=progress)
+        target.finish()
         ok = True
         return res
     finally:
         if not ok:
-            (base or target).remove()
+            target.remove()
 
 
 def _writer(ctx: Context) -> Callable[..., WriteResult]:

@@ -26,7 +26,14 @@ class FlatTarget:
     :param name: the name used in messages.
     """
 
-    def __init__(self, out: BinaryIO, name: str = "<stdout>", limit: int | None = None) -> None:
+    def __init__(self, out: BinaryIO, name: str = "<stdout>", limit: int | None = None,
+                 compress: str | None = None) -> None:
+        self.stream = out
+        self._comp = None
+        if compress is not None:  # --stream-compress: the records go through a zstd or lz4 stream
+            from .stream import compressing_writer
+
+            self._comp = out = compressing_writer(compress, out)
         self.out = out
         self.path = name
         self.written = 0
@@ -65,6 +72,9 @@ class FlatTarget:
         self._emit(flat.END_MARKER)
         try:
             self.out.flush()
+            if self._comp is not None:
+                self._comp.close()
+                self.stream.flush()
         except OSError as e:
             raise OutputError(f"Cannot write the flattened stream: {e.strerror}", self.path) from e
 

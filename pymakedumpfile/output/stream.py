@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 from ..core.errors import OutputError, UnsupportedDumpError
 from ..formats.streams import KINDS
+from .target import Target
 
 
 def compressing_writer(kind: str, sink: BinaryIO, threads: int = 0) -> Any:
@@ -29,18 +30,18 @@ def compressing_writer(kind: str, sink: BinaryIO, threads: int = 0) -> Any:
     raise UnsupportedDumpError(f"unknown stream compression {kind!r}: we write {', '.join(KINDS)}")
 
 
-class SequentialTarget:
-    """A target for writers whose writes come in file order (the ELF writer,
-    a flattened stream): bytes go straight into a compressed stream.
+class CompressedFileTarget:
+    """A dump file written through a compressed stream, for writers whose writes come in file
+    order (the ELF writer): bytes go straight into the stream, which goes into ``base``.
 
-    :raises CorruptDumpError: never; a write behind the current position is
-        a programming error (ValueError).
+    A write behind the current position is a programming error (ValueError).
     """
 
-    def __init__(self, path: str, sink: BinaryIO, kind: str, threads: int = 0) -> None:
-        self.path = path
-        self._sink = sink
-        self._w = compressing_writer(kind, sink, threads)
+    def __init__(self, base: Target, kind: str, threads: int = 0) -> None:
+        self.base = base
+        self.path = base.path
+        self._sink = open(base.fd, "wb", closefd=False)  # noqa: SIM115 - closed by finish()
+        self._w = compressing_writer(kind, self._sink, threads)
         self.written = 0
         self.limit: int | None = None
 
@@ -60,5 +61,13 @@ class SequentialTarget:
         self._w.write(data)
         self.written = offset + len(data)
 
-    def close_stream(self) -> None:
+    def finish(self) -> None:
+        """End the stream, then put the file in place."""
         self._w.close()
+        self._sink.flush()
+        self._sink.close()
+        self.base.written = self.written
+        self.base.finish()
+
+    def remove(self) -> None:
+        self.base.remove()

@@ -43,9 +43,10 @@ def check_target(path: str, force: bool) -> bool:
 
 
 class WriteTarget(Protocol):
-    """What a writer writes through: a :class:`Target`, a flattened stream
-    (:class:`~pymakedumpfile.output.flattened.FlatTarget`) or a compressed one
-    (:class:`~pymakedumpfile.output.stream.SequentialTarget`)."""
+    """What a writer writes through: a :class:`Target` (a file), a flattened stream
+    (:class:`~pymakedumpfile.output.flattened.FlatTarget`) or a file written through a
+    compressed stream (:class:`~pymakedumpfile.output.stream.CompressedFileTarget`).
+    ``write_dump`` calls :meth:`finish` after a writer returns, :meth:`remove` when it failed."""
 
     path: str
     written: int  # the end of the furthest write
@@ -56,6 +57,12 @@ class WriteTarget(Protocol):
     def reserve(self, offset: int, size: int) -> None: ...
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int, *, patch: bool = False) -> None: ...
+
+    def finish(self) -> None:
+        """Flush and put the output in place."""
+
+    def remove(self) -> None:
+        """Abort: delete what this run created (never a file it was to replace)."""
 
 
 class Target:
