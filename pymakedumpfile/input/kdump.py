@@ -57,54 +57,61 @@ class KdumpReader(DumpReader):
 
     def __init__(self, source: Source) -> None:
         self.source = source
-        head = source.read_exact(0, 464, "kdump main header")
-        found = None
+        h, self.endian, layout = self._read_header()
+        self.header = h
+        self.page_size = h.block_size
+        self.uts = h.uts()
+        self.arch = arch_from_machine(self.uts["machine"])
+        self.layout, self.sub = self._read_sub_header(h, layout)
+        self.description = "Compressed KDUMP" if h.signature == dd.SIG_KDUMP else "Diskdump"
+        self.incomplete = bool(h.status & dd.DUMP_DH_COMPRESSED_INCOMPLETE)
+        self.dump_level = self.sub.dump_level
+        self.max_pfn = self.sub.max_mapnr_64 if h.header_version >= 6 and self.sub.max_mapnr_64 else h.max_mapnr
+        self._read_bitmaps(h)
+        self._set_range(h, self.sub)
+        self._read_notes(h, self.sub)
+        self.phys_base = self.sub.phys_base
+        self._decomp: dict[int, Callable[[bytes, int], bytes]] = {}
+        if not self.uts["release"] and self.vmcoreinfo.osrelease:
+            # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
+            pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
+            self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux",
+                                                             release=self.vmcoreinfo.osrelease)
+
+    def _read_header(self) -> tuple[dd.DiskDumpHeader, str, str]:
+        """The main header, with the byte order and word size that make it plausible."""
+        head = self.source.read_exact(0, 464, "kdump main header")
         for test in (_plausible, _sane):  # a merely sane candidate gives the precise error below
             for layout in ("64", "i386"):
                 for endian in ("<", ">"):
                     h = dd.DiskDumpHeader.unpack(head, endian, layout)
                     if test(h):
-                        found = (h, endian, layout)
-                        break
-                if found:
-                    break
-            if found:
-                break
-        if found is None:
-            raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size "
-                                   "and version", self.name)
-        h, self.endian, layout = found
-        self.header = h
+                        if h.header_version > dd.HEADER_VERSION:
+                            raise UnsupportedDumpError(
+                                f"Cannot read kdump header version {h.header_version} (we know 1 to 6)", self.name)
+                        return h, endian, layout
+        raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size "
+                               "and version", self.name)
+
+    def _read_sub_header(self, h: dd.DiskDumpHeader, layout: str) -> tuple[str, dd.KdumpSubHeader]:
+        """The sub header, and the layout it was written with (a 32-bit writer's off_t is
+        packed or 8-byte aligned: the one whose blob offsets point into the sub-header area)."""
         bs = h.block_size
-        self.page_size = bs
-        if h.header_version > dd.HEADER_VERSION:
-            raise UnsupportedDumpError(f"Cannot read kdump header version {h.header_version} (we know 1 to 6)",
-                                       self.name)
-        uts = h.uts()
-        self.uts = uts
-        self.arch = arch_from_machine(uts["machine"])
         if layout == "i386" and h.header_version >= 3:
-            # packed or 8-byte aligned off_t: keep the one whose VMCOREINFO and
-            # note offsets point into the sub-header area (or are absent)
-            raw = source.read_exact(bs, 96, "kdump sub header")
+            raw = self.source.read_exact(bs, 96, "kdump sub header")
             area = (bs, bs * (1 + h.sub_hdr_size))
             if not _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "i386", h.header_version), *area):
                 if _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "32pad", h.header_version), *area):
                     layout = "32pad"
-        self.layout = layout
         sub_size = dd.KdumpSubHeader.struct(self.endian, layout).size
         if h.sub_hdr_size == 0 and h.header_version >= 2:
             raise CorruptDumpError("Cannot read kdump sub header: sub_hdr_size is 0", self.name)
-        raw = source.read_exact(bs, sub_size, "kdump sub header") if h.sub_hdr_size else bytes(sub_size)
-        self.sub = sub = dd.KdumpSubHeader.unpack(raw, self.endian, layout, h.header_version)
-        self.description = "Compressed KDUMP" if h.signature == dd.SIG_KDUMP else "Diskdump"
-        self.incomplete = bool(h.status & dd.DUMP_DH_COMPRESSED_INCOMPLETE)
-        self.dump_level = sub.dump_level
+        raw = self.source.read_exact(bs, sub_size, "kdump sub header") if h.sub_hdr_size else bytes(sub_size)
+        return layout, dd.KdumpSubHeader.unpack(raw, self.endian, layout, h.header_version)
 
-        max_mapnr = sub.max_mapnr_64 if h.header_version >= 6 and sub.max_mapnr_64 else h.max_mapnr
-        self.max_pfn = max_mapnr
-
-        # bitmaps
+    def _read_bitmaps(self, h: dd.DiskDumpHeader) -> None:
+        """Bitmap 1 (the machine's RAM), bitmap 2 (the pages stored) and the rank index."""
+        bs, max_mapnr, source = h.block_size, self.max_pfn, self.source
         if h.bitmap_blocks % 2:
             raise CorruptDumpError(f"Cannot read bitmaps: bitmap_blocks {h.bitmap_blocks} is odd", self.name)
         half = h.bitmap_blocks // 2 * bs
@@ -125,7 +132,9 @@ class KdumpReader(DumpReader):
         self.pd_offset = (1 + h.sub_hdr_size + h.bitmap_blocks) * bs
         self._build_rank()
 
-        # a part of a split set holds [start, end) only
+    def _set_range(self, h: dd.DiskDumpHeader, sub: dd.KdumpSubHeader) -> None:
+        """The pfns this file holds: all, or [start, end) for a part of a split set."""
+        max_mapnr = self.max_pfn
         self.split = bool(sub.split)
         if self.split:
             start = sub.start_pfn_64 if h.header_version >= 6 else sub.start_pfn
@@ -141,7 +150,8 @@ class KdumpReader(DumpReader):
         self._first_rank = self._rank_of(self.start_pfn)
         self.num_dumpable = self._rank_of(self.end_pfn) - self._first_rank
 
-        # notes and VMCOREINFO
+    def _read_notes(self, h: dd.DiskDumpHeader, sub: dd.KdumpSubHeader) -> None:
+        """The ELF notes, VMCOREINFO (from the notes, else its own blob) and eraseinfo."""
         notes = b""
         if h.header_version >= 4 and sub.size_note:
             notes = self._blob(sub.offset_note, sub.size_note, "ELF notes")
@@ -153,13 +163,6 @@ class KdumpReader(DumpReader):
         self.eraseinfo = b""
         if h.header_version >= 5 and sub.size_eraseinfo:
             self.eraseinfo = self._blob(sub.offset_eraseinfo, sub.size_eraseinfo, "eraseinfo")
-        self.phys_base = sub.phys_base
-        self._decomp: dict[int, Callable[[bytes, int], bytes]] = {}
-        if not self.uts["release"] and self.vmcoreinfo.osrelease:
-            # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
-            pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
-            self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux",
-                                                             release=self.vmcoreinfo.osrelease)
 
     def _bitmap(self, offset: int, nbytes: int, max_mapnr: int, what: str) -> Bitmap:
         """A bitmap of the file: read whole when small, else a piece at a
