@@ -1,7 +1,7 @@
 """Pure-Python twin of ``accel/classify.c`` (page classification), and the
 index enums of its params and counters arrays (``PMD_C_*``/``PMD_CNT_*`` in
 accel/accel.h).  The kernel-specific values are chosen in
-:mod:`pymakedumpfile.filter.classify`.
+:mod:`pymakedumpfile.filter.params`.
 """
 
 from __future__ import annotations

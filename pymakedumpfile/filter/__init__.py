@@ -24,9 +24,9 @@ from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, Usa
 from ..core.pagemap import Bitmap, CyclicMap, PageMap
 from ..core.pipeline import default_threads
 from ..translate import get_arch
-from .classify import C, Cnt, MissingInfo, build_params, scan_needed
 from .freelist import exclude_free_lists
 from .memmap import find_mem_map
+from .params import C, Cnt, MissingInfo, build_params, scan_needed
 
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together

@@ -1,15 +1,22 @@
-"""ELF structures used by vmcores (ELF32/ELF64, either byte order).
+"""ELF structures (ELF32/ELF64, either byte order): the headers of vmcores and
+of kernel images, their symbols and compressed sections, and notes.
 
-Source: the System V ABI / ``include/uapi/linux/elf.h``.
+Each structure unpacks from and packs to its bytes for a byte order ("<" or ">")
+and a class (32 or 64 bits).  Source: the System V ABI / ``include/uapi/linux/elf.h``.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # bytes, or a buffer such as an mmap
 
 ELFMAG = b"\x7fELF"
+EI_CLASS = 4  # e_ident[EI_CLASS]: ELFCLASS32 or ELFCLASS64
+EI_DATA = 5  # e_ident[EI_DATA]: ELFDATA2LSB or ELFDATA2MSB
 ELFCLASS32 = 1
 ELFCLASS64 = 2
 ELFDATA2LSB = 1
@@ -21,6 +28,9 @@ PT_NULL = 0
 PT_LOAD = 1
 PT_NOTE = 4
 SHT_NULL = 0
+SHT_NOBITS = 8  # a section with no bytes in the file (.bss)
+SHF_COMPRESSED = 0x800  # the section's bytes are an Elf_Chdr, then the compressed data
+ELFCOMPRESS_ZLIB = 1  # Elf_Chdr.ch_type
 PN_XNUM = 0xFFFF
 
 NT_PRSTATUS = 1
@@ -55,7 +65,7 @@ class Ehdr:
         return _S(endian + cls._FMT[bits])
 
     @classmethod
-    def unpack(cls, buf: bytes, endian: str, bits: int) -> Ehdr:
+    def unpack(cls, buf: Buffer, endian: str, bits: int) -> Ehdr:
         return cls(*cls.struct(endian, bits).unpack_from(buf, 0))
 
     def pack(self, endian: str, bits: int) -> bytes:
@@ -81,7 +91,7 @@ class Phdr:
         return _S(endian + cls._FMT[bits])
 
     @classmethod
-    def unpack(cls, buf: bytes, offset: int, endian: str, bits: int) -> Phdr:
+    def unpack(cls, buf: Buffer, offset: int, endian: str, bits: int) -> Phdr:
         v = cls.struct(endian, bits).unpack_from(buf, offset)
         if bits == 64:
             return cls(*v)
@@ -121,11 +131,92 @@ class Shdr:
         return _S(endian + cls._FMT[bits])
 
     @classmethod
-    def unpack(cls, buf: bytes, offset: int, endian: str, bits: int) -> Shdr:
+    def unpack(cls, buf: Buffer, offset: int, endian: str, bits: int) -> Shdr:
         return cls(*cls.struct(endian, bits).unpack_from(buf, offset))
 
     def pack(self, endian: str, bits: int) -> bytes:
         return self.struct(endian, bits).pack(*(getattr(self, f.name) for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Sym:
+    """Elf_Sym: an entry of a symbol table (.symtab)."""
+
+    st_name: int
+    st_info: int
+    st_other: int
+    st_shndx: int
+    st_value: int
+    st_size: int
+
+    # ELF32 orders st_value and st_size right after st_name; the field order here is ELF64's.
+    _FMT: ClassVar[dict[int, str]] = {64: "IBBHQQ", 32: "IIIBBH"}
+
+    @classmethod
+    def struct(cls, endian: str, bits: int) -> struct.Struct:
+        return _S(endian + cls._FMT[bits])
+
+    @classmethod
+    def unpack(cls, buf: Buffer, offset: int, endian: str, bits: int) -> Sym:
+        v = cls.struct(endian, bits).unpack_from(buf, offset)
+        if bits == 64:
+            return cls(*v)
+        st_name, st_value, st_size, st_info, st_other, st_shndx = v
+        return cls(st_name, st_info, st_other, st_shndx, st_value, st_size)
+
+    def pack(self, endian: str, bits: int) -> bytes:
+        s = self.struct(endian, bits)
+        if bits == 64:
+            return s.pack(self.st_name, self.st_info, self.st_other, self.st_shndx, self.st_value, self.st_size)
+        return s.pack(self.st_name, self.st_value, self.st_size, self.st_info, self.st_other, self.st_shndx)
+
+
+@dataclass(frozen=True)
+class Chdr:
+    """Elf_Chdr: the header of a compressed section (SHF_COMPRESSED); the compressed
+    bytes follow it."""
+
+    ch_type: int
+    ch_size: int  # the size uncompressed
+    ch_addralign: int
+
+    # ELF64 has a reserved word after ch_type; the field order here is ELF32's.
+    _FMT: ClassVar[dict[int, str]] = {64: "IIQQ", 32: "III"}
+    # where ch_size is, and its format
+    _SIZE: ClassVar[dict[int, tuple[int, str]]] = {64: (8, "Q"), 32: (4, "I")}
+
+    @classmethod
+    def struct(cls, endian: str, bits: int) -> struct.Struct:
+        return _S(endian + cls._FMT[bits])
+
+    @classmethod
+    def unpack(cls, buf: Buffer, offset: int, endian: str, bits: int) -> Chdr:
+        v = cls.struct(endian, bits).unpack_from(buf, offset)
+        if bits == 64:
+            ch_type, _, ch_size, ch_addralign = v
+            return cls(ch_type, ch_size, ch_addralign)
+        return cls(*v)
+
+    def pack(self, endian: str, bits: int) -> bytes:
+        s = self.struct(endian, bits)
+        if bits == 64:
+            return s.pack(self.ch_type, 0, self.ch_size, self.ch_addralign)
+        return s.pack(self.ch_type, self.ch_size, self.ch_addralign)
+
+    # A reader that checks the header field by field reads the fields alone: the type
+    # first (a header cut short after it still says which compression it is), then the size.
+    @staticmethod
+    def unpack_type(buf: Buffer, offset: int, endian: str) -> int:
+        """ch_type, the first word in both classes."""
+        v: int = _S(endian + "I").unpack_from(buf, offset)[0]
+        return v
+
+    @classmethod
+    def unpack_size(cls, buf: Buffer, offset: int, endian: str, bits: int) -> int:
+        """ch_size alone (ch_addralign, after it, may be cut off)."""
+        at, fmt = cls._SIZE[bits]
+        v: int = _S(endian + fmt).unpack_from(buf, offset + at)[0]
+        return v
 
 
 # Elf_Nhdr is three 32-bit words in both classes.

@@ -1,25 +1,37 @@
 """Type information from a kernel image with debug information (a vmlinux
 with DWARF): what makedumpfile's ``-g VMCOREINFO -x VMLINUX`` writes.
 
-A small reader of ELF (sections, symbols, data at an address) and DWARF
-(versions 2 to 5: ``.debug_info``, ``.debug_abbrev``, ``.debug_str``,
-``.debug_line_str``, ``.debug_str_offsets``; compressed sections too).  One
-pass over ``.debug_info`` indexes the named types, variables and
-enumerators; a type's members are decoded when asked for.  Pure Python: a
-distribution kernel's vmlinux takes minutes, a one-time cost.
+The image is read as ELF by vmlinux.py (sections, symbols, data at an
+address); this module reads its DWARF (versions 2 to 5: ``.debug_info``,
+``.debug_abbrev``, ``.debug_str``, ``.debug_line_str``,
+``.debug_str_offsets``, ``.debug_line``), in steps:
+
+- ``Abbrevs``: the abbreviation tables, each parsed once;
+- ``Forms``: an attribute's value from its form;
+- ``Dwarf``: one pass over the units of ``.debug_info`` indexes the named
+  types, variables and enumerators (the unit index); a DIE and its
+  children are decoded when asked for, and the type and member questions
+  of ``-g`` (sizes, member offsets, array lengths) are answered from them;
+- ``LineTables``: the file tables of ``.debug_line``, for the source file a
+  type was declared in;
+- ``generate_vmcoreinfo``: the VMCOREINFO text, in makedumpfile's order.
+
+Pure Python: a distribution kernel's vmlinux takes about a minute, a
+one-time cost (the result is kept for the process).
 """
 
 from __future__ import annotations
 
 import bisect
-import mmap
 import os
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..formats import utsname
+from .vmlinux import Elf, cstr
 
 # tags
 T_ARRAY, T_ENUM, T_MEMBER, T_POINTER, T_STRUCT, T_SUBRANGE, T_TYPEDEF, T_UNION = (
@@ -31,12 +43,25 @@ A_NAME, A_BYTE_SIZE, A_TYPE, A_MEMBER_LOC, A_UPPER, A_COUNT, A_CONST_VALUE, A_DE
 A_STR_OFFSETS_BASE = 0x72
 A_STMT_LIST, A_COMP_DIR, A_DECL_FILE = 0x10, 0x1B, 0x3A
 _INTERESTING_TOP = {T_STRUCT, T_UNION, T_TYPEDEF, T_ENUM, T_VARIABLE}
-SHF_COMPRESSED = 0x800
-MAX_SECTION = 1 << 30  # a compressed debug section's size (a real .debug_info: ~200 MB)
+
+# an abbreviation: tag, has children, [(attribute, form, implicit_const)]
+Abbrev = tuple[int, bool, list[tuple[int, int, int]]]
+AbbrevTable = dict[int, Abbrev]  # code -> abbreviation
 
 
 class NoDebugInfoError(UnsupportedDumpError):
     """The kernel image has no DWARF (not a -dbg vmlinux)."""
+
+
+class Unit(NamedTuple):
+    """The header of a unit of .debug_info."""
+
+    start: int
+    end: int
+    version: int
+    addr_size: int
+    offset_size: int  # 4, or 8 in 64-bit DWARF
+    abbrev_off: int  # its abbreviation table in .debug_abbrev
 
 
 @dataclass
@@ -57,184 +82,86 @@ class Die:
         return self.attrs.get(A_TYPE)  # type: ignore[return-value]  # reference forms are read as ints
 
 
-class Elf:
-    """Sections and symbols of an ELF file (a vmlinux)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        try:
-            with open(path, "rb") as f:
-                # mapped, not read: a debug vmlinux is hundreds of MB and most
-                # of it (code, relocations) is never looked at
-                self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError) as e:
-            raise DumpError(f"Cannot read: {getattr(e, 'strerror', None) or e}", path) from None
-        d = self.data
-        if d[:4] != b"\x7fELF" or len(d) < 64:
-            raise UnsupportedDumpError("Cannot use as VMLINUX: not an ELF file", path)
-        self.bits = 64 if d[4] == 2 else 32
-        self.e = "<" if d[5] == 1 else ">"
-        try:
-            if self.bits == 64:
-                shoff, = struct.unpack_from(self.e + "Q", d, 0x28)
-                shentsize, shnum, shstrndx = struct.unpack_from(self.e + "HHH", d, 0x3A)
-                fmt = "IIQQQQIIQQ"
-            else:
-                shoff, = struct.unpack_from(self.e + "I", d, 0x20)
-                shentsize, shnum, shstrndx = struct.unpack_from(self.e + "HHH", d, 0x2E)
-                fmt = "IIIIIIIIII"
-            self.sh = [struct.unpack_from(self.e + fmt, d, shoff + i * shentsize) for i in range(shnum)]
-            names = self._raw(shstrndx)
-            self.sections = {self._cstr(names, s[0]): i for i, s in enumerate(self.sh)}
-        except (struct.error, IndexError, OverflowError, ValueError):
-            raise CorruptDumpError("Cannot read the section headers", path) from None
-
-    @staticmethod
-    def _cstr(buf: bytes, at: int) -> str:
-        end = buf.find(b"\0", at)
-        return buf[at : end if end >= 0 else len(buf)].decode("utf-8", "replace")
-
-    def _raw(self, i: int) -> bytes:
-        s = self.sh[i]
-        if s[1] == 8:  # SHT_NOBITS
-            return b""
-        return bytes(self.data[s[4] : s[4] + s[5]])
-
-    def section(self, name: str) -> bytes:
-        i = self.sections.get(name)
-        if i is None:
-            return b""
-        raw = self._raw(i)
-        if self.sh[i][2] & SHF_COMPRESSED:  # Elf_Chdr, then zlib
-            ch = 24 if self.bits == 64 else 12
-            ctype, = struct.unpack_from(self.e + "I", raw, 0)
-            if ctype != 1:
-                raise UnsupportedDumpError(f"Cannot read {name}: compression type {ctype} is not zlib", self.path)
-            size, = struct.unpack_from(self.e + ("Q" if self.bits == 64 else "I"), raw, 8 if self.bits == 64 else 4)
-            if size > MAX_SECTION:
-                raise CorruptDumpError(f"Cannot read {name}: {size} bytes uncompressed is absurd", self.path)
-            try:
-                d = zlib.decompressobj()
-                out = d.decompress(raw[ch:], size)
-            except zlib.error:
-                raise CorruptDumpError(f"Cannot read {name}: bad zlib data", self.path) from None
-            if len(out) != size:
-                raise CorruptDumpError(f"Cannot read {name}: {len(out)} bytes uncompressed, not {size}", self.path)
-            return out
-        return raw
-
-    def symbols(self) -> dict[str, int]:
-        """name -> value of the .symtab symbols (the first of a name wins)."""
-        tab, i = self.section(".symtab"), self.sections.get(".symtab")
-        if i is None:
-            return {}
-        strs = self._raw(self.sh[i][6])
-        out: dict[str, int] = {}
-        if self.bits == 64:
-            fmt, size = "IBBHQQ", 24
-        else:
-            fmt, size = "IIIBBH", 16
-        for off in range(size, len(tab) - size + 1, size):
-            f = struct.unpack_from(self.e + fmt, tab, off)
-            name_off, value = (f[0], f[4]) if self.bits == 64 else (f[0], f[1])
-            if name_off:
-                out.setdefault(self._cstr(strs, name_off), value)
-        return out
-
-    def read_addr(self, addr: int, size: int) -> bytes | None:
-        """``size`` bytes at virtual address ``addr`` of the image, if a
-        section holds them."""
-        for s in self.sh:
-            if s[3] and s[3] <= addr and addr + size <= s[3] + s[5] and s[1] != 8:
-                at = s[4] + addr - s[3]
-                return bytes(self.data[at : at + size])
-        return None
+def uleb(b: bytes, p: int) -> tuple[int, int]:
+    """The unsigned LEB128 at ``p``, and the position after it."""
+    r = s = 0
+    while True:
+        x = b[p]
+        p += 1
+        r |= (x & 0x7F) << s
+        s += 7
+        if x < 0x80:
+            return r, p
 
 
-class Dwarf:
-    """The DWARF of ``elf``: named types, variables and enumerators."""
+def sleb(b: bytes, p: int) -> tuple[int, int]:
+    """The signed LEB128 at ``p``, and the position after it."""
+    r = s = 0
+    while True:
+        x = b[p]
+        p += 1
+        r |= (x & 0x7F) << s
+        s += 7
+        if x < 0x80:
+            if x & 0x40:
+                r -= 1 << s
+            return r, p
 
-    _line: bytes  # .debug_line, read on first use
 
-    def __init__(self, elf: Elf) -> None:
-        self.elf = elf
-        self.info = elf.section(".debug_info")
-        if not self.info:
-            raise NoDebugInfoError(
-                "Cannot generate VMCOREINFO: no debug information (.debug_info) in this kernel image; "
-                "use the vmlinux of the kernel's debug package", elf.path)
-        self.abbrev = elf.section(".debug_abbrev")
-        self.str = elf.section(".debug_str")
-        self.line_str = elf.section(".debug_line_str")
-        self.str_offsets = elf.section(".debug_str_offsets")
-        self.e = elf.e
-        self._abbrevs: dict[int, dict[int, tuple[int, bool, list[tuple[int, int, int]]]]] = {}
-        self.cu_starts: list[int] = []
-        self.cus: list[tuple[int, int, int, int, int, int]] = []  # start, end, version, addr_size, offset_size, abbrev
-        self.cu_first: list[int] = []  # offset of each unit's top DIE
-        self.types: dict[tuple[int, str], list[int]] = {}  # (tag, name) -> offsets, complete definitions first
-        self.variables: dict[str, int] = {}
-        self.enumerators: dict[str, int] = {}
-        self._index()
+class Abbrevs:
+    """The abbreviation tables of .debug_abbrev, each parsed on first use."""
 
-    # ---- low level -------------------------------------------------------
-    @staticmethod
-    def _uleb(b: bytes, p: int) -> tuple[int, int]:
-        r = s = 0
-        while True:
-            x = b[p]
-            p += 1
-            r |= (x & 0x7F) << s
-            s += 7
-            if x < 0x80:
-                return r, p
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._tables: dict[int, AbbrevTable] = {}
 
-    @staticmethod
-    def _sleb(b: bytes, p: int) -> tuple[int, int]:
-        r = s = 0
-        while True:
-            x = b[p]
-            p += 1
-            r |= (x & 0x7F) << s
-            s += 7
-            if x < 0x80:
-                if x & 0x40:
-                    r -= 1 << s
-                return r, p
-
-    def _abbrev_table(self, off: int) -> dict[int, tuple[int, bool, list[tuple[int, int, int]]]]:
-        t = self._abbrevs.get(off)
+    def table(self, off: int) -> AbbrevTable:
+        """The table at offset ``off``."""
+        t = self._tables.get(off)
         if t is not None:
             return t
         t = {}
-        b, p = self.abbrev, off
+        b, p = self.data, off
         while True:
-            code, p = self._uleb(b, p)
+            code, p = uleb(b, p)
             if code == 0:
                 break
-            tag, p = self._uleb(b, p)
+            tag, p = uleb(b, p)
             children = b[p] != 0
             p += 1
             specs = []
             while True:
-                at, p = self._uleb(b, p)
-                form, p = self._uleb(b, p)
+                at, p = uleb(b, p)
+                form, p = uleb(b, p)
                 ic = 0
                 if form == 0x21:  # implicit_const
-                    ic, p = self._sleb(b, p)
+                    ic, p = sleb(b, p)
                 if at == 0 and form == 0:
                     break
                 specs.append((at, form, ic))
             t[code] = (tag, children, specs)
-        self._abbrevs[off] = t
+        self._tables[off] = t
         return t
 
-    def _cstr(self, buf: bytes, at: int) -> str:
-        end = buf.find(b"\0", at)
-        return buf[at : end if end >= 0 else len(buf)].decode("utf-8", "replace")
 
-    def _form(self, form: int, p: int, cu: tuple[int, int, int, int, int, int], ic: int,
-              str_base: int) -> tuple[object, int]:
+class Forms:
+    """The values of attributes in .debug_info, read by their forms; strings
+    come from the string sections."""
+
+    def __init__(self, path: str, endian: str, info: bytes, str_: bytes, line_str: bytes,
+                 str_offsets: bytes) -> None:
+        self.path = path
+        self.e = endian
+        self.info = info
+        self.str = str_
+        self.line_str = line_str
+        self.str_offsets = str_offsets
+
+    def read(self, form: int, p: int, cu: Unit, ic: int, str_base: int) -> tuple[object, int]:
+        """The value of form ``form`` at ``p`` of unit ``cu``, and the position
+        after it.  ``ic``: the abbreviation's implicit_const; ``str_base``: the
+        unit's DW_AT_str_offsets_base.  References are made absolute (offsets
+        in .debug_info); forms -g does not need are skipped (None)."""
         b, e = self.info, self.e
         start, _, version, asz, osz, _ = cu
         if form == 0x0B or form == 0x11:  # data1, ref1
@@ -250,9 +177,9 @@ class Dwarf:
             v, = struct.unpack_from(e + "Q", b, p)
             p += 8
         elif form == 0x0D:
-            v, p = self._sleb(b, p)
+            v, p = sleb(b, p)
         elif form == 0x0F or form == 0x15:  # udata, ref_udata
-            v, p = self._uleb(b, p)
+            v, p = uleb(b, p)
         elif form == 0x08:  # string
             end = b.index(b"\0", p)
             v = b[p:end].decode("utf-8", "replace")
@@ -262,9 +189,9 @@ class Dwarf:
             so, = struct.unpack_from(e + ("Q" if size == 8 else "I"), b, p)
             p += size
             if form == 0x0E:
-                v = self._cstr(self.str, so)
+                v = cstr(self.str, so)
             elif form == 0x1F:
-                v = self._cstr(self.line_str, so)
+                v = cstr(self.line_str, so)
             else:
                 v = so
         elif form == 0x01:  # addr
@@ -280,7 +207,7 @@ class Dwarf:
                 n, = struct.unpack_from(e + "I", b, p)
                 p += 4
             else:
-                n, p = self._uleb(b, p)
+                n, p = uleb(b, p)
             v = b[p : p + n]
             p += n
         elif form == 0x0C:  # flag
@@ -293,16 +220,16 @@ class Dwarf:
             v, p = b[p : p + 16], p + 16
         elif form in (0x1A, 0x25, 0x26, 0x27, 0x28):  # strx, strx1-4
             if form == 0x1A:
-                idx, p = self._uleb(b, p)
+                idx, p = uleb(b, p)
             else:
                 n = {0x25: 1, 0x26: 2, 0x27: 3, 0x28: 4}[form]
                 idx = int.from_bytes(b[p : p + n], "little" if e == "<" else "big")
                 p += n
             at = str_base + idx * osz
             so, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), self.str_offsets, at)
-            v = self._cstr(self.str, so)
+            v = cstr(self.str, so)
         elif form in (0x1B, 0x22, 0x23):  # addrx, loclistx, rnglistx: not needed
-            v, p = self._uleb(b, p)
+            v, p = uleb(b, p)
         elif form in (0x29, 0x2A, 0x2B, 0x2C):  # addrx1-4
             n = {0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}[form]
             v, p = None, p + n
@@ -311,160 +238,31 @@ class Dwarf:
         elif form == 0x24:  # ref_sup8
             v, p = None, p + 8
         elif form == 0x16:  # indirect
-            real, p = self._uleb(b, p)
-            return self._form(real, p, cu, ic, str_base)
+            real, p = uleb(b, p)
+            return self.read(real, p, cu, ic, str_base)
         else:
-            raise UnsupportedDumpError(f"Cannot read DWARF: unknown form {form:#x}", self.elf.path)
+            raise UnsupportedDumpError(f"Cannot read DWARF: unknown form {form:#x}", self.path)
         if form in (0x11, 0x12, 0x13, 0x14, 0x15):  # CU-relative references made absolute
             v = start + v  # type: ignore[operator]  # the reference forms are read as ints
         return v, p
 
-    def _cu_headers(self) -> Iterator[tuple[int, int, int, int, int, int, int]]:
-        b, e = self.info, self.e
-        p = 0
-        while p + 11 <= len(b):
-            start = p
-            length, = struct.unpack_from(e + "I", b, p)
-            p += 4
-            osz = 4
-            if length == 0xFFFFFFFF:
-                length, = struct.unpack_from(e + "Q", b, p)
-                p += 8
-                osz = 8
-            end = p + length
-            version, = struct.unpack_from(e + "H", b, p)
-            p += 2
-            if version >= 5:
-                unit_type, asz = b[p], b[p + 1]
-                p += 2
-                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
-                p += osz
-                if unit_type in (2, 6):  # type / split type units: signature + type offset
-                    p += 8 + osz
-                elif unit_type in (4, 5):  # skeleton / split compile: dwo id
-                    p += 8
-            else:
-                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
-                p += osz
-                asz = b[p]
-                p += 1
-            if end > len(b) or version < 2 or version > 5:
-                raise CorruptDumpError(f"Cannot read DWARF: bad unit at {start:#x}", self.elf.path)
-            yield start, end, version, asz, osz, abbrev_off, p
-            p = end
 
-    def _index(self) -> None:
-        try:
-            for start, end, version, asz, osz, abbrev_off, p in self._cu_headers():
-                cu = (start, end, version, asz, osz, abbrev_off)
-                self.cu_starts.append(start)
-                self.cus.append(cu)
-                self.cu_first.append(p)
-                table = self._abbrev_table(abbrev_off)
-                depth = 0
-                str_base = 8 if version >= 5 else 0
-                enum_depth = -1
-                while p < end:
-                    off = p
-                    code, p = self._uleb(self.info, p)
-                    if code == 0:
-                        depth -= 1
-                        if depth <= enum_depth:
-                            enum_depth = -1
-                        continue
-                    tag, children, specs = table[code]
-                    attrs: dict[int, object] = {}
-                    for at, form, ic in specs:
-                        v, p = self._form(form, p, cu, ic, str_base)
-                        attrs[at] = v
-                    if depth == 0 and A_STR_OFFSETS_BASE in attrs:
-                        str_base = int(attrs[A_STR_OFFSETS_BASE])  # type: ignore[call-overload]  # a sec_offset: an int
-                    name = attrs.get(A_NAME)
-                    if isinstance(name, str):
-                        if tag in _INTERESTING_TOP and tag != T_VARIABLE:
-                            self.types.setdefault((tag, name), []).append(off)
-                        elif tag == T_VARIABLE and depth == 1:
-                            # a definition wins over an extern declaration
-                            if A_DECL not in attrs or name not in self.variables:
-                                self.variables[name] = off
-                        elif tag == T_ENUMERATOR and enum_depth >= 0:
-                            cv = attrs.get(A_CONST_VALUE)
-                            if isinstance(cv, int):
-                                self.enumerators.setdefault(name, cv)
-                    if children:
-                        if tag == T_ENUM and enum_depth < 0:
-                            enum_depth = depth
-                        depth += 1
-        except (IndexError, KeyError, struct.error):
-            raise CorruptDumpError("Cannot read DWARF: .debug_info is damaged", self.elf.path) from None
+class LineTables:
+    """The directory and file tables of the line-program headers of
+    .debug_line, which DW_AT_decl_file indexes; the section is read on first use."""
 
-    # ---- DIEs ------------------------------------------------------------
-    def die(self, off: int) -> Die:
-        """The DIE at ``off`` with the offsets of its children."""
-        i = bisect.bisect_right(self.cu_starts, off) - 1
-        cu = self.cus[i]
-        table = self._abbrev_table(cu[5])
-        str_base = 8 if cu[2] >= 5 else 0
-        p = off
-        code, p = self._uleb(self.info, p)
-        tag, children, specs = table[code]
-        attrs: dict[int, object] = {}
-        for at, form, ic in specs:
-            attrs[at], p = self._form(form, p, cu, ic, str_base)
-        d = Die(off, tag, attrs)
-        if children:  # walk the subtree, noting the direct children
-            depth = 0
-            while p < cu[1]:
-                coff = p
-                c, p = self._uleb(self.info, p)
-                if c == 0:
-                    if depth == 0:
-                        break
-                    depth -= 1
-                    continue
-                ctag, cch, cspecs = table[c]
-                for _at, form, ic in cspecs:
-                    _, p = self._form(form, p, cu, ic, str_base)
-                if depth == 0:
-                    d.children.append(coff)
-                if cch:
-                    depth += 1
-        return d
+    def __init__(self, elf: Elf, str_: bytes, line_str: bytes) -> None:
+        self.elf = elf
+        self.e = elf.e
+        self.str = str_
+        self.line_str = line_str
+        self._line: bytes | None = None
 
-    def decl_file(self, off: int) -> str | None:
-        """The file a DIE was declared in (DW_AT_decl_file through the line
-        table of its unit), joined to its directory as libdw does."""
-        idx = self.die(off).attrs.get(A_DECL_FILE)
-        if not isinstance(idx, int):
-            return None
-        i = bisect.bisect_right(self.cu_starts, off) - 1
-        top = self.die_header(self.cus[i], self.cu_first[i])
-        stmt = top.attrs.get(A_STMT_LIST)
-        if not isinstance(stmt, int):
-            return None
-        dirs, files, version = self._line_files(stmt, top.attrs.get(A_COMP_DIR))
-        i = idx if version >= 5 else idx - 1
-        if not 0 <= i < len(files):
-            return None
-        name, d = files[i]
-        if name.startswith("/"):
-            return name
-        base = dirs[d] if 0 <= d < len(dirs) else None
-        return f"{base}/{name}" if base else name
-
-    def die_header(self, cu: tuple[int, int, int, int, int, int], p: int) -> Die:
-        """The unit's top DIE at ``p`` (without walking its children)."""
-        start = cu[0]
-        table = self._abbrev_table(cu[5])
-        code, p = self._uleb(self.info, p)
-        tag, _, specs = table[code]
-        attrs: dict[int, object] = {}
-        for at, form, ic in specs:
-            attrs[at], p = self._form(form, p, cu, ic, 8)
-        return Die(start, tag, attrs)
-
-    def _line_files(self, off: int, comp_dir: object) -> tuple[list[str | None], list[tuple[str, int]], int]:
-        b = self.elf.section(".debug_line") if not hasattr(self, "_line") else self._line
+    def files(self, off: int, comp_dir: object) -> tuple[list[str | None], list[tuple[str, int]], int]:
+        """(directories, [(file name, directory index)], version) of the header
+        at ``off``; ``comp_dir``, the unit's DW_AT_comp_dir, is directory 0
+        before DWARF 5."""
+        b = self.elf.section(".debug_line") if self._line is None else self._line
         self._line = b
         e = self.e
         p = off
@@ -495,53 +293,211 @@ class Dwarf:
                 end = b.index(b"\0", p)
                 name = b[p:end].decode("utf-8", "replace")
                 p = end + 1
-                d, p = self._uleb(b, p)
-                _, p = self._uleb(b, p)
-                _, p = self._uleb(b, p)
+                d, p = uleb(b, p)
+                _, p = uleb(b, p)
+                _, p = uleb(b, p)
                 files.append((name, d))
             return dirs, files, version
-
-        def entries(p: int) -> tuple[list[dict[int, str | int]], int]:
-            nfmt = b[p]
-            p += 1
-            fmt = []
-            for _ in range(nfmt):
-                ct, p = self._uleb(b, p)
-                fm, p = self._uleb(b, p)
-                fmt.append((ct, fm))
-            n, p = self._uleb(b, p)
-            out = []
-            for _ in range(n):
-                ent: dict[int, str | int] = {}
-                for ct, fm in fmt:
-                    if fm == 0x1F or fm == 0x0E:  # line_strp, strp
-                        v, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
-                        p += osz
-                        ent[ct] = self._cstr(self.line_str if fm == 0x1F else self.str, v)
-                    elif fm == 0x08:
-                        end = b.index(b"\0", p)
-                        ent[ct] = b[p:end].decode("utf-8", "replace")
-                        p = end + 1
-                    elif fm == 0x0F:
-                        ent[ct], p = self._uleb(b, p)
-                    elif fm in (0x0B, 0x05, 0x06, 0x07, 0x1E):
-                        n_ = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x1E: 16}[fm]
-                        ent[ct] = int.from_bytes(b[p : p + n_], "little" if e == "<" else "big")
-                        p += n_
-                    elif fm == 0x09:
-                        n_, p = self._uleb(b, p)
-                        p += n_
-                    else:
-                        raise UnsupportedDumpError(f"Cannot read the line table: form {fm:#x}", self.elf.path)
-                out.append(ent)
-            return out, p
-
-        d_ents, p = entries(p)
-        f_ents, p = entries(p)
+        d_ents, p = self._entries(b, p, osz)
+        f_ents, p = self._entries(b, p, osz)
         dirs = [n if isinstance(n, str) else None for n in (x.get(1) for x in d_ents)]
         files = [(str(x.get(1, "")), int(x.get(2, 0))) for x in f_ents]
         return dirs, files, version
 
+    def _entries(self, b: bytes, p: int, osz: int) -> tuple[list[dict[int, str | int]], int]:
+        """A DWARF 5 directory or file table at ``p``: its entry format, then
+        the entries (content type -> value), and the position after it."""
+        e = self.e
+        nfmt = b[p]
+        p += 1
+        fmt = []
+        for _ in range(nfmt):
+            ct, p = uleb(b, p)
+            fm, p = uleb(b, p)
+            fmt.append((ct, fm))
+        n, p = uleb(b, p)
+        out = []
+        for _ in range(n):
+            ent: dict[int, str | int] = {}
+            for ct, fm in fmt:
+                if fm == 0x1F or fm == 0x0E:  # line_strp, strp
+                    v, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                    p += osz
+                    ent[ct] = cstr(self.line_str if fm == 0x1F else self.str, v)
+                elif fm == 0x08:
+                    end = b.index(b"\0", p)
+                    ent[ct] = b[p:end].decode("utf-8", "replace")
+                    p = end + 1
+                elif fm == 0x0F:
+                    ent[ct], p = uleb(b, p)
+                elif fm in (0x0B, 0x05, 0x06, 0x07, 0x1E):
+                    n_ = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x1E: 16}[fm]
+                    ent[ct] = int.from_bytes(b[p : p + n_], "little" if e == "<" else "big")
+                    p += n_
+                elif fm == 0x09:
+                    n_, p = uleb(b, p)
+                    p += n_
+                else:
+                    raise UnsupportedDumpError(f"Cannot read the line table: form {fm:#x}", self.elf.path)
+            out.append(ent)
+        return out, p
+
+
+class Dwarf:
+    """The DWARF of ``elf``: named types, variables and enumerators."""
+
+    def __init__(self, elf: Elf) -> None:
+        self.elf = elf
+        self.info = elf.section(".debug_info")
+        if not self.info:
+            raise NoDebugInfoError(
+                "Cannot generate VMCOREINFO: no debug information (.debug_info) in this kernel image; "
+                "use the vmlinux of the kernel's debug package", elf.path)
+        self.abbrev = elf.section(".debug_abbrev")
+        self.str = elf.section(".debug_str")
+        self.line_str = elf.section(".debug_line_str")
+        self.str_offsets = elf.section(".debug_str_offsets")
+        self.e = elf.e
+        self.abbrevs = Abbrevs(self.abbrev)
+        self.forms = Forms(elf.path, self.e, self.info, self.str, self.line_str, self.str_offsets)
+        self.lines = LineTables(elf, self.str, self.line_str)
+        # the unit index
+        self.cu_starts: list[int] = []
+        self.cus: list[Unit] = []
+        self.cu_first: list[int] = []  # offset of each unit's top DIE
+        self.types: dict[tuple[int, str], list[int]] = {}  # (tag, name) -> offsets, complete definitions first
+        self.variables: dict[str, int] = {}
+        self.enumerators: dict[str, int] = {}
+        try:
+            for cu, p in self._unit_headers():
+                self._index_unit(cu, p)
+        except (IndexError, KeyError, struct.error):
+            raise CorruptDumpError("Cannot read DWARF: .debug_info is damaged", self.elf.path) from None
+
+    # ---- the unit index --------------------------------------------------
+    def _unit_headers(self) -> Iterator[tuple[Unit, int]]:
+        """Each unit of .debug_info, with the offset of its top DIE."""
+        b, e = self.info, self.e
+        p = 0
+        while p + 11 <= len(b):
+            start = p
+            length, = struct.unpack_from(e + "I", b, p)
+            p += 4
+            osz = 4
+            if length == 0xFFFFFFFF:
+                length, = struct.unpack_from(e + "Q", b, p)
+                p += 8
+                osz = 8
+            end = p + length
+            version, = struct.unpack_from(e + "H", b, p)
+            p += 2
+            if version >= 5:
+                unit_type, asz = b[p], b[p + 1]
+                p += 2
+                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                p += osz
+                if unit_type in (2, 6):  # type / split type units: signature + type offset
+                    p += 8 + osz
+                elif unit_type in (4, 5):  # skeleton / split compile: dwo id
+                    p += 8
+            else:
+                abbrev_off, = struct.unpack_from(e + ("Q" if osz == 8 else "I"), b, p)
+                p += osz
+                asz = b[p]
+                p += 1
+            if end > len(b) or version < 2 or version > 5:
+                raise CorruptDumpError(f"Cannot read DWARF: bad unit at {start:#x}", self.elf.path)
+            yield Unit(start, end, version, asz, osz, abbrev_off), p
+            p = end
+
+    def _index_unit(self, cu: Unit, p: int) -> None:
+        """Walk the DIEs of unit ``cu`` (top DIE at ``p``), noting the named
+        types, the variables at the unit's top level and the enumerators."""
+        self.cu_starts.append(cu.start)
+        self.cus.append(cu)
+        self.cu_first.append(p)
+        table = self.abbrevs.table(cu.abbrev_off)
+        info, read, end = self.info, self.forms.read, cu.end
+        depth = 0
+        str_base = 8 if cu.version >= 5 else 0
+        enum_depth = -1
+        while p < end:
+            off = p
+            code, p = uleb(info, p)
+            if code == 0:
+                depth -= 1
+                if depth <= enum_depth:
+                    enum_depth = -1
+                continue
+            tag, children, specs = table[code]
+            attrs: dict[int, object] = {}
+            for at, form, ic in specs:
+                v, p = read(form, p, cu, ic, str_base)
+                attrs[at] = v
+            if depth == 0 and A_STR_OFFSETS_BASE in attrs:
+                str_base = int(attrs[A_STR_OFFSETS_BASE])  # type: ignore[call-overload]  # a sec_offset: an int
+            name = attrs.get(A_NAME)
+            if isinstance(name, str):
+                if tag in _INTERESTING_TOP and tag != T_VARIABLE:
+                    self.types.setdefault((tag, name), []).append(off)
+                elif tag == T_VARIABLE and depth == 1:
+                    # a definition wins over an extern declaration
+                    if A_DECL not in attrs or name not in self.variables:
+                        self.variables[name] = off
+                elif tag == T_ENUMERATOR and enum_depth >= 0:
+                    cv = attrs.get(A_CONST_VALUE)
+                    if isinstance(cv, int):
+                        self.enumerators.setdefault(name, cv)
+            if children:
+                if tag == T_ENUM and enum_depth < 0:
+                    enum_depth = depth
+                depth += 1
+
+    # ---- DIEs ------------------------------------------------------------
+    def die(self, off: int) -> Die:
+        """The DIE at ``off`` with the offsets of its children."""
+        i = bisect.bisect_right(self.cu_starts, off) - 1
+        cu = self.cus[i]
+        table = self.abbrevs.table(cu.abbrev_off)
+        str_base = 8 if cu.version >= 5 else 0
+        info, read = self.info, self.forms.read
+        p = off
+        code, p = uleb(info, p)
+        tag, children, specs = table[code]
+        attrs: dict[int, object] = {}
+        for at, form, ic in specs:
+            attrs[at], p = read(form, p, cu, ic, str_base)
+        d = Die(off, tag, attrs)
+        if children:  # walk the subtree, noting the direct children
+            depth = 0
+            while p < cu.end:
+                coff = p
+                c, p = uleb(info, p)
+                if c == 0:
+                    if depth == 0:
+                        break
+                    depth -= 1
+                    continue
+                ctag, cch, cspecs = table[c]
+                for _at, form, ic in cspecs:
+                    _, p = read(form, p, cu, ic, str_base)
+                if depth == 0:
+                    d.children.append(coff)
+                if cch:
+                    depth += 1
+        return d
+
+    def die_header(self, cu: Unit, p: int) -> Die:
+        """The unit's top DIE at ``p`` (without walking its children)."""
+        table = self.abbrevs.table(cu.abbrev_off)
+        code, p = uleb(self.info, p)
+        tag, _, specs = table[code]
+        attrs: dict[int, object] = {}
+        for at, form, ic in specs:
+            attrs[at], p = self.forms.read(form, p, cu, ic, 8)
+        return Die(cu.start, tag, attrs)
+
+    # ---- types and members -----------------------------------------------
     def _strip(self, off: int | None) -> Die | None:
         """The type at ``off`` past typedefs and qualifiers."""
         seen = 0
@@ -554,6 +510,7 @@ class Dwarf:
         return None
 
     def struct_die(self, name: str) -> Die | None:
+        """The complete definition of struct or union ``name``."""
         for tag in (T_STRUCT, T_UNION):
             for off in self.types.get((tag, name), []):
                 d = self.die(off)
@@ -583,10 +540,11 @@ class Dwarf:
 
     @staticmethod
     def _location(v: object) -> int | None:
+        """A DW_AT_data_member_location: a constant, or DW_OP_plus_uconst."""
         if isinstance(v, int):
             return v
         if isinstance(v, bytes) and v[:1] == b"\x23":  # DW_OP_plus_uconst
-            return Dwarf._uleb(v, 1)[0]
+            return uleb(v, 1)[0]
         return None
 
     def _find_member(self, d: Die, member: str, depth: int = 0) -> tuple[int, Die] | None:
@@ -654,6 +612,28 @@ class Dwarf:
         t = self.die(off).type_ref if off is not None else None
         return t is not None and self.die(t).tag == T_ARRAY
 
+    # ---- source files ----------------------------------------------------
+    def decl_file(self, off: int) -> str | None:
+        """The file a DIE was declared in (DW_AT_decl_file through the line
+        table of its unit), joined to its directory as libdw does."""
+        idx = self.die(off).attrs.get(A_DECL_FILE)
+        if not isinstance(idx, int):
+            return None
+        i = bisect.bisect_right(self.cu_starts, off) - 1
+        top = self.die_header(self.cus[i], self.cu_first[i])
+        stmt = top.attrs.get(A_STMT_LIST)
+        if not isinstance(stmt, int):
+            return None
+        dirs, files, version = self.lines.files(stmt, top.attrs.get(A_COMP_DIR))
+        i = idx if version >= 5 else idx - 1
+        if not 0 <= i < len(files):
+            return None
+        name, d = files[i]
+        if name.startswith("/"):
+            return name
+        base = dirs[d] if 0 <= d < len(dirs) else None
+        return f"{base}/{name}" if base else name
+
 
 # What makedumpfile's write_vmcoreinfo_data() writes, in its order
 SYMBOLS = ("mem_map", "vmem_map", "mem_section", "pkmap_count", "pkmap_count_next", "system_utsname", "init_uts_ns",
@@ -684,7 +664,6 @@ NUMBERS = ("NR_FREE_PAGES", "N_ONLINE", "pgtable_l5_enabled", "sme_mask", "PG_lr
            "KERNEL_IMAGE_SIZE", "HUGETLB_PAGE_DTOR")
 LEN_SRCFILE = 100  # makedumpfile's buffer for a source file name
 FOUND_ARRAY_TYPE = (1 << 63) - 2  # makedumpfile's LONG_MAX - 1
-UTS_RELEASE_OFFSET = 2 * 65  # struct new_utsname: sysname[65], nodename[65], release[65] ...
 
 
 _CACHE: dict[tuple[str, int, int, int | None], bytes] = {}  # the last images read, in this process
@@ -727,10 +706,10 @@ def _generate(vmlinux: str, page_size: int | None) -> bytes:
     if uts is None:
         raise UnsupportedDumpError("Cannot generate VMCOREINFO: no symbol init_uts_ns or system_utsname", vmlinux)
     name_off = dw.member_offset("uts_namespace", "name") if "init_uts_ns" in syms else 0
-    raw = elf.read_addr(uts + (name_off or 0) + UTS_RELEASE_OFFSET, 65)
+    raw = elf.read_addr(uts + (name_off or 0), utsname.SIZE)
     if raw is None:
         raise UnsupportedDumpError("Cannot generate VMCOREINFO: the kernel release is not in the image", vmlinux)
-    release = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    release = utsname.decode(raw)["release"]
     lines.append(f"OSRELEASE={release}")
     lines.append(f"PAGESIZE={page_size or os.sysconf('SC_PAGE_SIZE')}")
     for s in SYMBOLS:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pymakedumpfile import accel
-from pymakedumpfile.filter.classify import Cnt
+from pymakedumpfile.filter.params import Cnt
 
 pytestmark = pytest.mark.benchmark
 RIG = Path(os.environ.get("PMD_RIG_DIR", Path.home() / ".cache/pymakedumpfile/rig"))
@@ -26,8 +26,8 @@ RIG = Path(os.environ.get("PMD_RIG_DIR", Path.home() / ".cache/pymakedumpfile/ri
 def mem_map_data():  # type: ignore[no-untyped-def]
     """(struct pages, count, params, valid bitmap) from the real dump."""
     from pymakedumpfile import open_dump
-    from pymakedumpfile.filter.classify import C, build_params
     from pymakedumpfile.filter.memmap import find_mem_map
+    from pymakedumpfile.filter.params import C, build_params
 
     vm = RIG / "dumps/mem512/vmcore.elf"
     if not vm.exists():

@@ -63,7 +63,7 @@ from pymakedumpfile.core.context import Context  # noqa: E402
 from pymakedumpfile.core.errors import AddressTranslationError, DumpError, PageExcludedError  # noqa: E402
 from pymakedumpfile.core.pagemap import Bitmap  # noqa: E402
 from pymakedumpfile.core.vmcoreinfo import VmcoreInfo  # noqa: E402
-from pymakedumpfile.filter import classify as fclassify  # noqa: E402
+from pymakedumpfile.filter import params as fclassify  # noqa: E402
 from pymakedumpfile.filter.freelist import exclude_free_lists  # noqa: E402
 from pymakedumpfile.filter.memmap import MemMapRange, find_mem_map  # noqa: E402
 from pymakedumpfile.formats import flattened as flatfmt  # noqa: E402
@@ -523,7 +523,7 @@ class KnownUnsafe(OracleError):
 
 
 def target_classify(data: bytes) -> None:
-    """build_params (filter/classify.py) then accel.classify, native and
+    """build_params (filter/params.py) then accel.classify, native and
     Python twins, as filter/__init__.py calls them; the twins must agree."""
     from array import array
 

@@ -673,7 +673,7 @@ def regressions() -> dict[str, dict[str, bytes]]:
         "classify": {
             # vmcoreinfo.py: a value no kernel prints (2**100) overflowed array("q") in build_params
             "value-beyond-64-bits": cl(dict(base, **{"OFFSET(page.flags)": 1 << 100})),
-            # known issue classify-overflow (filter/classify.py): in range, but their sum is not
+            # known issue classify-overflow (filter/params.py): in range, but their sum is not
             "known-overflow-sum": cl(dict(base, **{"OFFSET(page.lru)": (1 << 63) - 1, "OFFSET(list_head.prev)": 8})),
         },
         "vmcoreinfo": {

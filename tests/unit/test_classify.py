@@ -14,7 +14,7 @@ from needs import need_native
 
 from pymakedumpfile import accel
 from pymakedumpfile.core.vmcoreinfo import VmcoreInfo
-from pymakedumpfile.filter.classify import C, Cnt, build_params
+from pymakedumpfile.filter.params import C, Cnt, build_params
 
 # VMCOREINFO of the real Debian 6.1 kernel (the rig's, 2026), the keys classification uses (the release is
 # not one of them: no test depends on which 6.1 build Debian ships)

@@ -2,7 +2,7 @@
 
 The decision chain is makedumpfile's ``__exclude_unnecessary_pages``
 (docs/formats.md §5.2), applied by ``accel.classify`` (C, or its
-pure-Python twin in :mod:`pymakedumpfile._classify_py`).  Every
+pure-Python twin in :mod:`pymakedumpfile.accel.classify_py`).  Every
 kernel-specific value is chosen here, by what VMCOREINFO holds, never by
 kernel version.
 """
