@@ -96,7 +96,7 @@ install() {
     cat > "$initdir/usr/bin/pymakedumpfile" << EOF
 #!/bin/sh
 # pymakedumpfile in the crash kernel (dracut module 99pymakedumpfile)
-exec $interp -S -E -X utf8 -c 'import sys; sys.path.insert(0, "$site"); sys.argv[0] = "pymakedumpfile"; from pymakedumpfile.cli import entry; entry()' "\$@"
+exec $interp -S -E -X utf8 -c 'import sys; sys.path.insert(0, "$site"); sys.argv[0] = "pymakedumpfile"; from pymakedumpfile.__main__ import entry; entry()' "\$@"
 EOF
     chmod 0755 "$initdir/usr/bin/pymakedumpfile"
     # where kdump's dracut_install of "core_collector pymakedumpfile" would put the host's script

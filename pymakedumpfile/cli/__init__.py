@@ -20,8 +20,9 @@ import click
 from .. import __version__, accel, codecs
 from ..core.errors import DumpError, UsageError
 from . import modes
-from .messages import ML_DEBUG, ML_REPORT, PROG, Messages
+from .messages import DEFAULT_MESSAGE_LEVEL, ML_DEBUG, ML_ERROR, ML_REPORT, PROG, Messages
 from .options import NOT_YET, Run, makedumpfile_options, parse_levels, parse_size
+from .streams import Closed, SafeStream, guard
 
 # the modes an option selects, in the order they are looked for; without one, VMCORE DUMPFILE
 MODES: list[tuple[str, Callable[[Run, modes.Options], None]]] = [
@@ -54,9 +55,12 @@ def command(**o: Any) -> None:
     \b
     pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-f] VMCORE DUMPFILE
     """
-    msg = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0) | (ML_REPORT if o["show_stats"] else 0))
+    global _MSG
+    # with -F the dump goes to standard output: messages go to standard error
+    msg = _MSG = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0) | (ML_REPORT if o["show_stats"] else 0),
+                          data_on_stdout=bool(o["flatten"]))
     if o["version"]:
-        sys.stderr.write(_version_text())
+        SafeStream("stdout").write(_version_text())
         return
     for key, opt in NOT_YET.items():
         v = o.get(key)
@@ -64,7 +68,8 @@ def command(**o: Any) -> None:
             msg.fail(f"{opt}: not supported yet")
     if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
         msg.fail(f"--work-dir {o['work_dir']}: not a directory")
-    run = Run(msg, force=o["force"], threads=o["num_threads"], ignore_read_errors=o["ignore_read_errors"])
+    run = Run(msg, force=o["force"], threads=o["num_threads"], ignore_read_errors=o["ignore_read_errors"],
+              closed=_CLOSED)
     if o["gen_vmcoreinfo"] is not None:
         modes.gen_vmcoreinfo(run, o)
         return
@@ -101,37 +106,51 @@ def command(**o: Any) -> None:
 _NO_ARGS_IS_HELP: type[Exception] | tuple[()] = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+_MSG: Messages | None = None  # the run's messages, once the options are read
+_CLOSED = Closed()  # the standard descriptors closed at start (entry() fills them)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. Errors are one line, no traceback."""
+    global _MSG
+    _MSG = None
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:
-        print(e.format_message() if hasattr(e, "format_message") else str(e), file=sys.stderr)
+        _say_error(e.format_message() if hasattr(e, "format_message") else str(e), prefix=False)
         return 1
     except click.UsageError as e:
-        print(f"{PROG}: {e.format_message()}\nTry `{PROG} --help' for more information.", file=sys.stderr)
+        _say_error(f"{e.format_message()}\nTry `{PROG} --help' for more information.")
         return 1
-    except click.exceptions.Abort:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _say_error("interrupted")
         return 1
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except DumpError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        print(f"\n{PROG} Failed.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        _say_error(str(e))
+        _messages().say(ML_ERROR, f"\n{PROG} Failed.")
         return 1
     except MemoryError:
-        print(f"{PROG}: out of memory", file=sys.stderr)
+        _say_error("out of memory")
         return 1
     return 0
 
 
+def _messages() -> Messages:
+    return _MSG if _MSG is not None else Messages(DEFAULT_MESSAGE_LEVEL)
+
+
+def _say_error(text: str, prefix: bool = True) -> None:
+    """An error on standard error, whatever the message level (as before the options are read)."""
+    SafeStream("stderr").write((f"{PROG}: " if prefix else "") + text + "\n")
+
+
 def entry() -> None:
+    global _CLOSED
     from .. import accel
 
+    _CLOSED = guard()  # before any file is opened
     accel.tune_malloc()  # before any worker thread: flat memory over long runs
     sys.exit(main())
 

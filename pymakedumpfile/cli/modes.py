@@ -15,6 +15,7 @@ from ..output.interrupt import stop_on_signals
 from .messages import ML_COMMON, ML_DEBUG, PROG
 from .options import Run
 from .report import finish_unreadable, print_report, print_vtop, report_unreadable
+from .streams import SafeStream
 
 Options = dict[str, Any]  # click's keyword arguments, by the names in options.OPTIONS
 
@@ -81,10 +82,9 @@ def mem_usage(run: Run, o: Options) -> None:
     if o["as_json"]:
         import json
 
-        sys.stdout.write(json.dumps(u.as_dict(), indent=1) + "\n")
+        SafeStream("stdout").write(json.dumps(u.as_dict(), indent=1) + "\n")
     elif msg.level & ML_COMMON:
-        sys.stdout.write(u.table())
-    sys.stdout.flush()
+        SafeStream("stdout").write(u.table())
 
 
 def info(run: Run, o: Options) -> None:
@@ -98,9 +98,9 @@ def info(run: Run, o: Options) -> None:
     if o["as_json"]:
         import json
 
-        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        SafeStream("stdout").write(json.dumps(report, indent=1) + "\n")
     else:
-        sys.stdout.write(format_text(report))
+        SafeStream("stdout").write(format_text(report))
 
 
 def rearrange(run: Run, o: Options) -> None:
@@ -181,6 +181,8 @@ def flatten(run: Run, o: Options) -> None:
     """-F VMCORE: the dump as a flattened stream on stdout."""
     if len(o["args"]) != 1:
         run.msg.fail("-F takes VMCORE only: the dump goes to standard output.")
+    if run.closed.stdout:
+        run.msg.fail("-F: standard output is closed: there is nowhere to write the dump")
     if o["check_params"]:
         return
     _convert(run, o["args"][0], None, o, vtop=None, force=False)

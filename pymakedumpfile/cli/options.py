@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from .messages import DEFAULT_MESSAGE_LEVEL, Messages
+from .streams import Closed
 
 # Options makedumpfile has that later work will implement: accepted by the
 # parser, refused at run time with "not supported yet".
@@ -147,6 +148,7 @@ class Run:
     vmcoreinfo: bytes | None = None  # -i
     vmlinux: str | None = None  # -x
     ignore_read_errors: bool = False  # --ignore-read-errors
+    closed: Closed = Closed()  # standard descriptors closed at start
 
     def open_input(self, paths: Any) -> Any:
         """Open the input dump, with the -i VMCOREINFO and -x VMLINUX if given."""
