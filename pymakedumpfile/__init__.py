@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         DumpError,
         PageExcludedError,
         ReadError,
+        ReleaseMismatchError,
         TruncatedDumpError,
         UnsupportedDumpError,
     )
@@ -33,6 +34,7 @@ _WHERE = {
     "DumpError": "core.errors",
     "PageExcludedError": "core.errors",
     "ReadError": "core.errors",
+    "ReleaseMismatchError": "core.errors",
     "TruncatedDumpError": "core.errors",
     "UnsupportedDumpError": "core.errors",
     "open_dump": "input",
@@ -58,6 +60,7 @@ __all__ = [
     "DumpError",
     "PageExcludedError",
     "ReadError",
+    "ReleaseMismatchError",
     "TruncatedDumpError",
     "UnsupportedDumpError",
     "__version__",

@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DumpError as e:
         _say_error(str(e))
         _messages().say(ML_ERROR, f"\n{PROG} Failed.")
-        return 1
+        return int(getattr(e, "exit_code", 1))  # 2: a VMCOREINFO of another release (makedumpfile's)
     except MemoryError:
         _say_error("out of memory")
         return 1

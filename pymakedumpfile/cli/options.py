@@ -151,7 +151,8 @@ class Run:
     closed: Closed = Closed()  # standard descriptors closed at start
 
     def open_input(self, paths: Any) -> Any:
-        """Open the input dump, with the -i VMCOREINFO and -x VMLINUX if given."""
+        """Open the input dump, with the -i VMCOREINFO (applied as makedumpfile does) and -x
+        VMLINUX if given."""
         from ..input import open_dump
 
-        return open_dump(paths, vmcoreinfo=self.vmcoreinfo, vmlinux=self.vmlinux)
+        return open_dump(paths, vmcoreinfo=self.vmcoreinfo, vmlinux=self.vmlinux, merge=True)

@@ -44,6 +44,13 @@ class UnsupportedDumpError(DumpError):
     """Not a format we read, or a feature of it we do not implement."""
 
 
+class ReleaseMismatchError(UnsupportedDumpError):
+    """A VMCOREINFO or kernel image given by the user is of another kernel release than the
+    dump (makedumpfile exits 2 for it, its WRONG_RELEASE)."""
+
+    exit_code = 2
+
+
 class PageExcludedError(DumpError):
     """The page is not stored in the dump (filtered out, or a hole)."""
 

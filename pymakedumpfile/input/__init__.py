@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Protocol, Union
 
 from ..core.context import Context
-from ..core.errors import DumpError, UnsupportedDumpError, UsageError
+from ..core.errors import DumpError, ReleaseMismatchError, UnsupportedDumpError, UsageError
+from ..core.vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .elf import ElfReader
 from .kdump import KdumpReader
@@ -53,52 +54,69 @@ def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
 
 
 def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes | None = None,
-              vmlinux: str | None = None) -> Context:
+              vmlinux: str | None = None, merge: bool = False) -> Context:
     """Open a dump as an input :class:`~pymakedumpfile.context.Context`.
 
     :param paths: a file name or an open file descriptor; or several file
         names, the parts of a split dump in any order.
-    :param vmcoreinfo: VMCOREINFO text to use in place of the dump's own
-        (makedumpfile's ``-i``).
+    :param vmcoreinfo: VMCOREINFO text to use in place of the dump's own.
+    :param merge: take ``vmcoreinfo`` as makedumpfile's ``-i`` does (:func:`merge_vmcoreinfo`):
+        its symbols moved by the dump's KASLR offset, the lines it lacks from the dump's own.
     :param vmlinux: a kernel image with DWARF (``-x``): what VMCOREINFO lacks
         is taken from it (symbols moved by the dump's KERNELOFFSET); what it
         has is kept.  The image must be of the dump's kernel.
+    :raises ReleaseMismatchError: ``vmcoreinfo`` or ``vmlinux`` is of another kernel release.
     """
     ctx = _open(paths)
-    if vmlinux is not None:
-        try:
+    try:
+        if vmcoreinfo is not None and merge:
+            vmcoreinfo = merge_vmcoreinfo(vmcoreinfo, ctx.reader.vmcoreinfo)
+        if vmlinux is not None:
             vmcoreinfo = _fill_from_vmlinux(vmcoreinfo if vmcoreinfo is not None else ctx.reader.vmcoreinfo.raw,
                                             vmlinux, ctx.attr.get("linux.uts.release"))
-        except BaseException:
-            ctx.close()
-            raise
-    if vmcoreinfo is not None:
-        from ..core.vmcoreinfo import VmcoreInfo
-
-        vi = VmcoreInfo(vmcoreinfo)
-        if not vi.osrelease:
-            ctx.close()
-            raise UnsupportedDumpError("Cannot use this VMCOREINFO: it has no OSRELEASE line")
-        release = ctx.attr.get("linux.uts.release")
-        if release and release != vi.osrelease:
-            ctx.close()
-            raise UnsupportedDumpError(
-                f"Cannot use this VMCOREINFO: it is for {vi.osrelease}, the dump is of {release}", ctx.name
-            )
-        ctx.reader.use_vmcoreinfo(vmcoreinfo)
-        ctx = Context(ctx.reader)  # attributes anew from the VMCOREINFO given
+        if vmcoreinfo is not None:
+            vi = VmcoreInfo(vmcoreinfo)
+            if not vi.osrelease:
+                raise UnsupportedDumpError("Cannot use this VMCOREINFO: it has no OSRELEASE line")
+            release = ctx.attr.get("linux.uts.release")
+            if release and release != vi.osrelease:
+                raise ReleaseMismatchError(
+                    f"Cannot use this VMCOREINFO: it is for {vi.osrelease}, the dump is of {release}", ctx.name)
+            ctx.reader.use_vmcoreinfo(vmcoreinfo)
+            ctx = Context(ctx.reader)  # attributes anew from the VMCOREINFO given
+    except BaseException:
+        ctx.close()
+        raise
     return ctx
 
 
+def merge_vmcoreinfo(given: bytes, own: VmcoreInfo) -> bytes:
+    """makedumpfile's ``-i``: the VMCOREINFO of a file (as ``-g`` writes it from the kernel
+    image) applied to a dump.  The image's symbols are link-time addresses: each SYMBOL is
+    moved by the KASLR offset of the dump's own VMCOREINFO (its KERNELOFFSET).  A text that
+    has a KERNELOFFSET line of its own (a copy of a dump's VMCOREINFO) is already moved and is
+    taken as it is (makedumpfile would move it twice).  The lines the text lacks come from the
+    dump's own VMCOREINFO; where both have a line, the text's wins."""
+    mine = VmcoreInfo(given)
+    shift = 0 if "KERNELOFFSET" in mine.lines else (own.get_int("KERNELOFFSET") or 0)
+    out = []
+    for line in given.split(b"\0", 1)[0].decode("ascii", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if shift and sep and key in (f"SYMBOL({n})" for n in mine.SYMBOL):
+            line = f"{key}={(int(value, 16) + shift) % (1 << 64):x}"
+        out.append(line)
+    out += [f"{k}={v}" for k, v in own.lines.items() if k not in mine.lines]
+    return ("\n".join(out) + "\n").encode()
+
+
 def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
-    from ..core.vmcoreinfo import VmcoreInfo
     from .dwarf import generate_vmcoreinfo
 
     have = VmcoreInfo(raw)
     gen = VmcoreInfo(generate_vmcoreinfo(vmlinux))
     want = have.osrelease or release
     if want and gen.osrelease != want:
-        raise UnsupportedDumpError(f"Cannot use this kernel image: it is {gen.osrelease}, the dump is of {want}",
+        raise ReleaseMismatchError(f"Cannot use this kernel image: it is {gen.osrelease}, the dump is of {want}",
                                    vmlinux)
     shift = int(have.lines.get("KERNELOFFSET", "0"), 16)
     extra = []
