@@ -21,7 +21,7 @@ from .. import __version__, accel, codecs
 from ..core.errors import DumpError, UsageError
 from . import modes
 from .messages import DEFAULT_MESSAGE_LEVEL, ML_DEBUG, ML_ERROR, ML_REPORT, PROG, Messages
-from .options import NOT_YET, Run, makedumpfile_options, parse_levels, parse_size
+from .options import NOT_YET, Run, c_atoi, inexact_levels, makedumpfile_options, parse_levels, parse_size
 from .streams import Closed, SafeStream, guard
 
 # the modes an option selects, in the order they are looked for; without one, VMCORE DUMPFILE
@@ -56,9 +56,14 @@ def command(**o: Any) -> None:
     pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-f] VMCORE DUMPFILE
     """
     global _MSG
+    level, exact = c_atoi(o["message_level"])
     # with -F the dump goes to standard output: messages go to standard error
-    msg = _MSG = Messages(o["message_level"] | (ML_DEBUG if o["debug"] else 0) | (ML_REPORT if o["show_stats"] else 0),
-                          data_on_stdout=bool(o["flatten"]))
+    msg = _MSG = Messages(DEFAULT_MESSAGE_LEVEL, data_on_stdout=bool(o["flatten"]))
+    if not 0 <= level <= 31:
+        msg.fail(f"Message_level({level}) is invalid.")
+    if not exact:
+        msg.warn(f"--message-level {o['message_level']}: read as {level}, as makedumpfile reads it")
+    msg.level = level | (ML_DEBUG if o["debug"] else 0) | (ML_REPORT if o["show_stats"] else 0)
     if o["version"]:
         SafeStream("stdout").write(_version_text())
         return
@@ -68,6 +73,7 @@ def command(**o: Any) -> None:
             msg.fail(f"{opt}: not supported yet")
     if o["work_dir"] is not None and not os.path.isdir(o["work_dir"]):
         msg.fail(f"--work-dir {o['work_dir']}: not a directory")
+    numbers(msg, o)
     run = Run(msg, force=o["force"], threads=o["num_threads"], ignore_read_errors=o["ignore_read_errors"],
               closed=_CLOSED)
     if o["gen_vmcoreinfo"] is not None:
@@ -82,14 +88,17 @@ def command(**o: Any) -> None:
             msg.fail(f"{o['vmcoreinfo_in']}: Cannot read the VMCOREINFO file: {e.strerror}")
     o["limit_bytes"] = None
     if o["limit"] is not None:
-        o["limit_bytes"] = parse_size(o["limit"])
-        if o["limit_bytes"] is None:
-            msg.fail(f"-L {o['limit']}: not a size (a number with an optional K, M or G)")
+        limit = parse_size(o["limit"])
+        if limit is None:
+            msg.fail(f"Limit size({o['limit']}) is invalid.")
+        o["limit_bytes"] = None if limit == -1 else limit  # -1: no limit, as makedumpfile
     # a list (-d 11,31) names levels to retry with when the output does not
     # fit (-L, a full disk); until then the first level is the one used
     levels = parse_levels(o["dump_level"])
     if isinstance(levels, str):
         msg.fail(f"Dump_level({levels}) is invalid.")
+    for item in inexact_levels(o["dump_level"]):
+        msg.warn(f"-d {item}: read as {c_atoi(item)[0]}, as makedumpfile reads it")
     o["levels"] = levels
     if o["elf"] and o["comp"]:
         msg.fail("-E cannot be combined with -c, -l, -p or -z (ELF pages are not compressed).")
@@ -100,6 +109,25 @@ def command(**o: Any) -> None:
             mode(run, o)
             return
     modes.convert(run, o)
+
+
+def numbers(msg: Messages, o: modes.Options) -> None:
+    """-b, --num-threads, --cyclic-buffer and --splitblock-size read with C's atoi, as makedumpfile
+    reads them (no error: a value that is not a plain number is said in a warning)."""
+    for key, opt in (("block_order", "-b"), ("num_threads", "--num-threads"), ("cyclic_buffer", "--cyclic-buffer"),
+                     ("splitblock_size", "--splitblock-size")):
+        if o[key] is None:
+            continue
+        value, exact = c_atoi(o[key])
+        if not exact:
+            msg.warn(f"{opt} {o[key]}: read as {value}, as makedumpfile reads it")
+        o[key] = value
+    if o["num_threads"] is not None and o["num_threads"] <= 0:
+        o["num_threads"] = None  # makedumpfile: 0 is no worker threads; ours: the default (all CPUs)
+    if o["block_order"] is not None and not 0 <= o["block_order"] <= 20:
+        msg.warn(f"-b {o['block_order']}: ignored (we write in 4 MiB blocks whatever the order)")
+    if o["splitblock_size"] is not None and o["splitblock_size"] <= 0:
+        o["splitblock_size"] = None  # makedumpfile: 0 is the default, 1 GiB
 
 
 # click 8.2+ raises this for a bare command line; older releases (Python 3.9's) have no such class

@@ -41,6 +41,11 @@ class Messages:
         if self.level & ML_ERROR:
             self.err.write(f"{PROG}: {text}\n")
 
+    def warn(self, text: str) -> None:
+        """Something we did as makedumpfile does, though it may not be what was meant."""
+        if self.level & ML_ERROR:
+            self.err.write(f"{PROG}: warning: {text}\n")
+
     def fail(self, text: str, code: int = 1) -> NoReturn:
         """The error, makedumpfile's closing line, exit status ``code``."""
         self.error(text)

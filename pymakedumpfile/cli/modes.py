@@ -30,7 +30,7 @@ def gen_vmcoreinfo(run: Run, o: Options) -> None:
         return
     from ..tools.vmcoreinfo import write_vmcoreinfo
 
-    write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"], force=run.force)
+    write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"])
     run.msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
 
 
@@ -170,7 +170,7 @@ def split(run: Run, o: Options) -> None:
     unreadable = report_unreadable(run, vmcore, [*results, w.attr["filter.stats"]])
     bad = [(f, r) for f, r in zip(dumpfiles, results) if r.incomplete]
     for f, r in bad:
-        msg.error(f"{f}: the dump is incomplete: {r.reason}")
+        msg.error(f"{f}: the dump is incomplete: {r.reason}{kept(f, r.path)}")
     if bad:
         sys.exit(1)
     finish_unreadable(run, ", ".join(dumpfiles), unreadable)
@@ -224,6 +224,13 @@ def convert(run: Run, o: Options) -> None:
     _convert(run, vmcore, dumpfile, o, vtop=vtop, force=run.force)
 
 
+def kept(dumpfile: str | None, where: str) -> str:
+    """What to add when an incomplete dump did not replace the file it was to replace."""
+    if dumpfile is None or not where or where == dumpfile:
+        return ""
+    return f"; the previous {dumpfile} is kept, the incomplete new dump is {where}"
+
+
 def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: int | None, force: bool) -> None:
     """VMCORE to DUMPFILE (or, with ``dumpfile`` None, a flattened stream on
     stdout).  With several levels, a dump that does not fit is made again at
@@ -261,9 +268,9 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
                 break
             if i + 1 < len(levels) and dumpfile is not None and not res.reason.startswith("interrupted"):
                 msg.say(ML_COMMON, f"The dump did not fit ({res.reason}); retrying with dump level {levels[i + 1]}.")
-                os.unlink(dumpfile)  # our own incomplete file: its space is needed for the retry
+                os.unlink(res.path)  # our own incomplete file: its space is needed for the retry
                 continue
-            msg.fail(f"{dumpfile or '<stdout>'}: the dump is incomplete: {res.reason}")
+            msg.fail(f"{dumpfile or '<stdout>'}: the dump is incomplete: {res.reason}{kept(dumpfile, res.path)}")
     finally:
         src.close()
     msg.say(ML_DEBUG, f"elapsed {time.monotonic() - t0:.2f} s")

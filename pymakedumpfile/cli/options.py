@@ -3,6 +3,7 @@ the settings every mode shares (:class:`Run`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -48,17 +49,17 @@ OPTIONS = [
                  help="Use this VMCOREINFO file (as makedumpfile -g writes) in place of the dump's own."),
     click.option("-g", "gen_vmcoreinfo", metavar="VMCOREINFO",
                  help="Write the VMCOREINFO of -x VMLINUX to this file, as makedumpfile -g does."),
-    click.option("-b", "block_order", type=click.IntRange(0, 20), metavar="ORDER",
+    click.option("-b", "block_order", metavar="ORDER",
                  help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks."),
     click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]"),
     click.option("-X", "exclude_xen_dom", is_flag=True, help="Exclude Xen domain user pages. [not supported yet]"),
     click.option("-D", "debug", is_flag=True, help="Print debugging messages."),
     click.option("-v", "version", is_flag=True, help="Print the version and the codecs available."),
-    click.option("--message-level", "message_level", type=click.IntRange(0, 31), default=DEFAULT_MESSAGE_LEVEL,
+    click.option("--message-level", "message_level", default=str(DEFAULT_MESSAGE_LEVEL), metavar="ML",
                  show_default=True, help="Bits: 1 progress, 2 common, 4 error, 8 debug, 16 report."),
     click.option("--check-params", "check_params", is_flag=True, help="Only check the options and arguments."),
     click.option("--dry-run", "dry_run", is_flag=True, help="Do everything but write the dump file."),
-    click.option("--num-threads", "num_threads", type=click.IntRange(1, 1024),
+    click.option("--num-threads", "num_threads", metavar="THREADNUM",
                  help="Threads compressing pages (default: the CPUs available)."),
     click.option("--info", "info", is_flag=True,
                  help="Describe DUMPFILE (format, header, kernel, pages per category) and exit."),
@@ -69,9 +70,9 @@ OPTIONS = [
                  help="VMCORE DUMPFILE1 DUMPFILE2...: split the dump over several files, written in parallel."),
     click.option("--reassemble", "reassemble", is_flag=True,
                  help="DUMPFILE1 DUMPFILE2... DUMPFILE: join a split dump into one file."),
-    click.option("--splitblock-size", "splitblock_size", type=click.IntRange(1), metavar="KB",
+    click.option("--splitblock-size", "splitblock_size", metavar="KB",
                  help="Granularity of --split, in KB (default 1 GiB)."),
-    click.option("--cyclic-buffer", "cyclic_buffer", type=click.IntRange(1), metavar="KB",
+    click.option("--cyclic-buffer", "cyclic_buffer", metavar="KB",
                  help="makedumpfile's bitmap buffer per cycle; accepted, our bitmaps are one bit per page in memory."),
     click.option("--work-dir", "work_dir", metavar="DIR",
                  help="makedumpfile's place for bitmap files; accepted, we keep bitmaps in memory (DIR must exist)."),
@@ -113,28 +114,55 @@ def makedumpfile_options(f: F) -> F:
     return f
 
 
+def c_atoi(text: str) -> tuple[int, bool]:
+    """C's ``atoi``, as makedumpfile reads most numbers: leading blanks, a sign, the digits up
+    to the first other character; no digit gives 0.  Also says whether the text was exactly a
+    decimal number (when not, the user may have meant something else: worth a warning)."""
+    t = text.lstrip(" \t\n\v\f\r")
+    i = 1 if t[:1] in ("+", "-") else 0
+    j = i
+    while j < len(t) and t[j].isdigit() and t[j].isascii():
+        j += 1
+    value = int(t[:j]) if j > i else 0
+    return value, j > i and j == len(t)
+
+
 def parse_size(text: str) -> int | None:
-    """makedumpfile's -L SIZE: bytes, or with a K, M or G suffix."""
+    """makedumpfile's -L SIZE (its ``memparse``): a C number (decimal, 0x hex, leading-0 octal)
+    and at most one suffix K, M, G, T, P or E in either case.  0 and anything else are invalid
+    (None); -1 means no limit (returned as -1)."""
     t = text.strip()
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:].upper(), 1)
-    if mult != 1:
-        t = t[:-1]
-    if not t.isdigit() or int(t) == 0:
+    m = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)", t)
+    if m is None:
         return None
-    return int(t) * mult
+    sign, digits, suffix = m.groups()
+    base = 16 if digits[:2].lower() == "0x" else 8 if digits.startswith("0") and len(digits) > 1 else 10
+    value = int(digits, base) << (10 * (" KMGTPE".index(suffix.upper()) if suffix else 0))
+    if sign == "-":
+        value = -value
+    if value == -1:
+        return -1
+    value %= 1 << 64  # strtoull wraps a negative number
+    return value or None
 
 
 def parse_levels(text: str) -> list[int] | str:
-    """-d DL[,DL...]: the levels, or the text to name in the error (all of it when a part is not
-    a number, else the first level out of 0-31)."""
-    try:
-        levels = [int(x) for x in text.split(",")]
-    except ValueError:
+    """-d DL[,DL...] as makedumpfile reads it: each comma-separated item by ``atoi`` (so "abc"
+    and "0x1f" are 0), empty items skipped.  The levels, or the text to name in the error: the
+    first level out of 0-31, or all of it when there are more than 32 items."""
+    items = [x for x in text.split(",") if x]
+    if len(items) > 32:
         return text
+    levels = [c_atoi(x)[0] for x in items] or [0]
     for lv in levels:
         if not 0 <= lv <= 31:
             return str(lv)
     return levels
+
+
+def inexact_levels(text: str) -> list[str]:
+    """The items of -d that were not plain decimal numbers (read as makedumpfile reads them)."""
+    return [x for x in text.split(",") if x and not c_atoi(x)[1]]
 
 
 @dataclass

@@ -67,7 +67,7 @@ def write_dump(
     ok = False
     try:
         res = writer(ctx, target, threads=threads, progress=progress)
-        target.finish()
+        res.path = target.finish(complete=not res.incomplete)
         ok = True
         return res
     finally:
@@ -232,8 +232,8 @@ def write_split(
         if unreadable:  # each part cleared its own pages; the bitmaps must agree
             for t in targets:
                 exclude_in_bitmap2(ctx, t, [p for p, _ in unreadable], unreadable)
-        for t in targets:
-            t.finish()
+        for t, r in zip(targets, results):
+            r.path = t.finish(complete=not r.incomplete)
         ok = True
         return results
     finally:

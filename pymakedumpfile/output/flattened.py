@@ -68,7 +68,7 @@ class FlatTarget:
             offset += n
         self.written = max(self.written, offset)
 
-    def finish(self) -> None:
+    def finish(self, complete: bool = True) -> str:
         self._emit(flat.END_MARKER)
         try:
             self.out.flush()
@@ -77,6 +77,7 @@ class FlatTarget:
                 self.stream.flush()
         except OSError as e:
             raise OutputError(f"Cannot write the flattened stream: {e.strerror}", self.path) from e
+        return self.path
 
     def abort(self) -> None:
         try:

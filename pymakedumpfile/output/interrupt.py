@@ -2,13 +2,18 @@
 
 The handlers only set a flag; the writers look at it between blocks, finish
 the block they are writing, mark the dump incomplete and return, so that
-what was saved stays readable.  A second signal ends the process at once.
+what was saved stays readable.  A second signal ends the process at once: the
+temporary files registered with :func:`on_hard_stop` are removed first (an old
+dump being replaced stays), one line says so, and the exit status is 128 plus
+the signal's number, as a process killed by it.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -16,13 +21,35 @@ from ..core.errors import WriteInterrupted
 
 _stop = threading.Event()
 _signame = ""
+_cleanups: list[Callable[[], str]] = []
+
+
+def on_hard_stop(fn: Callable[[], str]) -> None:
+    """Call ``fn`` if a second signal stops the process at once; it returns what it did."""
+    _cleanups.append(fn)
+
+
+def forget_hard_stop(fn: Callable[[], str]) -> None:
+    if fn in _cleanups:
+        _cleanups.remove(fn)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     global _signame
     if _stop.is_set():  # asked twice: do not wait
-        signal.signal(signum, signal.SIG_DFL)
-        signal.raise_signal(signum)
+        said = []
+        for fn in list(_cleanups):
+            try:
+                said.append(fn())
+            except Exception:  # noqa: BLE001, S110 - stopping now whatever happens
+                pass
+        text = "; ".join(x for x in said if x)
+        try:
+            os.write(2, f"pymakedumpfile: {signal.Signals(signum).name} twice: stopped at once"
+                        f"{'; ' + text if text else ''}\n".encode())
+        except OSError:
+            pass
+        os._exit(128 + signum)
     _signame = signal.Signals(signum).name
     _stop.set()
 

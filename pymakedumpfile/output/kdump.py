@@ -52,6 +52,8 @@ class WriteResult:
     bytes_written: int = 0
     incomplete: bool = False
     reason: str = ""
+    #: where the output is (an incomplete dump that would have replaced a file is put beside it)
+    path: str = ""
     unreadable: list[tuple[int, str]] = field(default_factory=list)
 
 

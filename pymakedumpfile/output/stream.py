@@ -61,13 +61,13 @@ class CompressedFileTarget:
         self._w.write(data)
         self.written = offset + len(data)
 
-    def finish(self) -> None:
+    def finish(self, complete: bool = True) -> str:
         """End the stream, then put the file in place."""
         self._w.close()
         self._sink.flush()
         self._sink.close()
         self.base.written = self.written
-        self.base.finish()
+        return self.base.finish(complete)
 
     def remove(self) -> None:
         self.base.remove()

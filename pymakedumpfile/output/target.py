@@ -14,6 +14,7 @@ import stat
 from typing import Protocol
 
 from ..core.errors import OutOfSpaceError, OutputError
+from . import interrupt
 
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -25,7 +26,10 @@ _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | g
 def check_target(path: str, force: bool) -> bool:
     """Raise :class:`OutputError` unless a dump may be written to ``path``.
 
-    :returns: True if an existing file will be replaced.
+    As makedumpfile: an existing file only with ``force``, and only one the user may write.
+    We also never follow a symbolic link.
+
+    :returns: True if an existing file will be replaced or written over.
     """
     try:
         st = os.lstat(path)
@@ -37,9 +41,25 @@ def check_target(path: str, force: bool) -> bool:
         raise OutputError("Cannot create dump file: it is a symbolic link (refusing to follow it)", path)
     if not force:
         raise OutputError("Cannot create dump file: it exists (use -f to overwrite)", path)
-    if not stat.S_ISREG(st.st_mode):
-        raise OutputError("Cannot overwrite: not a regular file", path)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise OutputError("Cannot overwrite: not a regular file or a device", path)
+    if not os.access(path, os.W_OK):
+        raise OutputError("Cannot overwrite: Permission denied", path)
     return True
+
+
+def is_device(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+def beside(path: str) -> str:
+    """Where an incomplete dump goes when it must not replace a complete one at ``path``."""
+    name = f"{path}.incomplete"
+    return name if not os.path.lexists(name) else f"{name}-{os.getpid()}"
 
 
 class WriteTarget(Protocol):
@@ -58,8 +78,9 @@ class WriteTarget(Protocol):
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int, *, patch: bool = False) -> None: ...
 
-    def finish(self) -> None:
-        """Flush and put the output in place."""
+    def finish(self, complete: bool = True) -> str:
+        """Flush and put the output in place; returns where it is (an incomplete dump does not
+        replace an existing file)."""
 
     def remove(self) -> None:
         """Abort: delete what this run created (never a file it was to replace)."""
@@ -78,13 +99,34 @@ class Target:
         self.written = 0
         self.limit = limit
         self._unflushed = 0  # bytes written since writeback was last started
+        self.where = path  # where the output is once finished
+        self.device = False
+        old: os.stat_result | None = None
         if check_target(path, force):
+            if is_device(path):  # /dev/null, a dump partition: written in place, as makedumpfile does
+                self.device = True
+                try:
+                    self.fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError as e:
+                    raise OutputError(f"Cannot open the device: {e.strerror}", path) from None
+                return
+            # a regular file is replaced once the new dump is complete, keeping its mode and owner
+            old = os.stat(path)
             d, base = os.path.split(path)
             self.tmp = os.path.join(d, f".{base}.pymakedumpfile-{os.getpid()}")
         try:
             self.fd = os.open(self.tmp or path, _FLAGS, 0o600)
         except OSError as e:
             raise OutputError(f"Cannot create dump file: {e.strerror}", path) from None
+        if self.tmp:
+            interrupt.on_hard_stop(self._hard_stop)
+        if old is not None:
+            try:
+                os.fchmod(self.fd, stat.S_IMODE(old.st_mode))
+                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                    os.fchown(self.fd, old.st_uid, old.st_gid)
+            except OSError:
+                pass  # not allowed to give it away: the new file is the user's, mode kept
 
     def room(self, offset: int) -> int | None:
         """Bytes that may still be written from ``offset`` under the limit."""
@@ -140,8 +182,9 @@ class Target:
                 raise OutOfSpaceError(f"Cannot allocate {size} bytes at {offset:#x}: {e.strerror}", self.path) from e
             # not supported by this filesystem: the writes will allocate
 
-    def finish(self) -> None:
-        """Flush, close and put the file in place."""
+    def finish(self, complete: bool = True) -> str:
+        """Flush, close and put the file in place; returns where it is.  An incomplete dump
+        never replaces a file: the old one is kept and the new one goes :func:`beside` it."""
         try:
             os.fsync(self.fd)
         except OSError as e:
@@ -150,8 +193,21 @@ class Target:
         os.close(self.fd)
         self.fd = -1
         if self.tmp:
-            os.replace(self.tmp, self.path)
+            self.where = self.path if complete else beside(self.path)
+            os.replace(self.tmp, self.where)
             self.tmp = None
+            interrupt.forget_hard_stop(self._hard_stop)
+        return self.where
+
+    def _hard_stop(self) -> str:
+        """A second signal: remove the temporary file (the old dump stays); say what is left."""
+        if self.tmp:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            return f"{self.path}: the previous dump is kept, the new one was removed"
+        return ""
 
     def abort(self) -> None:
         """Close; remove a temporary file (a new file is left for the caller)."""
@@ -164,13 +220,14 @@ class Target:
             except OSError:
                 pass
             self.tmp = None
+            interrupt.forget_hard_stop(self._hard_stop)
 
     def remove(self) -> None:
         """Abort and delete the file this run created (never a file it was
         to replace: that one is untouched until :meth:`finish`)."""
         replacing = self.tmp is not None
         self.abort()
-        if replacing:
+        if replacing or self.device:
             return
         try:
             os.unlink(self.path)

@@ -4,11 +4,13 @@ written to a file that -i (ours or makedumpfile's) reads back."""
 from __future__ import annotations
 
 from ..input.dwarf import generate_vmcoreinfo
-from ..output.target import check_target, write_file
+from ..output.target import write_file
 
 
-def write_vmcoreinfo(vmlinux: str, path: str, *, force: bool = False) -> int:
-    """Write the VMCOREINFO of ``vmlinux`` to ``path`` (refused before any work if ``path``
-    exists and ``force`` is not set); returns the bytes written."""
-    check_target(path, force)
-    return write_file(path, generate_vmcoreinfo(vmlinux), force=force)
+def write_vmcoreinfo(vmlinux: str, path: str) -> int:
+    """Write the VMCOREINFO of ``vmlinux`` to ``path``; returns the bytes written.  As
+    makedumpfile's -g, an existing file is overwritten without -f; unlike it, the file is
+    written only once the VMCOREINFO is made (an image that cannot be read leaves it as it
+    was), and never through a symbolic link."""
+    data = generate_vmcoreinfo(vmlinux)
+    return write_file(path, data, force=True)

@@ -61,9 +61,20 @@ def test_cli_g_and_x(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert out.read_bytes() == generate_vmcoreinfo(str(vmlinux))
     assert (out.stat().st_mode & 0o777) == 0o600
+    # an existing file is overwritten without -f, as makedumpfile's -g does (issue 15, point 8)
+    out.write_bytes(b"old")
     again = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-g", str(out), "-x", str(vmlinux)],
                            capture_output=True, text=True, cwd=REPO)
-    assert again.returncode == 1 and "-f" in again.stderr  # not overwritten without -f
+    assert again.returncode == 0 and out.read_bytes() == generate_vmcoreinfo(str(vmlinux)), again.stderr
+    mdf = need_tool("makedumpfile")
+    theirs = tmp_path / "theirs"
+    theirs.write_bytes(b"old")
+    assert subprocess.run([mdf, "-g", str(theirs), "-x", str(vmlinux)], capture_output=True).returncode == 0
+    assert theirs.read_bytes() != b"old"
+    # an image that cannot be read leaves the file as it was (makedumpfile leaves it empty)
+    bad = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-g", str(out), "-x", "/bin/true"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 1 and out.read_bytes() == generate_vmcoreinfo(str(vmlinux))
 
 
 def test_no_debug_info_is_one_line(tmp_path: Path) -> None:
@@ -93,7 +104,7 @@ def test_x_uses_the_images_vmcoreinfo(tmp_path: Path) -> None:
               notes=prstatus_note("x86_64") + make_note(b"VMCOREINFO", 0, vmcoreinfo_text(kb.vmcoreinfo)))
     p = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-d", "31", "-x", str(vmlinux), str(dump),
                         str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "it is 6.1.0-dwarf-test, the dump is of 5.15.0-synthetic" in p.stderr, p.stderr
     assert not (tmp_path / "out").exists()
 

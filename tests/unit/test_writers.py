@@ -809,6 +809,7 @@ def test_output_existing_refused_without_force(tmp_path: Path, small_input: Inpu
 def test_output_force_replaces_at_the_end(tmp_path: Path, small_input: Input, fmt: str) -> None:
     out = tmp_path / "dump"
     out.write_bytes(b"precious")
+    out.chmod(0o640)
     ino = os.stat(out).st_ino
     mid_write: list[tuple[bytes, list[str]]] = []
 
@@ -832,7 +833,8 @@ def test_output_force_replaces_at_the_end(tmp_path: Path, small_input: Input, fm
     ref.parent.mkdir()
     write_ours(small_input.path, ref, fmt=fmt, level=1)
     assert out.read_bytes() == ref.read_bytes()
-    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640  # the replaced file's mode is kept, as makedumpfile's O_TRUNC
+    assert stat.S_IMODE(os.stat(ref).st_mode) == 0o600  # a new file is 0600
 
 
 @pytest.mark.parametrize("force", [False, True])
