@@ -53,7 +53,26 @@ def command(**o: Any) -> None:
     """Make a small dumpfile of kdump (makedumpfile-compatible).
 
     \b
-    pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-f] VMCORE DUMPFILE
+    Creating DUMPFILE:
+      pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE
+    Outputting the dump in the flattened format to standard output:
+      pymakedumpfile -F [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE
+    Rearranging a flattened stream on standard input into DUMPFILE:
+      pymakedumpfile -R DUMPFILE
+    Splitting the dump over several files, written in parallel:
+      pymakedumpfile --split [OPTION] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE1 DUMPFILE2 [...]
+    Reassembling the files of a split dump:
+      pymakedumpfile --reassemble DUMPFILE1 DUMPFILE2 [...] DUMPFILE
+    Generating VMCOREINFO:
+      pymakedumpfile -g VMCOREINFO -x VMLINUX
+    Extracting the kernel log:
+      pymakedumpfile --dump-dmesg [-x VMLINUX|-i VMCOREINFO] VMCORE LOGFILE
+    Pages of the running system per category:
+      pymakedumpfile --mem-usage /proc/kcore
+    Describing a dump [pymakedumpfile]:
+      pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
+
+    Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
     """
     global _MSG
     level, exact = c_atoi(o["message_level"])

@@ -162,6 +162,7 @@ def split(run: Run, o: Options) -> None:
 
     kb = o["splitblock_size"]
     with run.open_input(vmcore) as src:
+        said_level(run, src, vmcore, o["levels"][0])
         w = make_write_context(src, format="kdump", compression=o["comp"] or "none", dump_level=o["levels"][0],
                                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads)
         with stop_on_signals():
@@ -224,6 +225,14 @@ def convert(run: Run, o: Options) -> None:
     _convert(run, vmcore, dumpfile, o, vtop=vtop, force=run.force)
 
 
+def said_level(run: Run, src: Any, vmcore: str, level: int) -> None:
+    """Refiltering a kdump file: its own dump level is OR-ed in; say so as makedumpfile does."""
+    done = int(src.attr.get("kdump.dump_level", 0))
+    if level | done != level:
+        run.msg.say(ML_COMMON, f"dump_level is changed to {level | done}, because {vmcore} was created by "
+                               f"dump_level({done}).")
+
+
 def kept(dumpfile: str | None, where: str) -> str:
     """What to add when an incomplete dump did not replace the file it was to replace."""
     if dumpfile is None or not where or where == dumpfile:
@@ -249,6 +258,7 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
         if vtop is not None:
             print_vtop(run, src, vtop)
         for i, level in enumerate(levels):
+            said_level(run, src, vmcore, level)
             w = make_write_context(
                 src, format="elf" if o["elf"] else "kdump", compression=o["comp"] or "none", dump_level=level,
                 progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,

@@ -123,3 +123,16 @@ def test_interrupt_while_loading_is_one_line() -> None:
             "entry()\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert p.returncode == 1 and p.stderr == "pymakedumpfile: interrupted\n", p.stderr
+
+
+def test_refiltering_says_the_level_changes(mdf: str, tmp_path: Path) -> None:
+    """A level-31 file refiltered at -d 1 is written at 31, and both tools say so (issue 15,
+    point 6); makedumpfile's line has no newline (the next message runs on), ours has one."""
+    want = f"dump_level is changed to 31, because {SAMPLE} was created by dump_level(31).".encode()
+    for tool, name in ((OURS, "ours"), ([mdf], "theirs")):
+        p = run([*tool, "-l", "-d", "1", str(SAMPLE), str(tmp_path / name)])
+        assert p.returncode == 0 and want in p.stdout, (name, p.stdout)
+        with open_dump(str(tmp_path / name)) as ctx:
+            assert ctx.attr["kdump.dump_level"] == 31
+    q = run([*OURS, "-l", "-d", "31", str(SAMPLE), str(tmp_path / "same")])
+    assert b"dump_level is changed" not in q.stdout

@@ -75,3 +75,24 @@ def test_block_order_any_is_accepted(tmp_path: Path) -> None:
     """-b 21 (configs written for makedumpfile carry it): accepted; we write in 4 MiB blocks."""
     p = _run([sys.executable, "-m", "pymakedumpfile"], tmp_path / "out", "-l", "-b", "21")
     assert p.returncode == 0 and "-b 21: ignored" in p.stderr, p.stderr
+
+
+def test_help_lists_every_makedumpfile_option_and_marks_ours() -> None:
+    """--help (issue 15, point 11): every option makedumpfile's -h names, every synopsis form,
+    a metavar for each option with a value (never click's TEXT), our extensions marked."""
+    import re
+
+    theirs = subprocess.run([need_tool("makedumpfile"), "-h"], capture_output=True, text=True).stdout
+    names = set(re.findall(r"\[(-{1,2}[a-zA-Z][\w-]*)", theirs)) - {"-h"}
+    assert {"-d", "--split", "--cyclic-buffer", "--xen_phys_start", "--diskset"} <= names
+    ours = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--help"], capture_output=True, text=True,
+                          cwd=REPO).stdout
+    listed = set(re.findall(r"(?m)^\s+(-{1,2}[\w-]+)", ours))
+    assert names <= listed, names - listed
+    assert "TEXT" not in ours
+    for form in ("-F [", "-R DUMPFILE", "--split [OPTION]", "--reassemble DUMPFILE1", "-g VMCOREINFO -x VMLINUX",
+                 "--dump-dmesg [", "--mem-usage"):
+        assert form in ours, form
+    for ext in ("--info", "--json", "--stream-compress", "--ignore-read-errors", "--no-caller-id"):
+        block = ours[ours.index(ext):][:200]
+        assert "[pymakedumpfile]" in block, ext
