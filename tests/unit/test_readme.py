@@ -22,3 +22,28 @@ def test_readme_api_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with open_dump(tmp_path / "sample.zstd") as c, open_dump(REPO / "samples/vmcore-6.1.0-56-amd64-c-d31.kdump") as s:
         assert c.attr["file.compression"] == "zstd"
         assert c.pagemap.count() == s.pagemap.count()
+
+
+def test_readme_check_uses_the_installed_package(tmp_path: Path) -> None:
+    """The set-up command's check runs from the clone, whose pymakedumpfile/ has no compiled
+    module after `pip install .`: it must import the installed package (python -I), not the
+    source tree, else it would report the pure-Python twin (issue 15, point 12)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from pymakedumpfile import accel
+
+    if accel.BACKEND != "native":
+        pytest.skip("the accel module is not built here")
+    text = (REPO / "README.md").read_text()
+    m = re.search(r'\.venv/bin/python (-I) -c "([^"]+)"', text)
+    assert m, "the set-up command's check is not run with python -I"
+    code = m[2].replace("/tmp/sample.lzo", str(REPO / "samples/vmcore-6.1.0-56-amd64-c-d31.kdump"))
+    # a clone after `pip install .`: the package's sources, no compiled module
+    shutil.copytree(REPO / "pymakedumpfile", tmp_path / "pymakedumpfile",
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    isolated = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert isolated.returncode == 0 and isolated.stdout.split()[-1] == "native", isolated.stdout + isolated.stderr
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert plain.stdout.split()[-1] == "python"  # what the check said before: the source tree's twin
