@@ -14,7 +14,7 @@ from .. import codecs
 from ..output.interrupt import stop_on_signals
 from .messages import ML_COMMON, ML_DEBUG, PROG
 from .options import Run
-from .report import finish_unreadable, print_report, print_vtop, report_unreadable
+from .report import finish_unreadable, print_debug, print_report, print_vtop, report_unreadable
 from .streams import SafeStream
 
 Options = dict[str, Any]  # click's keyword arguments, by the names in options.OPTIONS
@@ -255,6 +255,7 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
     stream = stdout_binary() if dumpfile is None else None
     src = run.open_input(vmcore)
     try:
+        print_debug(run, src, sys.argv[1:])
         if vtop is not None:
             print_vtop(run, src, vtop)
         for i, level in enumerate(levels):
@@ -265,15 +266,16 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
             )
             for warning in w.attr["filter.stats"].warnings:
                 msg.say(ML_COMMON, f"WARNING: {warning}")
-            if o["dry_run"]:
-                msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages would be written; nothing was.")
-                return
             with stop_on_signals():
                 res = write_dump(w, dumpfile, stream=stream, force=force or i > 0, threads=run.threads,
                                  limit=o["limit_bytes"], stream_compress=o["stream_compress"],
-                                 progress=msg.progress("Copying data"))
+                                 progress=msg.progress("Copying data"), dry_run=o["dry_run"])
             unreadable = report_unreadable(run, vmcore, [res, w.attr["filter.stats"]])
-            print_report(run, w, res.zero_pages, res.bytes_written, unreadable)
+            print_report(run, w, res.zero_pages, res.bytes_written, unreadable, src=src)
+            if o["dry_run"]:
+                msg.say(ML_COMMON, f"dry run: {w.pagemap.count()} pages, {res.bytes_written} bytes would be "
+                                   f"written; nothing was.")
+                return
             if not res.incomplete:
                 break
             if i + 1 < len(levels) and dumpfile is not None and not res.reason.startswith("interrupted"):

@@ -44,10 +44,21 @@ def finish_unreadable(run: Run, saved: str, count: int) -> None:
         run.msg.fail(f"{saved}: {count} pages of the input could not be read (--ignore-read-errors to accept that)")
 
 
-def print_report(run: Run, w: Any, zero: int, write_bytes: int, unreadable: int = 0) -> None:
-    """makedumpfile's --message-level 16 report."""
+def print_report(run: Run, w: Any, zero: int, write_bytes: int, unreadable: int = 0, src: Any = None) -> None:
+    """makedumpfile's --message-level 16 report.  Refiltering a file that left pages out, the
+    pages it had excluded are counted in their categories, as makedumpfile counts them (a pass
+    over every page of RAM, made only for the report)."""
+    if not run.msg.level & ML_REPORT:
+        return
     st = w.attr["filter.stats"]
     st.zero = zero if w.attr["file.format"] == "kdump" else st.zero
+    if src is not None and src.pagemap.count() < w.attr["memory.pagemap"].count():
+        from ..filter import count_every_ram_page
+
+        every = count_every_ram_page(src, int(w.attr["filter.dump_level"]))
+        if every is not None:
+            for k in ("cache", "cache_private", "user", "free", "hwpoison", "offline"):
+                setattr(st, k, getattr(every, k))
     total = w.max_pfn
     original = w.attr["memory.pagemap"].count()
     excluded = st.excluded
@@ -80,3 +91,52 @@ def print_report(run: Run, w: Any, zero: int, write_bytes: int, unreadable: int 
         "",
     ]
     run.msg.say(ML_REPORT, "\n".join(lines))
+
+
+def print_debug(run: Run, src: Any, argv: list[str]) -> None:
+    """With -D (message level bit 8): what makedumpfile's debugging messages show of the input
+    (version and command line, the kdump headers or the ELF loads, VMCOREINFO, phys_base,
+    max_mapnr, the memory model and the mem_map ranges)."""
+    if not run.msg.level & ML_DEBUG:
+        return
+    import dataclasses
+
+    from .. import __version__
+    from .messages import PROG
+
+    say = run.msg.say
+    say(ML_DEBUG, f"{PROG}: version {__version__}\ncommand line: {PROG} {' '.join(argv)}\n")
+    reader = src.reader
+    for title, obj in (("diskdump main header", getattr(reader, "header", None)),
+                       ("kdump sub header", getattr(reader, "sub", None))):
+        if obj is not None and dataclasses.is_dataclass(obj):
+            say(ML_DEBUG, title)
+            for f in dataclasses.fields(obj):
+                v = getattr(obj, f.name)
+                shown = v.decode("ascii", "replace").rstrip("\0") if isinstance(v, bytes) and len(v) < 16 else v
+                if isinstance(shown, bytes):
+                    continue
+                say(ML_DEBUG, f"  {f.name:<17}: {shown:#x}" if isinstance(shown, int) else f"  {f.name:<17}: {shown}")
+    loads = src.attr.get("elf.loads")
+    if loads:
+        say(ML_DEBUG, f"{'':8} {'phys_start':>16} {'phys_end':>16} {'virt_start':>16} {'virt_end':>16}")
+        for i, (pa, va, size) in enumerate(loads):
+            say(ML_DEBUG, f"LOAD[{i:2d}] {pa:16x} {pa + size:16x} {va:16x} {va + size:16x}")
+    vi = reader.vmcoreinfo
+    say(ML_DEBUG, "VMCOREINFO   :")
+    for k, v in vi.lines.items():
+        say(ML_DEBUG, f"  {k}={v}")
+    say(ML_DEBUG, f"page_size    : {src.page_size}")
+    say(ML_DEBUG, f"phys_base    : {int(src.attr.get('linux.phys_base', 0)):x}")
+    say(ML_DEBUG, f"max_mapnr    : {src.max_pfn:x}")
+    try:
+        from ..filter.memmap import find_mem_map, memory_model
+
+        say(ML_DEBUG, f"Memory type  : {memory_model(vi, src.page_size)}")
+        ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, src.attr.get("arch.name", ""))
+    except Exception as e:  # noqa: BLE001 - debugging output only: say why and go on
+        say(ML_DEBUG, f"mem_map      : not found ({e})")
+        return
+    say(ML_DEBUG, f"{'':12} {'mem_map':>16} {'pfn_start':>16} {'pfn_end':>16}")
+    for i, r in enumerate(ranges):
+        say(ML_DEBUG, f"mem_map[{i:4d}] {r.mem_map:16x} {r.pfn_start:16x} {r.pfn_end:16x}")

@@ -280,11 +280,14 @@ class Classifier:
         for c0 in range(0, m, CYCLE_PFNS):
             yield c0, min(c0 + CYCLE_PFNS, m)
 
-    def cycle(self, c0: int, c1: int, counters: array) -> bytes:
-        """The bits of pfns [c0, c1) to keep (bit 0 = c0); adds to ``counters``."""
-        if not self.held.count(c0, c1):  # nothing held here (a hole of a sparse machine)
+    def cycle(self, c0: int, c1: int, counters: array, *, every_ram_page: bool = False) -> bytes:
+        """The bits of pfns [c0, c1) to keep (bit 0 = c0); adds to ``counters``.
+        ``every_ram_page``: classify every page of RAM, not only those the input holds (to count
+        what a refiltered input had already excluded, as makedumpfile's report does)."""
+        start = self.ram if every_ram_page else self.held
+        if not start.count(c0, c1):  # nothing held here (a hole of a sparse machine)
             return bytes((c1 - c0 + 7) // 8)
-        keep = bytearray(self.held.to_bytes(c0, c1))
+        keep = bytearray(start.to_bytes(c0, c1))
         if not self.active:
             return bytes(keep)
         valid = self.ram.to_bytes(c0, c1)
@@ -318,6 +321,21 @@ class Classifier:
         stats.offline += counters[Cnt.OFFLINE]
         if counters[Cnt.BAD_ORDER]:
             stats.warnings.append(f"{counters[Cnt.BAD_ORDER]} free pages with an invalid order were kept")
+
+
+def count_every_ram_page(ctx: Context, level: int) -> FilterStats | None:
+    """The pages of RAM dump level ``level`` excludes, per category, counting those a
+    refiltered input had already left out (makedumpfile's report counts them so); None when
+    they cannot be told by struct pages (a free-list walk, no mem_map)."""
+    cl = Classifier(ctx, level)
+    if not cl.active or cl.walk_free:
+        return None
+    counters = array("Q", [0] * Cnt.N)
+    for c0, c1 in cl.cycles():
+        cl.cycle(c0, c1, counters, every_ram_page=True)
+    stats = FilterStats()
+    cl.add_stats(stats, counters)
+    return stats
 
 
 def exclude_unnecessary_pages(

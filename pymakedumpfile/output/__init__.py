@@ -17,7 +17,7 @@ from .elf import write_elf
 from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
 from .stream import CompressedFileTarget
-from .target import Target, WriteTarget, check_target
+from .target import NullTarget, Target, WriteTarget, check_target
 
 WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}
 DEFAULT_SPLITBLOCK_SIZE = 1 << 30  # bytes, makedumpfile's default
@@ -33,8 +33,12 @@ def write_dump(
     limit: int | None = None,
     stream_compress: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> WriteResult:
     """Write the write context ``ctx`` in its ``file.format``.
+
+    :param dry_run: do everything but keep the output (``--dry-run``): nothing is created,
+        ``result.bytes_written`` says what would have been written.
 
     :param path: the dump file: created with mode 0600, never through a
         symlink; an existing file is replaced (atomically, once the new one
@@ -52,7 +56,9 @@ def write_dump(
         if stream is None and ctx.attr["file.format"] != "elf":
             raise UsageError("--stream-compress needs -E or -F (a kdump file is not written in order)")
     target: WriteTarget  # finished at the end, or removed
-    if stream is not None:
+    if dry_run:
+        target = NullTarget(path or "<stdout>", limit=limit)
+    elif stream is not None:
         target = FlatTarget(stream, limit=limit, compress=stream_compress)
     elif path is not None:
         target = Target(path, force=force, limit=limit)

@@ -235,6 +235,33 @@ class Target:
             pass
 
 
+class NullTarget:
+    """--dry-run: a writer writes as usual and nothing is kept; what it would have written is
+    counted (makedumpfile's report gives those "Write bytes" in a dry run too)."""
+
+    def __init__(self, path: str, limit: int | None = None) -> None:
+        self.path = path
+        self.written = 0
+        self.limit = limit
+
+    def room(self, offset: int) -> int | None:
+        return None if self.limit is None else max(self.limit - offset, 0)
+
+    def reserve(self, offset: int, size: int) -> None:
+        pass
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int, *, patch: bool = False) -> None:
+        if not patch and self.limit is not None and offset + len(data) > self.limit:
+            raise OutOfSpaceError(f"Cannot write past the size limit of {self.limit} bytes (-L)", self.path)
+        self.written = max(self.written, offset + len(data))
+
+    def finish(self, complete: bool = True) -> str:
+        return self.path
+
+    def remove(self) -> None:
+        pass
+
+
 def write_file(path: str, data: bytes, force: bool = False) -> int:
     """Write ``data`` to ``path`` as a dump is written (mode 0600, ``O_EXCL``, never through a
     symlink; ``force`` replaces a regular file once the new one is complete): a LOGFILE, a

@@ -136,3 +136,47 @@ def test_refiltering_says_the_level_changes(mdf: str, tmp_path: Path) -> None:
             assert ctx.attr["kdump.dump_level"] == 31
     q = run([*OURS, "-l", "-d", "31", str(SAMPLE), str(tmp_path / "same")])
     assert b"dump_level is changed" not in q.stdout
+
+
+REPORT_LINES = ("Original pages", "Excluded pages", "Pages filled with zero", "Non-private cache pages",
+                "Private cache pages", "User process data pages", "Free pages", "Hwpoison pages", "Offline pages",
+                "Remaining pages", "Memory Hole", "Total pages")
+
+
+def report(text: bytes) -> dict[str, str]:
+    import re
+
+    found = dict(re.findall(rb"(?m)^\s*([A-Z][\w -]+?)\s*: (0x[0-9a-f]+)\s*$", text))
+    return {k: found[k.encode()].decode() for k in REPORT_LINES if k.encode() in found}
+
+
+@pytest.mark.parametrize("opts", [["-d", "31"], ["-d", "1", "--dry-run"]], ids=["refilter", "dry-run"])
+def test_report_counts_as_makedumpfile_when_refiltering(mdf: str, tmp_path: Path, opts: list[str]) -> None:
+    """--show-stats on a kdump input filtered at 31 (issue 15, point 5): the pages the input had
+    already left out are counted in their categories, as makedumpfile counts them, and a dry run
+    prints the report too (and creates nothing)."""
+    got = {}
+    for tool, name in ((OURS, "ours"), ([mdf], "theirs")):
+        p = run([*tool, "-l", *opts, "--show-stats", str(SAMPLE), str(tmp_path / name)])
+        assert p.returncode == 0, (name, p.stderr)
+        got[name] = report(p.stdout)
+        assert len(got[name]) == len(REPORT_LINES), (name, got[name])
+        if "--dry-run" in opts:
+            assert not (tmp_path / name).exists()
+    assert got["ours"] == got["theirs"]
+    assert int(got["ours"]["Free pages"], 16) > 0  # pages the input had left out, counted
+
+
+def test_debug_shows_what_was_used(mdf: str, tmp_path: Path) -> None:
+    """-D (issue 15, point 5): the blocks makedumpfile's debugging messages show, on stdout."""
+    ours_table: list[bytes] = []
+    for tool, name in ((OURS, "ours"), ([mdf], "theirs")):
+        p = run([*tool, "-D", "-l", "-d", "31", str(SAMPLE), str(tmp_path / name)])
+        assert p.returncode == 0, name
+        for block in (b"command line:", b"diskdump main header", b"kdump sub header", b"VMCOREINFO   :",
+                      b"  SYMBOL(mem_section)=", b"mem_map["):
+            assert block in p.stdout, (name, block)
+        mem_map = [ln for ln in p.stdout.splitlines() if ln.startswith(b"mem_map[")]
+        if name == "ours":
+            ours_table = mem_map
+    assert ours_table == mem_map  # the same mem_map ranges, as the same table
