@@ -126,7 +126,7 @@ def test_split_division(dump: str, block: str | None, parts: int, mem512: Path, 
     # it out in cyclic mode, we keep it (tests/real/test_core_real.py, PARTIAL_PFN)
     partial = any(open_reader(n).pagemap.test(0x9F) for n in names)
     assert sum(pages) == sum(their_pages) + partial
-    check_division(ours, pages, theirs, their_pages, p.stderr)
+    check_division(ours, pages, theirs, their_pages, p.stdout)  # messages on stdout, as makedumpfile's
 
 
 @pytest.mark.parametrize("parts", [2, 3, 8])
@@ -221,7 +221,7 @@ def test_retry_list_completes_at_next_level(vmcore: Path, direct: dict[str, Path
     limit = os.path.getsize(direct["l31"]) + 4096  # too small for -d 11, enough for -d 31
     out = tmp_path / "retried"
     p = run_cli("-l", "-d", "11,31", "-L", str(limit), str(vmcore), str(out))
-    assert "retrying with dump level 31" in p.stderr
+    assert "retrying with dump level 31" in p.stdout
     assert filecmp.cmp(out, direct["l31"], shallow=False)
 
 
@@ -254,7 +254,7 @@ def test_full_disk_retry_fits_at_31(small_fs: Path, vmcore: Path, tmp_path: Path
     out = small_fs / "dump"
     p = run_cli("-c", "-d", "1,31", str(vmcore), str(out), check=False)
     assert p.returncode == 0, p.stderr
-    assert "retrying with dump level 31" in p.stderr
+    assert "retrying with dump level 31" in p.stdout
     with open_dump(out) as c:
         assert c.attr["file.incomplete"] is False and c.attr["kdump.dump_level"] == 31
 
