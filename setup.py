@@ -7,6 +7,7 @@ import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c", "accel/zpages.c"]
 CFLAGS = ["-O2", "-std=c99", "-fvisibility=hidden", "-Wall", "-Wextra"]
@@ -49,6 +50,18 @@ class OptionalBuildExt(build_ext):
         print(f"warning: accel extension not built ({e}); using the pure-Python twin", file=sys.stderr)
 
 
+class FreshBuildPy(build_py):
+    """pip builds in the source tree's build/: a module renamed or moved since the last build
+    would stay in build/lib and go into the wheel beside its new self (a stale codecs.py next to
+    codecs/). The package's part of build/lib is emptied first."""
+
+    def run(self):
+        import shutil
+
+        shutil.rmtree(os.path.join(self.build_lib, "pymakedumpfile"), ignore_errors=True)
+        super().run()
+
+
 setup(
     ext_modules=[
         Extension(
@@ -64,5 +77,5 @@ setup(
             extra_link_args=["-Wl,--gc-sections", "-Wl,--exclude-libs,ALL"] if LIBDEFLATE_A else [],
         )
     ],
-    cmdclass={"build_ext": OptionalBuildExt},
+    cmdclass={"build_ext": OptionalBuildExt, "build_py": FreshBuildPy},
 )
