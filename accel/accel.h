@@ -123,4 +123,37 @@ uint64_t pmd_classify(const uint8_t *pages, uint64_t nstruct, uint64_t pfn0,
 		      const uint8_t *valid, uint8_t *keep, uint64_t nbits,
 		      uint64_t *counters);
 
+/* ---- DWARF unit index (dwarf.c) --------------------------------------
+ * What pmd_dwarf_skip needs to know of a unit and its sections. */
+struct pmd_dwarf_in {
+	const uint8_t *info; uint64_t info_len;      /* .debug_info */
+	const uint32_t *layout; uint64_t layout_len; /* the unit's abbreviations, in uint32s */
+	const uint8_t *names; uint64_t names_len;    /* NULL: every name */
+	const uint8_t *str; uint64_t str_len;
+	const uint8_t *line_str; uint64_t line_str_len;
+	const uint8_t *str_offsets; uint64_t str_offsets_len;
+	int64_t str_base; /* < 0: unknown */
+	unsigned osz, asz, version;
+	int big;
+};
+
+/* Walk the DIEs from p (before end), with the depth and enum depth given,
+ * up to the first DIE Python must decode; returns its offset (end or past
+ * it when there is none) and leaves the depths as they are before it.
+ * The layout: [ncodes, entry offset of each code 0..ncodes-1 (0: none)...]
+ * and each entry [tag, has children, index of the name attribute (~0: none),
+ * count, forms...].  names: a length byte and the bytes, for each name.
+ * See dwarf.c. */
+/* The layout above of the abbreviation table at off of .debug_abbrev
+ * ab[0:n] (codes from 65536 up left out; an entry's fifth word is the
+ * position of its code in ab): first its size in uint32s (and ncodes), then
+ * the layout itself into out.  Both return -1 for a table Python must read
+ * itself (see dwarf.c), else 0. */
+int pmd_dwarf_layout_size(const uint8_t *ab, uint64_t n, uint64_t off, uint64_t *ncodes,
+			  uint64_t *size);
+int pmd_dwarf_layout(const uint8_t *ab, uint64_t n, uint64_t off, uint64_t ncodes, uint64_t size,
+		     uint32_t *out);
+uint64_t pmd_dwarf_skip(const struct pmd_dwarf_in *in, uint64_t p, uint64_t end,
+			int64_t *depth, int64_t *enum_depth);
+
 #endif

@@ -367,6 +367,107 @@ static PyObject *accel_tune_malloc(PyObject *self, PyObject *noargs)
 	Py_RETURN_FALSE;
 }
 
+static PyObject *
+accel_dwarf_skip(PyObject *self, PyObject *args)
+{
+	Py_buffer info, layout, str, line_str, str_offsets, names;
+	PyObject *names_obj;
+	unsigned long long p, end;
+	long long depth, enum_depth, str_base;
+	unsigned int osz, asz, version;
+	int big;
+	struct pmd_dwarf_in in;
+	int64_t d, ed;
+	uint64_t r;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*KKLLy*Oy*y*y*LIIIp:dwarf_skip", &info, &p, &end, &depth,
+			      &enum_depth, &layout, &names_obj, &str, &line_str, &str_offsets,
+			      &str_base, &osz, &asz, &version, &big))
+		return NULL;
+	names.buf = NULL;
+	names.obj = NULL;
+	if (names_obj != Py_None && PyObject_GetBuffer(names_obj, &names, PyBUF_SIMPLE) < 0)
+		goto fail;
+	if ((osz != 4 && osz != 8) || layout.len % 4) {
+		PyErr_SetString(PyExc_ValueError, "dwarf_skip: bad offset size or layout");
+		goto fail;
+	}
+	in.info = info.buf;
+	in.info_len = (uint64_t)info.len;
+	in.layout = layout.buf;
+	in.layout_len = (uint64_t)layout.len / 4;
+	in.names = names.buf;
+	in.names_len = names.buf ? (uint64_t)names.len : 0;
+	in.str = str.buf;
+	in.str_len = (uint64_t)str.len;
+	in.line_str = line_str.buf;
+	in.line_str_len = (uint64_t)line_str.len;
+	in.str_offsets = str_offsets.buf;
+	in.str_offsets_len = (uint64_t)str_offsets.len;
+	in.str_base = str_base;
+	in.osz = osz;
+	in.asz = asz;
+	in.version = version;
+	in.big = big;
+	d = depth;
+	ed = enum_depth;
+	Py_BEGIN_ALLOW_THREADS
+	r = pmd_dwarf_skip(&in, p, end, &d, &ed);
+	Py_END_ALLOW_THREADS
+	if (names.obj)
+		PyBuffer_Release(&names);
+	PyBuffer_Release(&info);
+	PyBuffer_Release(&layout);
+	PyBuffer_Release(&str);
+	PyBuffer_Release(&line_str);
+	PyBuffer_Release(&str_offsets);
+	return Py_BuildValue("(KLL)", (unsigned long long)r, (long long)d, (long long)ed);
+fail:
+	if (names.obj)
+		PyBuffer_Release(&names);
+	PyBuffer_Release(&info);
+	PyBuffer_Release(&layout);
+	PyBuffer_Release(&str);
+	PyBuffer_Release(&line_str);
+	PyBuffer_Release(&str_offsets);
+	return NULL;
+}
+
+static PyObject *
+accel_dwarf_layout(PyObject *self, PyObject *args)
+{
+	Py_buffer ab;
+	unsigned long long off;
+	uint64_t ncodes = 0, size = 0;
+	PyObject *out;
+	int r;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "y*K:dwarf_layout", &ab, &off))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	r = pmd_dwarf_layout_size(ab.buf, (uint64_t)ab.len, off, &ncodes, &size);
+	Py_END_ALLOW_THREADS
+	if (r < 0) {
+		PyBuffer_Release(&ab);
+		Py_RETURN_NONE;
+	}
+	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(size * 4));
+	if (!out) {
+		PyBuffer_Release(&ab);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	r = pmd_dwarf_layout(ab.buf, (uint64_t)ab.len, off, ncodes, size,
+			     (uint32_t *)PyBytes_AS_STRING(out));
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&ab);
+	if (r < 0) {
+		Py_DECREF(out);
+		Py_RETURN_NONE;
+	}
+	return out;
+}
+
 static PyMethodDef accel_methods[] = {
 	{"tune_malloc", accel_tune_malloc, METH_NOARGS, NULL},
 	{"lzo_pages", accel_lzo_pages, METH_VARARGS, NULL},
@@ -381,6 +482,8 @@ static PyMethodDef accel_methods[] = {
 #endif
 	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},
+	{"dwarf_skip", accel_dwarf_skip, METH_VARARGS, NULL},
+	{"dwarf_layout", accel_dwarf_layout, METH_VARARGS, NULL},
 	{"is_zero", accel_is_zero, METH_VARARGS, NULL},
 	{"zero_pages", accel_zero_pages, METH_VARARGS, NULL},
 	{"popcount", accel_popcount, METH_VARARGS, NULL},

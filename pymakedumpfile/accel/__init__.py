@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core.compat import bit_count
 from . import classify_py as _classify_py
+from . import dwarf_py as _dwarf_py
 from . import lzo_py as _lzo_py
 
 _native: ModuleType | None
@@ -59,6 +60,8 @@ def popcount_python(buf: bytes | memoryview) -> int:
 
 
 classify_python = _classify_py.classify_python
+dwarf_skip_python = _dwarf_py.dwarf_skip_python
+dwarf_layout_python = _dwarf_py.dwarf_layout_python
 PAGE_SKIPPED = 0xFFFFFFFF  # a page left out (zero): its descriptor points at the shared zero page
 DESC_LZO = 0x2
 
@@ -156,7 +159,8 @@ def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
 # ---- selection -----------------------------------------------------------
 
 NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
-         "build_descs", "zlib_pages", "deflate_pages", "zstd_pages")
+         "build_descs", "zlib_pages", "deflate_pages", "zstd_pages", "dwarf_skip",
+         "dwarf_layout")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -188,6 +192,8 @@ build_descs: Callable[..., tuple[bytes, int]]
 zlib_pages: Callable[..., bytes]
 deflate_pages: Callable[..., bytes]
 zstd_pages: Callable[..., bytes]
+dwarf_skip: Callable[..., tuple[int, int, int]]
+dwarf_layout: Callable[[Any, int], bytes | None]
 
 
 def tune_malloc() -> bool:

@@ -87,6 +87,39 @@ class Elf:
             return self._uncompress(name, raw)
         return raw
 
+    def view(self, name: str) -> bytes | memoryview:
+        """Section ``name`` as :meth:`section` gives it, but without a copy:
+        a view of the mapped file (a compressed section is uncompressed as
+        bytes).  Only the pages read are brought in; :meth:`release` lets
+        them go again."""
+        i = self.sections.get(name)
+        if i is None:
+            return b""
+        s = self.shdrs[i]
+        if s.sh_type == SHT_NOBITS:
+            return b""
+        if s.sh_flags & SHF_COMPRESSED:
+            return self._uncompress(name, self._raw(i))
+        return memoryview(self.data)[s.sh_offset : s.sh_offset + s.sh_size]
+
+    def release(self, name: str, start: int, end: int) -> None:
+        """Drop the pages of bytes ``start``..``end`` of section ``name`` from
+        this process's memory (they are read again from the file if used),
+        so that a pass over a section of hundreds of MB does not keep it
+        resident.  Nothing for a compressed section, or where madvise is
+        missing."""
+        i = self.sections.get(name)
+        if i is None or self.shdrs[i].sh_flags & SHF_COMPRESSED or not hasattr(self.data, "madvise"):
+            return
+        base, page = self.shdrs[i].sh_offset, mmap.PAGESIZE
+        lo = -(-(base + max(start, 0)) // page) * page
+        hi = min(base + end, len(self.data)) // page * page
+        if hi > lo:
+            try:
+                self.data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+            except (OSError, ValueError, AttributeError):
+                pass
+
     def _uncompress(self, name: str, raw: bytes) -> bytes:
         """A compressed section's bytes (an Elf_Chdr, then zlib data) uncompressed.
         The header's fields are checked in order, each read alone: ch_type, then ch_size."""

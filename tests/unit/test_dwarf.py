@@ -7,15 +7,18 @@ vmlinux is tests/real/test_dwarf_real.py's."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gen.vmlinux import build_vmlinux
-from needs import need, need_tool
+from needs import need, need_native, need_tool
 
-from pymakedumpfile.input.dwarf import NoDebugInfoError, generate_vmcoreinfo
+from pymakedumpfile.core.errors import CorruptDumpError, DumpError
+from pymakedumpfile.input.dwarf import Dwarf, Elf, NoDebugInfoError, generate_vmcoreinfo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,3 +136,145 @@ def test_damaged_debug_info_only_dump_errors(tmp_path: Path) -> None:
             generate_vmcoreinfo(str(bad), page_size=4096)
         except DumpError:
             pass
+
+
+# ---- the unit index: accel/dwarf.c, its twin, and the walk it replaced ----
+
+def _reference_index(dw: Dwarf) -> tuple[dict[tuple[int, str], list[int]], dict[str, int], dict[str, int]]:
+    """The unit index as one pass over every DIE in Python makes it (how
+    Dwarf built it before accel.dwarf_skip): every name kept."""
+    from pymakedumpfile.input import dwarf as d
+
+    types: dict[tuple[int, str], list[int]] = {}
+    variables: dict[str, int] = {}
+    enumerators: dict[str, int] = {}
+    for cu, p in dw._unit_headers():
+        table = dw.abbrevs.table(cu.abbrev_off)
+        depth, enum_depth, str_base = 0, -1, 8 if cu.version >= 5 else 0
+        while p < cu.end:
+            off = p
+            code, p = d.uleb(dw.info, p)
+            if code == 0:
+                depth -= 1
+                if depth <= enum_depth:
+                    enum_depth = -1
+                continue
+            tag, children, specs = table[code]
+            attrs: dict[int, object] = {}
+            for at, form, ic in specs:
+                attrs[at], p = dw.forms.read(form, p, cu, ic, str_base)
+            if depth == 0 and d.A_STR_OFFSETS_BASE in attrs:
+                str_base = int(attrs[d.A_STR_OFFSETS_BASE])  # type: ignore[call-overload]
+            name = attrs.get(d.A_NAME)
+            if isinstance(name, str):
+                if tag in (d.T_STRUCT, d.T_UNION, d.T_TYPEDEF, d.T_ENUM):
+                    types.setdefault((tag, name), []).append(off)
+                elif tag == d.T_VARIABLE and depth == 1:
+                    if d.A_DECL not in attrs or name not in variables:
+                        variables[name] = off
+                elif tag == d.T_ENUMERATOR and enum_depth >= 0:
+                    cv = attrs.get(d.A_CONST_VALUE)
+                    if isinstance(cv, int):
+                        enumerators.setdefault(name, cv)
+            if children:
+                if tag == d.T_ENUM and enum_depth < 0:
+                    enum_depth = depth
+                depth += 1
+    return types, variables, enumerators
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+@pytest.mark.parametrize("flags", [("-gdwarf-5",), ("-gdwarf-4",), ("-gdwarf-5", "-gz=zlib")],
+                         ids=["dwarf5", "dwarf4", "dwarf5-compressed"])
+def test_index_same_as_the_full_walk(tmp_path: Path, flags: tuple[str, ...], backend: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dwarf's index (accel.dwarf_skip passing over what it cannot keep) is
+    the one a decode of every DIE makes; with WANTED, its part of it."""
+    from pymakedumpfile import accel
+    from pymakedumpfile.input import dwarf as d
+
+    impl = accel.implementations("dwarf_skip")
+    need_native(backend in impl, "no native accel module")
+    monkeypatch.setattr(d.accel, "dwarf_skip", impl[backend])
+    monkeypatch.setattr(d.accel, "dwarf_layout", accel.implementations("dwarf_layout")[backend])
+    vmlinux = build(tmp_path, *flags)
+    full = Dwarf(Elf(str(vmlinux)))
+    types, variables, enumerators = _reference_index(full)
+    assert len(types) > 20 and variables and len(enumerators) > 10
+    assert (full.types, full.variables, full.enumerators) == (types, variables, enumerators)
+    part = Dwarf(Elf(str(vmlinux)), d.WANTED)
+    assert part.types == {k: v for k, v in types.items() if k[1] in d.WANTED}
+    assert part.variables == {k: v for k, v in variables.items() if k in d.WANTED}
+    assert part.enumerators == {k: v for k, v in enumerators.items() if k in d.WANTED}
+    assert part.declarations == {o for k, v in part.types.items() for o in v
+                                 if d.A_DECL in part.die(o).attrs}
+
+
+def _stops(dw: Dwarf, skip: Callable[..., tuple[int, int, int]], layout_of: Callable[..., bytes | None],
+           names: bytes | None) -> list[tuple[int, ...]]:
+    """Every stop of ``skip`` over the units of ``dw``, stepping over the DIE
+    it stops at as the index does (a unit whose DIE cannot be decoded ends
+    there)."""
+    from pymakedumpfile.input import dwarf as d
+
+    out: list[tuple[int, ...]] = []
+    for cu, p in dw._unit_headers():
+        layout = layout_of(dw.abbrev, cu.abbrev_off)
+        out.append((-1, 0 if layout is None else len(layout), hash(layout)))
+        layout = d._NO_LAYOUT if layout is None else layout
+        depth, enum_depth = 0, -1
+        while p < cu.end:
+            p, depth, enum_depth = skip(dw.info, p, cu.end, depth, enum_depth, layout, names, dw.str,
+                                        dw.line_str, dw.str_offsets, 8 if cu.version >= 5 else 0,
+                                        cu.offset_size, cu.addr_size, cu.version, dw.e == ">")
+            out.append((p, depth, enum_depth))
+            if p >= cu.end:
+                break
+            try:
+                code, p = d.uleb(dw.info, p)
+                if code == 0:
+                    depth -= 1
+                    enum_depth = -1 if depth <= enum_depth else enum_depth
+                    continue
+                tag, children, specs = dw.abbrevs.table(cu.abbrev_off)[code]
+                for _at, form, ic in specs:
+                    _, p = dw.forms.read(form, p, cu, ic, 8 if cu.version >= 5 else 0)
+            except (IndexError, KeyError, ValueError, struct.error, DumpError):
+                break
+            if children:
+                enum_depth = depth if tag == d.T_ENUM and enum_depth < 0 else enum_depth
+                depth += 1
+    return out
+
+
+def test_dwarf_skip_and_layout_twins_agree(tmp_path: Path) -> None:
+    """accel/dwarf.c and its pure-Python twin stop at the same DIEs, and lay
+    out the abbreviations alike, on a real image and on damaged copies of
+    its .debug_info and .debug_abbrev."""
+    import random
+
+    from pymakedumpfile import accel
+    from pymakedumpfile.input import dwarf as d
+
+    skips, layouts = accel.implementations("dwarf_skip"), accel.implementations("dwarf_layout")
+    need_native("native" in skips and "native" in layouts, "no native accel module")
+    blob = d.Dwarf(Elf(str(build(tmp_path, "-gdwarf-4"))), d.WANTED)._names_blob
+    rnd = random.Random(7)
+    for flags in (("-gdwarf-5",), ("-gdwarf-4",)):
+        dw = Dwarf(Elf(str(build(tmp_path, *flags))))
+        info, abbrev = bytes(dw.info), bytes(dw.abbrev)
+        for trial in range(40):
+            dw.info, dw.abbrev = bytearray(info), bytearray(abbrev)
+            if trial:
+                target = dw.info if trial % 2 else dw.abbrev
+                for _ in range(rnd.randint(1, 6)):
+                    target[rnd.randrange(len(target))] = rnd.randrange(256)
+            dw.info, dw.abbrev = bytes(dw.info), bytes(dw.abbrev)
+            dw.abbrevs = d.Abbrevs(dw.abbrev)
+            dw.forms.info = dw.info
+            for names in (blob, None):
+                try:
+                    want = _stops(dw, skips["python"], layouts["python"], names)
+                except (CorruptDumpError, IndexError, struct.error):
+                    continue  # the unit headers themselves are damaged
+                assert _stops(dw, skips["native"], layouts["native"], names) == want, (flags, trial)
