@@ -47,33 +47,38 @@ def _version_text() -> str:
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, no_args_is_help=False)
+# --help: a string, not the docstring, so that it stays in the crash kernel's copy (compiled without
+# docstrings)
+HELP = """Make a small dumpfile of kdump (makedumpfile-compatible).
+
+\b
+Creating DUMPFILE:
+  pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE
+Outputting the dump in the flattened format to standard output:
+  pymakedumpfile -F [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE
+Rearranging a flattened stream on standard input into DUMPFILE:
+  pymakedumpfile -R DUMPFILE
+Splitting the dump over several files, written in parallel:
+  pymakedumpfile --split [OPTION] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE1 DUMPFILE2 [...]
+Reassembling the files of a split dump:
+  pymakedumpfile --reassemble DUMPFILE1 DUMPFILE2 [...] DUMPFILE
+Generating VMCOREINFO:
+  pymakedumpfile -g VMCOREINFO -x VMLINUX
+Extracting the kernel log:
+  pymakedumpfile --dump-dmesg [-x VMLINUX|-i VMCOREINFO] VMCORE LOGFILE
+Pages of the running system per category:
+  pymakedumpfile --mem-usage /proc/kcore
+Describing a dump [pymakedumpfile]:
+  pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
+
+Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
+"""
+
+
+@click.command(context_settings=CONTEXT_SETTINGS, no_args_is_help=False, help=HELP)
 @makedumpfile_options
 def command(**o: Any) -> None:
-    """Make a small dumpfile of kdump (makedumpfile-compatible).
-
-    \b
-    Creating DUMPFILE:
-      pymakedumpfile [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE
-    Outputting the dump in the flattened format to standard output:
-      pymakedumpfile -F [-c|-l|-p|-z|-E] [-d DL] [-x VMLINUX|-i VMCOREINFO] VMCORE
-    Rearranging a flattened stream on standard input into DUMPFILE:
-      pymakedumpfile -R DUMPFILE
-    Splitting the dump over several files, written in parallel:
-      pymakedumpfile --split [OPTION] [-x VMLINUX|-i VMCOREINFO] VMCORE DUMPFILE1 DUMPFILE2 [...]
-    Reassembling the files of a split dump:
-      pymakedumpfile --reassemble DUMPFILE1 DUMPFILE2 [...] DUMPFILE
-    Generating VMCOREINFO:
-      pymakedumpfile -g VMCOREINFO -x VMLINUX
-    Extracting the kernel log:
-      pymakedumpfile --dump-dmesg [-x VMLINUX|-i VMCOREINFO] VMCORE LOGFILE
-    Pages of the running system per category:
-      pymakedumpfile --mem-usage /proc/kcore
-    Describing a dump [pymakedumpfile]:
-      pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
-
-    Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
-    """
+    """makedumpfile's command line (HELP is its --help text)."""
     global _MSG
     level, exact = c_atoi(o["message_level"])
     # with -F the dump goes to standard output: messages go to standard error
