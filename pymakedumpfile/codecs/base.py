@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..core.errors import UnsupportedDumpError
+
 # (pages, page_size, skip bitmap or None, sizes out, flags out) -> the pages' data, laid out
 # as accel.lzo_pages does: a whole batch in one call that releases the GIL
 BatchKernel = Callable[[Any, int, Optional[bytes], Any, Any], bytes]
@@ -33,3 +35,14 @@ class Codec:
     decompressor: Callable[[], Callable[[bytes, int], bytes]]
     load: Callable[[], object] = lambda: None
     batch: BatchKernel | None = None
+
+
+def library(module: str, package: str, codec: str) -> Any:
+    """The third-party ``module`` a codec needs, imported on first use; when it is not
+    installed, the error says which package to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UnsupportedDumpError(f"{codec} pages need the {package} package") from None

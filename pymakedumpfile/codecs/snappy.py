@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from ..core.errors import UnsupportedDumpError
 from ..formats import diskdump as dd
-from .base import Codec
+from .base import Codec, library
 
 
 def _load() -> Any:
-    try:
-        import snappy
-    except ImportError:
-        raise UnsupportedDumpError("snappy pages need the python-snappy package") from None
-    return snappy
+    return library("snappy", "python-snappy", "snappy")
 
 
 def _compressor() -> Callable[[bytes], bytes]:

@@ -8,17 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import accel
-from ..core.errors import UnsupportedDumpError
 from ..formats import diskdump as dd
-from .base import Codec
+from .base import Codec, library
 
 
 def _load() -> Any:
-    try:
-        import zstandard
-    except ImportError:
-        raise UnsupportedDumpError("zstd pages need the zstandard package") from None
-    return zstandard
+    return library("zstandard", "zstandard", "zstd")
 
 
 def _compressor() -> Callable[[bytes], bytes]:
