@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from functools import cache
 
+import pytest
+
 REQUIRE = os.environ.get("PMD_REQUIRE_REAL") == "1"
 SYS_PYTHON = "/usr/bin/python3"  # Debian's, which has python3-libkdumpfile
 SBIN = ":/usr/sbin:/sbin"
@@ -60,3 +62,10 @@ def need_libkdumpfile() -> str:
     """Debian's /usr/bin/python3 with python3-libkdumpfile."""
     need(have_libkdumpfile(), "libkdumpfile's python module (python3-libkdumpfile for /usr/bin/python3) is missing")
     return SYS_PYTHON
+
+
+# The command line's behaviour (streams, option values, -f, -i) is the same whichever backend
+# runs the pages; tests of it convert real-size files, which the pure-Python twin takes minutes
+# over. They run once, in the native run, and are skipped in the twin's run (run-tests.sh).
+cli_only = pytest.mark.skipif(os.environ.get("PYMAKEDUMPFILE_ACCEL") == "python",
+                              reason="command-line behaviour: tested in the native run; the twin run tests the pages")

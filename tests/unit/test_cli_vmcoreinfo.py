@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from needs import need_tool
+from needs import cli_only, need_tool
 
 from pymakedumpfile import open_dump
 
+pytestmark = cli_only
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "vmcore-6.1.0-56-amd64-c-d31.kdump"
 
