@@ -118,16 +118,10 @@ def uleb(b: bytes | memoryview, p: int) -> tuple[int, int]:
 
 def sleb(b: bytes | memoryview, p: int) -> tuple[int, int]:
     """The signed LEB128 at ``p``, and the position after it."""
-    r = s = 0
-    while True:
-        x = b[p]
-        p += 1
-        r |= (x & 0x7F) << s
-        s += 7
-        if x < 0x80:
-            if x & 0x40:
-                r -= 1 << s
-            return r, p
+    r, end = uleb(b, p)
+    if b[end - 1] & 0x40:  # the sign bit of the last byte
+        r -= 1 << (7 * (end - p))
+    return r, end
 
 
 class Abbrevs:
