@@ -181,3 +181,16 @@ def test_debug_shows_what_was_used(mdf: str, tmp_path: Path) -> None:
         if name == "ours":
             ours_table = mem_map
     assert ours_table == mem_map  # the same mem_map ranges, as the same table
+
+
+def test_zlib_output_size_as_the_readme_says(mdf: str, tmp_path: Path) -> None:
+    """-c pages are made by libdeflate (when the module has it), not zlib: the README says the
+    file is within about 2% of makedumpfile's (issue 15, point 10).  Measured here on the
+    sample, with a 3% bound: the ratio depends on the libdeflate and zlib builds, not on us."""
+    sizes = {}
+    for tool, name in ((OURS, "ours"), ([mdf], "theirs")):
+        p = run([*tool, "-c", "-d", "31", str(SAMPLE), str(tmp_path / name)])
+        assert p.returncode == 0, name
+        sizes[name] = (tmp_path / name).stat().st_size
+    assert abs(sizes["ours"] / sizes["theirs"] - 1) < 0.03, sizes
+    assert "within about 2% of its" in (REPO / "README.md").read_text().replace("\n  ", " ")
