@@ -132,8 +132,9 @@ def print_debug(run: Run, src: Any, argv: list[str]) -> None:
     try:
         from ..filter.memmap import find_mem_map, memory_model
 
-        say(ML_DEBUG, f"Memory type  : {memory_model(vi, src.page_size)}")
-        ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, src.attr.get("arch.name", ""))
+        arch = src.attr.get("arch.name", "")
+        say(ML_DEBUG, f"Memory type  : {memory_model(vi, src.page_size, arch)}")
+        ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, arch)
     except Exception as e:  # noqa: BLE001 - debugging output only: say why and go on
         say(ML_DEBUG, f"mem_map      : not found ({e})")
         return

@@ -13,17 +13,12 @@ from dataclasses import dataclass
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
 from ..core.vmcoreinfo import VmcoreInfo
-from ..translate import KernelMemory
+from ..translate import KernelMemory, get_arch
 
 SECTION_MARKED_PRESENT = 1 << 0
 SECTION_MAP_LAST_BIT = 1 << 5
-SECTION_MAP_MASK = ~(SECTION_MAP_LAST_BIT - 1) & 0xFFFFFFFFFFFFFFFF
-M64 = 0xFFFFFFFFFFFFFFFF
 MAX_ROOTS = 1 << 20  # NR_SECTION_ROOTS is 1 << 18 with 5-level paging: a larger root array is garbage
 
-# per-arch fallbacks when VMCOREINFO has no NUMBER(SECTION_SIZE_BITS) /
-# NUMBER(MAX_PHYSMEM_BITS): (section bits, physmem bits, physmem bits with 5-level paging)
-ARCH_SPARSEMEM_DEFAULTS = {"x86_64": (27, 46, 52)}
 
 
 @dataclass(frozen=True)
@@ -35,19 +30,22 @@ class MemMapRange:
     mem_map: int
 
 
-def memory_model(vi: VmcoreInfo, page_size: int) -> str:
+def memory_model(vi: VmcoreInfo, page_size: int, arch: str = "") -> str:
     sym, size, off, length = vi.SYMBOL, vi.SIZE, vi.OFFSET, vi.LENGTH
     if (("node_data" in sym and "node_data" in length) or "pgdat_list" in sym) and "pglist_data.node_mem_map" in off:
         return "DISCONTIGMEM"
     if "mem_section" in sym and "mem_section" in size and "mem_section.section_mem_map" in off:
-        return "SPARSEMEM_EX" if _is_extreme(vi, page_size) else "SPARSEMEM"
+        return "SPARSEMEM_EX" if _is_extreme(vi, page_size, arch) else "SPARSEMEM"
     if "mem_map" in sym:
         return "FLATMEM"
     return "UNKNOWN"
 
 
 def _section_bits(vi: VmcoreInfo, arch: str) -> tuple[int, int]:
-    d = ARCH_SPARSEMEM_DEFAULTS.get(arch)
+    """SECTION_SIZE_BITS and MAX_PHYSMEM_BITS from VMCOREINFO, else the architecture's defaults
+    (``ArchInfo.sparsemem``)."""
+    info = get_arch(arch)
+    d = info.sparsemem if info is not None else None
     ssb = vi.NUMBER.get("SECTION_SIZE_BITS", d[0] if d else None)
     mpb = vi.NUMBER.get("MAX_PHYSMEM_BITS")
     if mpb is None and d:
@@ -71,7 +69,7 @@ def _check_sparse(vi: VmcoreInfo, page_size: int) -> None:
         raise UnsupportedDumpError("Cannot find mem_map: VMCOREINFO has no SIZE(page)")
 
 
-def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str = "x86_64") -> bool:
+def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str) -> bool:
     n = vi.LENGTH.get("mem_section")
     if n is None:
         return True
@@ -83,7 +81,7 @@ def _is_extreme(vi: VmcoreInfo, page_size: int, arch: str = "x86_64") -> bool:
 
 def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str) -> list[MemMapRange]:
     """The mem_map ranges covering [0, max_pfn), one per present section."""
-    model = memory_model(vi, page_size)
+    model = memory_model(vi, page_size, arch)
     if model in ("SPARSEMEM", "SPARSEMEM_EX"):
         _check_sparse(vi, page_size)
         return _sparsemem(vi, km, max_pfn, page_size, arch, model == "SPARSEMEM_EX")
@@ -105,6 +103,9 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
     map_off = vi.OFFSET["mem_section.section_mem_map"]
     page_sz = vi.SIZE["page"]
     root = vi.SYMBOL["mem_section"]
+    bits = 8 * km.ptr_size
+    mask = (1 << bits) - 1  # addresses wrap at the pointer size
+    map_mask = ~(SECTION_MAP_LAST_BIT - 1) & mask
 
     def decode(roots: list[int] | None, base: int) -> list[tuple[int, int]]:
         """(section number, mem_map) of each present section; ``roots``: the
@@ -125,7 +126,7 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
             raw = km.read(addr, ms_size)
             v = km.unpack_ptr(raw, map_off)
             if v & SECTION_MARKED_PRESENT:
-                maps.append((nr, ((v & SECTION_MAP_MASK) + nr * per_section * page_sz) & M64))
+                maps.append((nr, ((v & map_mask) + nr * per_section * page_sz) & mask))
         return maps
 
     def attempt(base: int) -> list[tuple[int, int]] | None:
@@ -141,8 +142,8 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
             maps = decode(roots, base)
         except DumpError:
             return None
-        if not maps or any(m < 1 << 63 for _, m in maps):
-            return None  # no section, or a map that is not a kernel address
+        if not maps or any(not m >> (bits - 1) for _, m in maps):
+            return None  # no section, or a map that is not a kernel address (the top bit clear)
         return maps
 
     maps = attempt(root)

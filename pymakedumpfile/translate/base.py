@@ -64,6 +64,8 @@ class ArchInfo:
     :ivar elf_machine: the ELF ``e_machine`` of its dumps (None: no ELF number).
     :ivar kernel_text_base: the virtual base of the linear kernel-image mapping, if any.
     :ivar translator: makes a :class:`Translator` for a dump (None: not implemented yet).
+    :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
+        5-level paging) for kernels whose VMCOREINFO lacks them (None: no default).
     """
 
     name: str
@@ -74,6 +76,7 @@ class ArchInfo:
     elf_machine: int | None = None
     kernel_text_base: int | None = None
     translator: TranslatorFactory | None = None
+    sparsemem: tuple[int, int, int] | None = None
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image

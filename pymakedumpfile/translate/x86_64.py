@@ -101,4 +101,7 @@ X86_64 = ArchInfo(
     elf_machine=62,
     kernel_text_base=START_KERNEL_MAP,
     translator=X86_64Translator,
+    # SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 46 (52 with 5-level paging), for kernels before
+    # VMCOREINFO exported them
+    sparsemem=(27, 46, 52),
 )
