@@ -371,7 +371,7 @@ static PyObject *
 accel_dwarf_skip(PyObject *self, PyObject *args)
 {
 	Py_buffer info, layout, str, line_str, str_offsets, names;
-	PyObject *names_obj;
+	PyObject *names_obj, *result = NULL;
 	unsigned long long p, end;
 	long long depth, enum_depth, str_base;
 	unsigned int osz, asz, version;
@@ -414,6 +414,8 @@ accel_dwarf_skip(PyObject *self, PyObject *args)
 	Py_BEGIN_ALLOW_THREADS
 	r = pmd_dwarf_skip(&in, p, end, &d, &ed);
 	Py_END_ALLOW_THREADS
+	result = Py_BuildValue("(KLL)", (unsigned long long)r, (long long)d, (long long)ed);
+fail:  /* and the way out on success: the buffers are released either way */
 	if (names.obj)
 		PyBuffer_Release(&names);
 	PyBuffer_Release(&info);
@@ -421,16 +423,7 @@ accel_dwarf_skip(PyObject *self, PyObject *args)
 	PyBuffer_Release(&str);
 	PyBuffer_Release(&line_str);
 	PyBuffer_Release(&str_offsets);
-	return Py_BuildValue("(KLL)", (unsigned long long)r, (long long)d, (long long)ed);
-fail:
-	if (names.obj)
-		PyBuffer_Release(&names);
-	PyBuffer_Release(&info);
-	PyBuffer_Release(&layout);
-	PyBuffer_Release(&str);
-	PyBuffer_Release(&line_str);
-	PyBuffer_Release(&str_offsets);
-	return NULL;
+	return result;
 }
 
 static PyObject *
