@@ -14,7 +14,7 @@ SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 if [ "${PMD_SKIP_APT:-0}" != 1 ]; then
 	PKGS="gcc libc6-dev python3-dev zlib1g-dev libzstd-dev libdeflate-dev python3-venv binutils makedumpfile crash python3-libkdumpfile liblzo2-2
-	      qemu-system-x86 busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
+	      qemu-system-x86 qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
 	[ "${PMD_VM_TESTS:-0}" = 1 ] && PKGS="$PKGS dracut-core"
 	missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 	if [ -n "$missing" ]; then

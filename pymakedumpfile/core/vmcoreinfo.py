@@ -68,6 +68,19 @@ class VmcoreInfo:
         lo, hi = _U64 if key in _HEX_KEYS else _S64
         return num if lo <= num < hi else default
 
+    def number_u64(self, name: str) -> int | None:
+        """``NUMBER(name)`` as an unsigned 64-bit value, also where it does not fit the signed
+        range ``NUMBER`` keeps (arm64 prints ``kimage_voffset``, ``KERNELPACMASK`` and
+        ``PHYS_OFFSET`` in hex, often past 2**63)."""
+        v = self.lines.get(f"NUMBER({name})")
+        if v is None:
+            return None
+        try:
+            n = _int(v)
+        except ValueError:
+            return None
+        return n % (1 << 64) if -(1 << 63) <= n < (1 << 64) else None
+
     @property
     def osrelease(self) -> str | None:
         return self.lines.get("OSRELEASE")

@@ -167,9 +167,12 @@ class ElfReader(DumpReader):
 
     def _phys_base(self) -> int:
         vi = self.vmcoreinfo
-        pb = vi.NUMBER.get("phys_base")
+        key = self.arch.phys_base_number if self.arch else "phys_base"
+        pb = vi.NUMBER.get(key)
         if pb is None:
-            pb = vi.get_int("phys_base")
+            pb = vi.number_u64(key)  # past the signed range: arm64's PHYS_OFFSET with a randomized linear map
+        if pb is None:
+            pb = vi.get_int(key)
         if pb is not None:
             return pb
         base = self.arch.kernel_text_base if self.arch else None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 from .. import accel, codecs
 from ..core.errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
-from ..core.pagemap import Bitmap, FileBitmap, FileBytes
+from ..core.pagemap import Bitmap, FileBitmap, FileBytes, RangeMap
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import diskdump as dd
 from ..formats import elf as elff
@@ -59,7 +59,8 @@ class KdumpReader(DumpReader):
         self.source = source
         h, self.endian, layout = self._read_header()
         self.header = h
-        self.page_size = h.block_size
+        self.page_size = self.block_size = h.block_size
+        self.block_pages = 1  # kernel pages in a block of the file (QEMU's 64 KiB blocks: _split_blocks)
         self.uts = h.uts()
         self.arch = arch_from_machine(self.uts["machine"])
         self.layout, self.sub = self._read_sub_header(h, layout)
@@ -72,11 +73,33 @@ class KdumpReader(DumpReader):
         self._read_notes(h, self.sub)
         self.phys_base = self.sub.phys_base
         self._decomp: dict[int, Callable[[bytes, int], bytes]] = {}
+        ps = self.vmcoreinfo.page_size
+        if ps and 512 <= ps < self.block_size and self.block_size % ps == 0 and not self.split:
+            self._split_blocks(ps)
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
             self.uts = self.read_uts_from_memory(pb) or dict(self.uts, sysname="Linux",
                                                              release=self.vmcoreinfo.osrelease)
+
+    def _split_blocks(self, page_size: int) -> None:
+        """Pages of the kernel's size in a file of larger blocks.  QEMU writes its kdump files in
+        blocks of its target's largest page size (64 KiB on arm64) whatever the kernel's page size;
+        the bitmaps and descriptors count blocks.  The dump is presented in the kernel's pages (what
+        mem_map describes): a block's bit stands for each of its pages."""
+        r = self.block_size // page_size
+        self.block_pages = r
+        self.page_size = page_size
+        self.max_pfn *= r
+        self.memmap = RangeMap(((a * r, b * r) for a, b in self.memmap.runs()), self.max_pfn)  # type: ignore[assignment]
+        self.pagemap = RangeMap(((a * r, b * r) for a, b in self.pagemap_full.runs()), self.max_pfn)
+        self._last_block: tuple[int, bytes] = (-1, b"")
+
+    def _block(self, block: int) -> bytes:
+        """One block of a file whose blocks hold several pages (the last one read is kept)."""
+        if self._last_block[0] != block:
+            self._last_block = (block, self._page(block, self._descs(block, 1)[0], None))
+        return self._last_block[1]
 
     def _read_header(self) -> tuple[dd.DiskDumpHeader, str, str]:
         """The main header, with the byte order and word size that make it plausible."""
@@ -241,17 +264,22 @@ class KdumpReader(DumpReader):
 
     def _check(self, pfn: int) -> None:
         if not self.pagemap.test(pfn):
-            if self.pagemap_full.test(pfn):
+            if self.block_pages == 1 and self.pagemap_full.test(pfn):
                 raise self.excluded(pfn, "in another file of the split dump")
             raise self.excluded(pfn, "page excluded" if self.memmap.test(pfn) else "not in memory (a hole)")
 
     def read_page(self, pfn: int) -> bytes:
         self._check(pfn)
+        if self.block_pages > 1:
+            block, i = divmod(pfn, self.block_pages)
+            return self._block(block)[i * self.page_size : (i + 1) * self.page_size]
         return self._page(pfn, self._descs(pfn, 1)[0], None)
 
     def read_pages(self, pfn: int, count: int) -> bytes:
         if count <= 0:
             return b""
+        if self.block_pages > 1:
+            return b"".join(self.read_page(p) for p in range(pfn, pfn + count))
         if self.pagemap.count(pfn, pfn + count) != count:
             for p in range(pfn, pfn + count):
                 self._check(p)
@@ -262,7 +290,7 @@ class KdumpReader(DumpReader):
         if first > 0:
             end = first
             for off, size, _flags, _pf in descs:
-                if off != end or size > self.page_size:
+                if off != end or size > self.block_size:
                     break
                 end += size
             else:
@@ -274,7 +302,7 @@ class KdumpReader(DumpReader):
 
     def _page(self, pfn: int, desc: tuple[int, int, int, int], span: tuple[bytes, int] | None) -> bytes:
         offset, size, flags, _ = desc
-        ps = self.page_size
+        ps = self.block_size
         if offset == 0:
             raise self.excluded(pfn, "lost: the dump is incomplete" if self.incomplete else "descriptor has offset 0")
         if offset < self.pd_offset or size > ps or size == 0:
@@ -317,6 +345,8 @@ class KdumpReader(DumpReader):
     def raw_descriptors(self, pfn: int, count: int) -> list[tuple[int, int, int, int]]:
         """The page descriptors (offset, size, flags, page_flags) of ``count``
         dumped pages from ``pfn`` (which must be set in bitmap 2)."""
+        if self.block_pages > 1:
+            raise UnsupportedDumpError("Cannot copy pages as stored: the file's blocks hold several pages", self.name)
         return self._descs(pfn, count)
 
 

@@ -64,6 +64,11 @@ class ArchInfo:
     :ivar elf_machine: the ELF ``e_machine`` of its dumps (None: no ELF number).
     :ivar kernel_text_base: the virtual base of the linear kernel-image mapping, if any.
     :ivar translator: makes a :class:`Translator` for a dump (None: not implemented yet).
+    :ivar image_to_phys: the physical address of a kernel-image address without page tables,
+        for architectures that do not map the image at one fixed base (``kernel_text_base``).
+    :ivar phys_base_number: the VMCOREINFO ``NUMBER`` that holds the dump's ``phys_base`` (the
+        value the kdump header's ``phys_base`` carries).
+    :ivar vtop_prints_walk: makedumpfile's ``--vtop`` prints the page-table entries it read.
     :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
         5-level paging) for kernels whose VMCOREINFO lacks them (None: no default).
     """
@@ -77,10 +82,15 @@ class ArchInfo:
     kernel_text_base: int | None = None
     translator: TranslatorFactory | None = None
     sparsemem: tuple[int, int, int] | None = None
+    image_to_phys: Callable[[int, VmcoreInfo, int], int | None] | None = None
+    phys_base_number: str = "phys_base"
+    vtop_prints_walk: bool = True
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image
-        linearly (``vaddr - kernel_text_base + phys_base``)."""
+        linearly (``vaddr - kernel_text_base + phys_base``) or says how (``image_to_phys``)."""
+        if self.image_to_phys is not None:
+            return self.image_to_phys(vaddr, vmcoreinfo, phys_base)
         if self.kernel_text_base is None or vaddr < self.kernel_text_base:
             return None
         return vaddr - self.kernel_text_base + phys_base

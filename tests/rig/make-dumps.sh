@@ -22,25 +22,27 @@ rig() { [ -d "$RIG_SRC" ] || { echo "make-dumps: no rig scripts at $RIG_SRC (set
 
 # ---- today's key of each rig folder ----
 # private apt lists for a suite other than the host's (as the rig's setup.sh makes them)
-suite_opts() { # suite_opts SUITE
-	local a=$APT_BASE/$1 mirror
+suite_opts() { # suite_opts SUITE [ARCH]
+	local a=$APT_BASE/$1${2:+-$2} mirror
 	mirror=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 	mkdir -p "$a/lists/partial"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $1 main" > "$a/sources.list"
-	echo "-o Dir::Etc::sourcelist=$a/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$a/lists"
+	echo "-o Dir::Etc::sourcelist=$a/sources.list -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$a/lists${2:+ -o APT::Architecture=$2 -o APT::Architectures=$2}"
 }
 today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"; empty when apt cannot tell
-	local k v
+	# (FLAVOUR=arm64: the arm64 kernel, and the version of qemu-system-arm)
+	local k v flav=${FLAVOUR:-amd64} qemu=qemu-system-x86
 	[ "${PMD_RIG_OFFLINE:-0}" = 1 ] && return 0
 	# shellcheck disable=SC2068
 	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
 	# shellcheck disable=SC2068
-	k=$(apt-cache $@ depends linux-image-amd64 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+	[ "$flav" = amd64 ] || qemu=qemu-system-arm
+	k=$(apt-cache $@ depends "linux-image-$flav" 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
 	[ -n "$k" ] || return 0
 	# shellcheck disable=SC2068
 	v=$(apt-cache $@ show --no-all-versions "$k" 2> /dev/null | sed -n 's/^Version: //p' | head -1)
-	echo "$k $v makedumpfile $(dpkg-query -W -f='${Version}' makedumpfile 2> /dev/null) qemu $(dpkg-query -W -f='${Version}' qemu-system-x86 2> /dev/null)"
+	echo "$k $v makedumpfile $(dpkg-query -W -f='${Version}' makedumpfile 2> /dev/null) qemu $(dpkg-query -W -f='${Version}' $qemu 2> /dev/null)"
 }
 keyed() { # keyed DIR KEY: remove DIR when it was made for another key or never finished
 	local dir=$1 key=$2 had
@@ -131,4 +133,30 @@ if [ "${PMD_RIG_BIG:-0}" = 1 ] && [ ! -e "$D/vmcore.elf" ]; then
 	rig
 	python3 "$RIG_SRC/rig.py" --mem 4096 --crash 256 --fill-frac 1.5 --formats elf --mdf-levels 31 --mdf-comp l --name mem4096
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps and $B/dumps"
+# Debian's arm64 kernels (bookworm's 6.1: 48-bit VA; trixie's 6.12: 52-bit VA on 4 KiB pages, and its
+# 16 KiB-page flavour) under qemu-system-aarch64, with -cpu max (pointer authentication, LPA2) and
+# -cpu cortex-a57 (neither; it has no 16 KiB granule):
+# a real kexec capture, QEMU's ELF and kdump-zlib of the stopped guest, the guest's kpageflags,
+# dmesg and vmallocinfo (arm64_rig.py); the arm64 makedumpfile unpacked for qemu-aarch64-static
+for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm64-16k:max; do
+	IFS=: read -r SUITE FLAV CPUS <<< "$RUN"
+	A=${RIG_DIR}-arm64
+	[ "$SUITE" = bookworm ] || A=$A-$SUITE
+	[ "$FLAV" = arm64 ] || A=$A-${FLAV#arm64-}
+	AKEY=$(FLAVOUR=$FLAV today_key "$(suite_opts "$SUITE" arm64)")
+	keyed "$A" "$AKEY"
+	[ -e "$A/kernel/KPKG" ] || { rig; RIG_DIR=$A SUITE=$SUITE SKIP_APT=1 KPKG=$(kpkg "$AKEY") "$RIG_SRC/arm64/setup.sh"; }
+	[ -e "$A/initramfs.cpio.gz" ] || { rig; RIG_DIR=$A "$RIG_SRC/arm64/build-initramfs.sh"; }
+	for CPU in ${CPUS//,/ }; do
+		N=mem512; [ "$CPU" = max ] || N=mem512-a57
+		D=$A/dumps/$N
+		if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/guest-vmallocinfo.txt" ] || [ ! -e "$D/kpageflags.first.bin" ]; then
+			rig
+			C=$CPU; [ "$CPU" = max ] && C=max,pauth-impdef=on
+			RIG_DIR=$A RIG_SRC=$RIG_SRC python3 "$HERE/arm64_rig.py" --mem 512 --crash 192 --cpu "$C" --name "$N" \
+				--kpageflags --kpf-twice --mdf-levels 31 --mdf-comp l
+		fi
+	done
+	finish "$A" "$AKEY"
+done
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps and ${RIG_DIR}-arm64*/dumps"
