@@ -49,9 +49,40 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
         ]
     if a["file.format"] == "elf":
         info["elf"] = {"class": a.get("elf.class"), "loads": len(a.get("elf.loads", ()))}
+    regs = registers(ctx)
+    if regs:
+        info["registers"] = regs
     if classify:
         info["categories"] = _categories(ctx)
     return info
+
+
+# struct elf_prstatus of a 64-bit kernel: pr_pid at 32, pr_reg (unsigned long each) at 112
+PRSTATUS_PID, PRSTATUS_REG = 32, 112
+
+
+def registers(ctx: Context) -> list[dict[str, Any]]:
+    """Each CPU's registers at the crash, from its PRSTATUS note (64-bit architectures whose
+    register set translate/ names); a saved return address also without its pointer
+    authentication code (``lr``, arm64)."""
+    from ..translate import IntDecoder, get_arch
+
+    a = ctx.attr
+    arch = get_arch(a.get("arch.name", ""))
+    if arch is None or not arch.registers or a.get("arch.ptr_size", arch.ptr_size) != 8:
+        return []
+    dec = IntDecoder(a.get("arch.byte_order") or arch.byte_order, 8)
+    out = []
+    for i in range(int(a.get("cpu.number", 0))):
+        desc = a.get(f"cpu.{i}.PRSTATUS")
+        if not desc or len(desc) < PRSTATUS_REG + 8 * len(arch.registers):
+            continue
+        regs = {n: dec.unpack(desc, PRSTATUS_REG + 8 * k, 8) for k, n in enumerate(arch.registers)}
+        cpu: dict[str, Any] = {"cpu": i, "pid": dec.unpack(desc, PRSTATUS_PID, 4), "regs": regs}
+        if arch.strip_pointer is not None and "x30" in regs:
+            cpu["lr"] = arch.strip_pointer(regs["x30"], ctx.reader.vmcoreinfo)
+        out.append(cpu)
+    return out
 
 
 def _categories(ctx: Context) -> dict[str, Any]:
@@ -102,6 +133,12 @@ def format_text(info: dict[str, Any]) -> str:
     p = info["pages"]
     lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
                  f"{p['excluded']} excluded")
+    for cpu in info.get("registers", ()):
+        lines.append(f"CPU {cpu['cpu']} (pid {cpu['pid']}):")
+        items = [f"{n:>7} {v:016x}" for n, v in cpu["regs"].items()]
+        if "lr" in cpu:
+            items.append(f"{'lr':>7} {cpu['lr']:016x}")
+        lines.extend("   " + "".join(items[j : j + 4]) for j in range(0, len(items), 4))
     cat = info.get("categories")
     if cat and "error" not in cat:
         lines.append("Categories      : " + ", ".join(f"{k} {v}" for k, v in cat.items()))

@@ -81,7 +81,7 @@ class Layout:
 
     def strip_pac(self, ptr: int) -> int:
         """A kernel pointer without its authentication code (a signed return address)."""
-        return ptr | self.pac_mask if ptr >> 55 & 1 else ptr & ~self.pac_mask
+        return ptr | self.pac_mask if ptr >> 55 & 1 else ptr & ~self.pac_mask & MASK64
 
 
 class Aarch64Translator:
@@ -205,6 +205,12 @@ class Aarch64Translator:
         return pa, size - (vaddr & (size - 1))
 
 
+def strip_pointer(ptr: int, vi: VmcoreInfo) -> int:
+    """A saved kernel pointer without its pointer authentication code."""
+    mask = vi.number_u64("KERNELPACMASK") or 0
+    return ptr | mask if ptr >> 55 & 1 else ptr & ~mask
+
+
 def image_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:
     """The physical address of a kernel-image address, without page tables."""
     try:
@@ -227,6 +233,8 @@ AARCH64 = ArchInfo(
     image_to_phys=image_phys,
     phys_base_number="PHYS_OFFSET",
     vtop_prints_walk=False,
+    registers=(*(f"x{i}" for i in range(31)), "sp", "pc", "pstate"),
+    strip_pointer=strip_pointer,
     # SECTION_SIZE_BITS 30 and MAX_PHYSMEM_BITS 48 (52 with 52-bit physical addresses), for
     # kernels before VMCOREINFO exported them
     sparsemem=(30, 48, 52),

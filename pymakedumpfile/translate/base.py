@@ -69,6 +69,10 @@ class ArchInfo:
     :ivar phys_base_number: the VMCOREINFO ``NUMBER`` that holds the dump's ``phys_base`` (the
         value the kdump header's ``phys_base`` carries).
     :ivar vtop_prints_walk: makedumpfile's ``--vtop`` prints the page-table entries it read.
+    :ivar registers: the names of the registers a PRSTATUS note's ``pr_reg`` holds, in order
+        (each one ``unsigned long``).
+    :ivar strip_pointer: a saved kernel pointer as the code uses it (without a pointer
+        authentication code, arm64), given the dump's VMCOREINFO.
     :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
         5-level paging) for kernels whose VMCOREINFO lacks them (None: no default).
     """
@@ -85,6 +89,8 @@ class ArchInfo:
     image_to_phys: Callable[[int, VmcoreInfo, int], int | None] | None = None
     phys_base_number: str = "phys_base"
     vtop_prints_walk: bool = True
+    registers: tuple[str, ...] = ()
+    strip_pointer: Callable[[int, VmcoreInfo], int] | None = None
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image

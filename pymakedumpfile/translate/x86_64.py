@@ -104,4 +104,6 @@ X86_64 = ArchInfo(
     # SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 46 (52 with 5-level paging), for kernels before
     # VMCOREINFO exported them
     sparsemem=(27, 46, 52),
+    registers=("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+               "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"),
 )

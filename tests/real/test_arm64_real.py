@@ -261,3 +261,32 @@ def test_trixie_52bit_dump_where_makedumpfile_fails(suite: str, cpu: str, mdf_ar
         assert ctx.pagemap.count() < open_dump(d / "vmcore.elf").pagemap.count() // 2
         assert b"Starting crashdump kernel" in dump_dmesg(ctx)
     assert lkdf(out)["release"] == rig_release(d)
+
+
+LKDF_REGS = """
+import json, sys, kdumpfile
+k = kdumpfile.kdumpfile(sys.argv[1])
+cpus = k.attr["cpu"]
+print(json.dumps([{"pid": int(cpus[str(i)]["pid"]), "regs": {n: int(v) for n, v in cpus[str(i)]["reg"].items()}}
+                  for i in range(int(cpus["number"]))]))
+"""
+
+
+def test_info_registers_equal_libkdumpfile(anyrun: Path, libkdumpfile: str) -> None:
+    """--info: every CPU's pid, x0-x30, sp, pc and pstate from its PRSTATUS note, as
+    libkdumpfile reads them (it calls x30 lr); the crashing CPU's pc is kernel text."""
+    import json
+
+    p = subprocess.run(["/usr/bin/python3", "-c", LKDF_REGS, str(anyrun / "vmcore.elf")], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    theirs = json.loads(p.stdout)
+    mine = json.loads(run_cli("--info", "--json", str(anyrun / "vmcore.elf")).stdout)["registers"]
+    assert len(mine) == len(theirs) == 2
+    for m, t in zip(mine, theirs):
+        t["regs"]["x30"] = t["regs"].pop("lr")
+        assert (m["pid"], m["regs"]) == (t["pid"], t["regs"])
+    with open_dump(anyrun / "vmcore.elf") as ctx:
+        stext = ctx.reader.vmcoreinfo.SYMBOL["_stext"]
+    crashing = [c for c in mine if stext <= c["regs"]["pc"] < stext + (64 << 20)]
+    assert crashing and all(c["lr"] >> 48 == 0xFFFF for c in crashing)  # the return address, a kernel one
