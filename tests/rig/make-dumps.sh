@@ -147,6 +147,13 @@ for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm6
 	keyed "$A" "$AKEY"
 	[ -e "$A/kernel/KPKG" ] || { rig; RIG_DIR=$A SUITE=$SUITE SKIP_APT=1 KPKG=$(kpkg "$AKEY") "$RIG_SRC/arm64/setup.sh"; }
 	[ -e "$A/initramfs.cpio.gz" ] || { rig; RIG_DIR=$A "$RIG_SRC/arm64/build-initramfs.sh"; }
+	if [ "$SUITE" = bookworm ] && [ ! -x "$A/sysroot/usr/bin/crash" ]; then # Debian's arm64 crash, for qemu-user
+		mkdir -p "$A/debs/crash"
+		# shellcheck disable=SC2046
+		(cd "$A/debs/crash" && apt-get -q $(suite_opts bookworm arm64) download crash libgcc-s1 libncursesw6 \
+			libsnappy1v5 libstdc++6 libtinfo6 > /dev/null)
+		for f in "$A"/debs/crash/*.deb; do dpkg -x "$f" "$A/sysroot"; done
+	fi
 	for CPU in ${CPUS//,/ }; do
 		N=mem512; [ "$CPU" = max ] || N=mem512-a57
 		D=$A/dumps/$N
