@@ -5,7 +5,8 @@ and ``-cpu cortex-a57`` (neither).
 
 References:
 * bookworm's kernel (6.1, 48-bit VA): Debian's arm64 makedumpfile 1.7.2, run here under
-  ``qemu-aarch64-static`` from the rig's unpacked arm64 userland;
+  ``qemu-aarch64-static`` from the rig's unpacked arm64 userland, and sid's (the newest release,
+  1.7.8 when written), which prints the log's caller ids;
 * trixie's kernel (VA_BITS 52 on 4 KiB pages), which no makedumpfile release processes: the
   guest itself.  The rig read its /proc/kpageflags, its ``dmesg`` and its /proc/vmallocinfo
   (whose ioremap lines give a vmalloc-area address with its physical address) just before
@@ -52,6 +53,14 @@ def mdf_arm64() -> list[str]:
     need(qemu is not None and (root / "usr/bin/makedumpfile").exists(),
          f"no qemu-aarch64-static or no arm64 makedumpfile in {root} (run-tests.sh installs qemu-user-static)")
     return [str(qemu), "-L", str(root), str(root / "usr/bin/makedumpfile")]
+
+
+@pytest.fixture(scope="session")
+def mdf_arm64_sid(mdf_arm64: list[str]) -> list[str]:
+    """Debian sid's arm64 makedumpfile, run under qemu-user."""
+    root = BOOKWORM / "sysroot-sid"
+    need((root / "usr/bin/makedumpfile").exists(), f"no sid arm64 makedumpfile in {root} (tests/rig/make-dumps.sh)")
+    return [mdf_arm64[0], "-L", str(root), str(root / "usr/bin/makedumpfile")]
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +140,21 @@ def test_levels_equal_makedumpfile(level: int, bookworm: Path, reference, tmp_pa
             assert min(st.cache, st.user, st.free) > 1000
 
 
+@pytest.mark.parametrize("level", [0, 1, 2, 4, 8, 16, 31])
+def test_levels_equal_newest_makedumpfile(level: int, bookworm: Path, mdf_arm64_sid: list[str], tmp_path: Path) -> None:
+    """The same against sid's makedumpfile, at each level bit alone and 31."""
+    out = tmp_path / "ref"
+    p = subprocess.run([*mdf_arm64_sid, "-l", "-d", str(level), "--message-level", "31", str(bookworm / "vmcore.elf"),
+                        str(out)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    ref_stats, ref = mdf_stats(p.stdout + p.stderr), open_reader(out)
+    with open_dump(bookworm / "vmcore.elf") as src:
+        w = make_write_context(src, format="kdump", compression="none", dump_level=level)
+        assert bitmap_diff(w.pagemap.to_bytes(0, w.max_pfn), bytes(ref.pagemap_full.buf)) == []
+        for k in ("cache", "cache_private", "user", "free"):
+            assert getattr(w.attr["filter.stats"], k) == ref_stats[k], k
+
+
 def test_kdump_file_equals_makedumpfile(bookworm: Path, reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Our -l -d 31 file: the same headers and the same pages as makedumpfile:arm64's (the
     compressed bytes differ: another LZO compressor)."""
@@ -170,17 +194,21 @@ def test_vtop_matches_makedumpfile(bookworm: Path, mdf_arm64: list[str], tmp_pat
         assert vtop_block(run_cli("--vtop", hex(va), str(vmcore)).stdout) == vtop_block(ref.stdout), name
 
 
-def test_dmesg_matches_makedumpfile(bookworm: Path, mdf_arm64: list[str], tmp_path: Path) -> None:
-    """--dump-dmesg: makedumpfile 1.7.2's bytes without caller ids; with them (the default,
-    as makedumpfile 1.7.5+) the same text with a ``[%8s]`` caller field in each record."""
-    out = tmp_path / "dmesg"
-    p = subprocess.run([*mdf_arm64, "--dump-dmesg", str(bookworm / "vmcore.elf"), str(out)],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    want = out.read_bytes()
+def test_dmesg_matches_makedumpfile(bookworm: Path, mdf_arm64: list[str], mdf_arm64_sid: list[str],
+                                   tmp_path: Path) -> None:
+    """--dump-dmesg: byte for byte sid's makedumpfile's (caller ids, our default), and 1.7.2's
+    without caller ids (--no-caller-id)."""
+    logs = {}
+    for name, exe in (("1.7.2", mdf_arm64), ("sid", mdf_arm64_sid)):
+        out = tmp_path / name
+        p = subprocess.run([*exe, "--dump-dmesg", str(bookworm / "vmcore.elf"), str(out)],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        logs[name] = out.read_bytes()
     with open_dump(bookworm / "vmcore.elf") as ctx:
-        assert dump_dmesg(ctx, caller_id=False) == want
-        assert strip_caller_ids(dump_dmesg(ctx)) == want
+        assert dump_dmesg(ctx, caller_id=False) == logs["1.7.2"]
+        assert dump_dmesg(ctx) == logs["sid"] != logs["1.7.2"]
+        assert strip_caller_ids(logs["sid"]) == logs["1.7.2"]
 
 
 @pytest.mark.parametrize("fmt", ["-l", "-E"])
@@ -252,21 +280,24 @@ def test_vtop_is_the_guests(anyrun: Path) -> None:
 
 # ---- trixie's kernels: VA_BITS 52, which makedumpfile refuses ----
 @pytest.mark.parametrize(("suite", "cpu"), ALL_RUNS[2:], ids=lambda p: str(p))
-def test_trixie_52bit_dump_where_makedumpfile_fails(suite: str, cpu: str, mdf_arm64: list[str], tmp_path: Path) -> None:
-    """makedumpfile:arm64 stops on the 52-bit kernels; we write their -l -d 31 dump, readable
-    (kernel release, log) by ourselves and libkdumpfile."""
+def test_trixie_52bit_dump_where_makedumpfile_fails(suite: str, cpu: str, mdf_arm64: list[str],
+                                                    mdf_arm64_sid: list[str], tmp_path: Path) -> None:
+    """makedumpfile:arm64, 1.7.2 and sid's, stops on the 52-bit kernels; we write their dump
+    with kdump-tools' default options (``-c -d 31``), readable (kernel release, log) by
+    ourselves and libkdumpfile."""
     d = run_dir(SUITES[suite], cpu)
     with open_dump(d / "vmcore.elf") as ctx:
         vi = ctx.reader.vmcoreinfo
         ps = 16384 if suite.endswith("16k") else 4096
         assert vi.NUMBER["VA_BITS"] == 52 and vi.page_size == ps
         assert 64 - vi.NUMBER["TCR_EL1_T1SZ"] == (52 if cpu == "max" else 48)
-    p = subprocess.run([*mdf_arm64, "-l", "-d", "31", str(d / "vmcore.elf"), str(tmp_path / "theirs")],
-                       capture_output=True, text=True, timeout=300)
-    said = p.stdout + p.stderr
-    assert p.returncode != 0 and f"PAGE SIZE {ps:#x} and VA Bits 52 not supported" in said, said
+    for exe in (mdf_arm64, mdf_arm64_sid):
+        p = subprocess.run([*exe, "-c", "-d", "31", str(d / "vmcore.elf"), str(tmp_path / "theirs")],
+                           capture_output=True, text=True, timeout=300)
+        said = p.stdout + p.stderr
+        assert p.returncode != 0 and f"PAGE SIZE {ps:#x} and VA Bits 52 not supported" in said, said
     out = tmp_path / "ours"
-    run_cli("-l", "-d", "31", "--message-level", "0", str(d / "vmcore.elf"), str(out))
+    run_cli("-c", "-d", "31", "--message-level", "0", str(d / "vmcore.elf"), str(out))
     with open_dump(out) as ctx:
         assert ctx.attr["linux.uts.release"] == rig_release(d)
         assert ctx.pagemap.count() < open_dump(d / "vmcore.elf").pagemap.count() // 2

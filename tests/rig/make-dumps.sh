@@ -154,6 +154,18 @@ for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm6
 			libsnappy1v5 libstdc++6 libtinfo6 > /dev/null)
 		for f in "$A"/debs/crash/*.deb; do dpkg -x "$f" "$A/sysroot"; done
 	fi
+	if [ "$SUITE" = bookworm ] && [ ! -x "$A/sysroot-sid/usr/bin/makedumpfile" ]; then # the newest makedumpfile (sid's)
+		rm -rf "$A/debs/sid" "$A/sysroot-sid"
+		mkdir -p "$A/debs/sid" "$A/sysroot-sid"
+		SOPTS=$(suite_opts sid arm64)
+		# shellcheck disable=SC2086
+		apt-get $SOPTS update -qq > /dev/null 2>&1 || true
+		# shellcheck disable=SC2086
+		(cd "$A/debs/sid" && apt-get -q $SOPTS download makedumpfile libc6 libdw1t64 libelf1t64 liblzo2-2 libzstd1 \
+			zlib1g liblzma5 libbz2-1.0 libgcc-s1 > /dev/null) || echo "make-dumps: cannot fetch sid's arm64 makedumpfile" >&2
+		for f in "$A"/debs/sid/*.deb; do dpkg -x "$f" "$A/sysroot-sid"; done
+		[ -e "$A/sysroot-sid/lib" ] || ln -s usr/lib "$A/sysroot-sid/lib" # usrmerge: the loader's /lib path
+	fi
 	for CPU in ${CPUS//,/ }; do
 		N=mem512; [ "$CPU" = max ] || N=mem512-a57
 		D=$A/dumps/$N
