@@ -154,6 +154,18 @@ for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm6
 			libsnappy1v5 libstdc++6 libtinfo6 > /dev/null)
 		for f in "$A"/debs/crash/*.deb; do dpkg -x "$f" "$A/sysroot"; done
 	fi
+	AK=$(cat "$A/kernel/KPKG")
+	AV=$A/dbg/usr/lib/debug/boot/vmlinux-${AK#linux-image-}
+	if [ "$SUITE" = bookworm ] && [ ! -e "$AV" ]; then # the arm64 kernel's vmlinux with DWARF (-g/-x), 800 MB
+		mkdir -p "$A/debs" "$A/dbg"
+		# shellcheck disable=SC2046
+		if (cd "$A/debs" && apt-get -q $(suite_opts bookworm arm64) download "$AK-dbg" > /dev/null); then
+			dpkg-deb --fsys-tarfile "$A"/debs/"$AK"-dbg_*.deb | tar -x -C "$A/dbg" "./usr/lib/debug/boot/${AV##*/}"
+			rm -f "$A"/debs/"$AK"-dbg_*.deb
+		else
+			echo "make-dumps: cannot fetch $AK-dbg: the arm64 -g/-x tests will not run" >&2
+		fi
+	fi
 	if [ "$SUITE" = bookworm ] && [ ! -x "$A/sysroot-sid/usr/bin/makedumpfile" ]; then # the newest makedumpfile (sid's)
 		rm -rf "$A/debs/sid" "$A/sysroot-sid"
 		mkdir -p "$A/debs/sid" "$A/sysroot-sid"
