@@ -332,3 +332,31 @@ def test_info_registers_equal_libkdumpfile(anyrun: Path, libkdumpfile: str) -> N
         stext = ctx.reader.vmcoreinfo.SYMBOL["_stext"]
     crashing = [c for c in mine if stext <= c["regs"]["pc"] < stext + (64 << 20)]
     assert crashing and all(c["lr"] >> 48 == 0xFFFF for c in crashing)  # the return address, a kernel one
+
+
+def test_mem_usage_of_an_arm64_kcore(mdf_arm64: list[str], tmp_path: Path) -> None:
+    """--mem-usage of an arm64 /proc/kcore: a file laid out as the arm64 kernel's kcore (the
+    linear map and the kernel image as PT_LOADs with their physical addresses, a vmalloc one
+    without), made of the real vmcore's memory.  Each count equals makedumpfile:arm64's page
+    statistics at -d 31 for the vmcore (its --mem-usage runs only on a live machine that
+    reserved crash kernel memory); the image's PT_LOAD, aliasing RAM, counts once."""
+    from gen import build_elf
+
+    from pymakedumpfile.tools.memusage import mem_usage
+
+    d = run_dir(BOOKWORM, "max")
+    with open_dump(d / "vmcore.elf") as ctx:
+        loads, notes = ctx.attr["elf.loads"], ctx.reader.notes
+        segs: list[tuple[int, int, bytes]] = [(MASK64, 0xFFFF_8000_0800_0000, b"\xa5" * 65536)]  # vmalloc: no paddr
+        segs += [(pa, va, ctx.read_phys(pa, size)) for pa, va, size in loads]
+    assert any(va >> 47 & 1 for _, va, _ in loads) and len(loads) >= 2  # the image, then the linear map
+    kcore = tmp_path / "kcore"
+    build_elf(kcore, segs, machine=183, notes=notes)
+    u = mem_usage(str(kcore), exclude=[])
+    p = subprocess.run([*mdf_arm64, "-l", "-d", "31", "--message-level", "31", str(d / "vmcore.elf"),
+                        str(tmp_path / "ref")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    ref = mdf_stats(p.stdout + p.stderr)
+    assert (u.zero, u.non_pri_cache, u.pri_cache, u.user, u.free) == (
+        ref["zero"], ref["cache"], ref["cache_private"], ref["user"], ref["free"])
+    assert u.total_pages == (512 - 192) << 8 and u.counted_twice == next(s for pa, va, s in loads if va >> 47 & 1) >> 12
