@@ -3,10 +3,13 @@
 
 * the guest is stopped (QMP ``stop``) before QEMU's first dump and resumed before the crash, so
   that QEMU's ELF and kdump-compressed files hold the same moment of the guest, page for page;
-* before the dumps, the guest reports what the tests check our reading against: its kernel log
-  (``dmesg``) and ``/proc/vmallocinfo`` (vmalloc and ioremap addresses, the latter with their
-  physical addresses).  Both are written to the run folder as ``guest-dmesg.txt`` and
-  ``guest-vmallocinfo.txt``, cut out of the console log between markers.
+* before its kpageflags are read (or, without --kpageflags, before the dumps), the guest reports
+  what the tests check our reading against: its kernel log (``dmesg``) and ``/proc/vmallocinfo``
+  (vmalloc and ioremap addresses, the latter with their physical addresses).  Both are written to
+  the run folder as ``guest-dmesg.txt`` and ``guest-vmallocinfo.txt``, cut out of the console log
+  between markers.  They come first because the processes they run allocate and free memory:
+  between the last kpageflags read and QEMU's dump the guest must do as little as possible
+  (tests/real/test_612_truth.py's premise).
 
 Arguments are the shared rig's (``--mem``, ``--cpu``, ``--name``, ``--kpageflags`` ...), and
 ``--kpf-twice``: read the guest's kpageflags twice in a row, as kpf_twice.py does for x86_64.
@@ -62,11 +65,16 @@ def report(g) -> None:  # type: ignore[no-untyped-def]
         Path(str(state["run"]), f"guest-{name}.txt").write_text("".join(ln + "\n" for ln in body))
 
 
-def qmp_cmd(self, name, **args):  # type: ignore[no-untyped-def]
-    state["qmp"] = self
-    if name == "query-dump-guest-memory-capability" and "reported" not in state:
+def report_once() -> None:
+    if "reported" not in state:
         state["reported"] = True
         report(state["guest"])
+
+
+def qmp_cmd(self, name, **args):  # type: ignore[no-untyped-def]
+    state["qmp"] = self
+    if name == "query-dump-guest-memory-capability":
+        report_once()
     if name == "dump-guest-memory" and not state.get("stopped"):
         _cmd(self, "stop")
         state["stopped"] = True
@@ -74,6 +82,8 @@ def qmp_cmd(self, name, **args):  # type: ignore[no-untyped-def]
 
 
 def guest_send(self, text):  # type: ignore[no-untyped-def]
+    if text == "kpf\n":
+        report_once()
     if state.get("stopped") and text.strip() in ("crash", "poweroff"):
         _cmd(state["qmp"], "cont")
         state["stopped"] = False
