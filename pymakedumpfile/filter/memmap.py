@@ -105,6 +105,8 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
     root = vi.SYMBOL["mem_section"]
     bits = 8 * km.ptr_size
     mask = (1 << bits) - 1  # addresses wrap at the pointer size
+    info = get_arch(arch)
+    high = info.kernel_half_high if info is not None else True
     map_mask = ~(SECTION_MAP_LAST_BIT - 1) & mask
 
     def decode(roots: list[int] | None, base: int) -> list[tuple[int, int]]:
@@ -142,7 +144,7 @@ def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, a
             maps = decode(roots, base)
         except DumpError:
             return None
-        if not maps or any(not m >> (bits - 1) for _, m in maps):
+        if not maps or any(not m >> (bits - 1) for _, m in maps) and high:
             return None  # no section, or a map that is not a kernel address (the top bit clear)
         return maps
 

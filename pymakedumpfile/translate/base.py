@@ -71,6 +71,10 @@ class ArchInfo:
     :ivar vtop_prints_walk: makedumpfile's ``--vtop`` prints the page-table entries it read.
     :ivar registers: the names of the registers a PRSTATUS note's ``pr_reg`` holds, in order
         (each one ``unsigned long``).
+    :ivar kernel_half_high: kernel addresses have the top bit set (the upper half of the address
+        space); False where kernel and user spaces are separate (s390x).
+    :ivar vmcoreinfo_in_memory: VMCOREINFO read from the dump's memory, for a dump whose notes
+        lack it (s390x keeps the note's address in its lowcore; QEMU's dumps have no note).
     :ivar strip_pointer: a saved kernel pointer as the code uses it (without a pointer
         authentication code, arm64), given the dump's VMCOREINFO.
     :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
@@ -91,6 +95,8 @@ class ArchInfo:
     vtop_prints_walk: bool = True
     registers: tuple[str, ...] = ()
     strip_pointer: Callable[[int, VmcoreInfo], int] | None = None
+    vmcoreinfo_in_memory: Callable[[ReadPhys], bytes] | None = None
+    kernel_half_high: bool = True
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image

@@ -180,6 +180,24 @@ class S390xTranslator:
         return pa, size - (vaddr & (size - 1))
 
 
+VMCORE_INFO_LOWCORE = 0xE0C  # absolute lowcore: physical address of the VMCOREINFO ELF note
+
+
+def vmcoreinfo_in_memory(read_phys: ReadPhys) -> bytes:
+    """VMCOREINFO from the note whose physical address the kernel keeps in absolute lowcore
+    (b"" when there is none: an odd value there is an early-boot KASLR offset, not a note)."""
+    try:
+        pa = _Q.unpack(read_phys(VMCORE_INFO_LOWCORE, 8))[0]
+        if not pa or pa & 3:
+            return b""
+        namesz, descsz, _ = struct.unpack(">III", read_phys(pa, 12))
+        if read_phys(pa + 12, namesz) != b"VMCOREINFO\0" or not 0 < descsz <= 1 << 16:
+            return b""
+        return read_phys(pa + 12 + ((namesz + 3) & ~3), descsz)
+    except Exception:  # noqa: BLE001 - unreadable memory: no VMCOREINFO
+        return b""
+
+
 S390X = ArchInfo(
     name="s390x",
     machines=("s390x", "s390"),
@@ -194,6 +212,8 @@ S390X = ArchInfo(
     vtop_prints_walk=False,
     # PSW, then the 16 general registers (access registers, 32-bit, follow)
     registers=("psw_mask", "psw_addr", *(f"r{i}" for i in range(16))),
+    vmcoreinfo_in_memory=vmcoreinfo_in_memory,
+    kernel_half_high=False,
     # SECTION_SIZE_BITS 28 and MAX_PHYSMEM_BITS 46, for kernels before VMCOREINFO exported them
     sparsemem=(28, 46, 46),
 )

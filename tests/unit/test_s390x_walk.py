@@ -141,3 +141,26 @@ def test_old_layout_is_one_to_one_below_high_memory() -> None:
     assert x.vtop(0x3D0_0000_1234) == 0x1F00_0234
     with pytest.raises(AddressTranslationError):
         x.vtop(0x3D0_0001_0000)
+
+
+def test_vmcoreinfo_read_from_lowcore(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """QEMU's s390x dumps have no VMCOREINFO note: the kernel keeps the physical address of its
+    note in absolute lowcore at 0xe0c, and the reader takes VMCOREINFO from there."""
+    from gen import build_elf, make_note
+
+    from pymakedumpfile import open_dump
+
+    mem = bytearray(64 * 4096)
+    note = make_note(b"VMCOREINFO", 0, vmcoreinfo_text(OSRELEASE="6.1.0-77-s390x", PAGESIZE=4096), endian=">")
+    struct.pack_into(">Q", mem, 0xE0C, 0x9000)  # unaligned, as the lowcore field is
+    mem[0x9000 : 0x9000 + len(note)] = note
+    src = tmp_path / "qemu-elf"
+    build_elf(src, [(0, 0, bytes(mem))], endian=">", machine=22)
+    with open_dump(src) as ctx:
+        assert ctx.attr["arch.name"] == "s390x" and ctx.attr["arch.byte_order"] == "big"
+        assert ctx.reader.vmcoreinfo.osrelease == "6.1.0-77-s390x"
+        assert ctx.attr["linux.uts.release"] == "6.1.0-77-s390x"
+    struct.pack_into(">Q", mem, 0xE0C, 0x9001)  # odd: an early-boot KASLR offset, not a note
+    build_elf(src, [(0, 0, bytes(mem))], endian=">", machine=22)
+    with open_dump(src) as ctx:
+        assert not ctx.reader.vmcoreinfo
