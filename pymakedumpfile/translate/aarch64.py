@@ -81,7 +81,7 @@ class Layout:
 
     def strip_pac(self, ptr: int) -> int:
         """A kernel pointer without its authentication code (a signed return address)."""
-        return ptr | self.pac_mask if ptr >> 55 & 1 else ptr & ~self.pac_mask & MASK64
+        return _strip_pac(ptr, self.pac_mask)
 
 
 class Aarch64Translator:
@@ -205,10 +205,15 @@ class Aarch64Translator:
         return pa, size - (vaddr & (size - 1))
 
 
+def _strip_pac(ptr: int, mask: int) -> int:
+    """``ptr`` without the authentication code in the bits of ``mask``: bit 55 tells a kernel
+    pointer (the code's bits set back) from a user one (cleared)."""
+    return ptr | mask if ptr >> 55 & 1 else ptr & ~mask & MASK64
+
+
 def strip_pointer(ptr: int, vi: VmcoreInfo) -> int:
     """A saved kernel pointer without its pointer authentication code."""
-    mask = vi.number_u64("KERNELPACMASK") or 0
-    return ptr | mask if ptr >> 55 & 1 else ptr & ~mask
+    return _strip_pac(ptr, vi.number_u64("KERNELPACMASK") or 0)
 
 
 def image_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:
