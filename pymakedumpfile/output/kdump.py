@@ -58,15 +58,15 @@ class WriteResult:
 
 
 def notes_with_vmcoreinfo(ctx: Context) -> bytes:
-    """The notes blob to store: the input's, or one VMCOREINFO note."""
+    """The notes blob to store: the input's, with a VMCOREINFO note appended when the input's
+    notes have none but VMCOREINFO was found elsewhere (in the dump's memory, as for QEMU's
+    s390x dumps; or given with ``-i``/``-x``), so that readers of the output find it."""
     notes: bytes = ctx.attr.get("file.notes", b"")
-    if notes:
-        return notes
     raw: bytes = ctx.attr.get("linux.vmcoreinfo.raw", b"")
-    if not raw:
-        return b""
     endian = "<" if ctx.attr.get("arch.byte_order", "little") == "little" else ">"
-    return elff.pack_note(elff.VMCOREINFO_NOTE_NAME, 0, raw, endian)
+    if not raw or notes and elff.find_note_offset(notes, endian, elff.VMCOREINFO_NOTE_NAME) is not None:
+        return notes
+    return notes + elff.pack_note(elff.VMCOREINFO_NOTE_NAME, 0, raw, endian)
 
 
 class Headers(TypedDict):

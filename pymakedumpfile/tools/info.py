@@ -135,9 +135,10 @@ def format_text(info: dict[str, Any]) -> str:
                  f"{p['excluded']} excluded")
     for cpu in info.get("registers", ()):
         lines.append(f"CPU {cpu['cpu']} (pid {cpu['pid']}):")
-        items = [f"{n:>7} {v:016x}" for n, v in cpu["regs"].items()]
+        w = max(7, 1 + max(len(n) for n in cpu["regs"]))  # names of 8 (psw_mask) keep a space
+        items = [f"{n:>{w}} {v:016x}" for n, v in cpu["regs"].items()]
         if "lr" in cpu:
-            items.append(f"{'lr':>7} {cpu['lr']:016x}")
+            items.append(f"{'lr':>{w}} {cpu['lr']:016x}")
         lines.extend("   " + "".join(items[j : j + 4]) for j in range(0, len(items), 4))
     cat = info.get("categories")
     if cat and "error" not in cat:

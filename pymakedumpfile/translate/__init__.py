@@ -29,7 +29,9 @@ def register(arch: ArchInfo) -> ArchInfo:
 
 
 def arch_from_machine(machine: str) -> ArchInfo | None:
-    """The architecture whose ``uname -m`` is ``machine``."""
+    """The architecture whose ``uname -m`` is ``machine`` (in any case: QEMU's kdump files
+    of an s390x guest say ``S390X``)."""
+    machine = machine.lower()
     for a in ARCHES.values():
         if machine in a.machines or machine == a.name:
             return a

@@ -205,9 +205,7 @@ S390X = ArchInfo(
     default_page_size=4096,
     byte_order="big",
     elf_machine=22,
-    # not offered until checked on real s390x dumps against makedumpfile:s390x: a dump of an
-    # s390x kernel is filtered at levels 0 and 1 only, as any unknown architecture's
-    translator=None,
+    translator=S390xTranslator,
     image_to_phys=lambda vaddr, vi, phys_base: Layout(vi).image_to_phys(vaddr),
     vtop_prints_walk=False,
     # PSW, then the 16 general registers (access registers, 32-bit, follow)

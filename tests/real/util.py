@@ -92,3 +92,17 @@ def assert_same_pages(got: dict[int, str], want: dict[int, str], *, zero_may_dif
                                     **{p: want[p] for p in set(want) - set(got)}}.items()}
     bad_one_sided = [p for p, d in one_sided.items() if not (zero_may_differ and d == ZERO_DIGEST)]
     assert not differ and not bad_one_sided, diff_pages(got, want)
+
+
+def zero_pages_written(w, tmp_path: Path) -> int:  # type: ignore[no-untyped-def]
+    """The zero pages that writing the kdump file of write context ``w`` counts (they are
+    counted while writing); the file, as large as the dump at low levels, is removed at once."""
+    from pymakedumpfile.output import write_dump
+
+    out = tmp_path / "zero-count"
+    try:
+        res = write_dump(w, str(out), threads=2)
+        assert not res.incomplete, res.reason
+        return int(res.zero_pages)
+    finally:
+        out.unlink(missing_ok=True)

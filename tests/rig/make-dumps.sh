@@ -37,7 +37,7 @@ today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"
 	# shellcheck disable=SC2068
 	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
 	# shellcheck disable=SC2068
-	[ "$flav" = amd64 ] || qemu=qemu-system-arm
+	case $flav in arm64*) qemu=qemu-system-arm ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
 	k=$(apt-cache $@ depends "linux-image-$flav" 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
 	[ -n "$k" ] || return 0
 	# shellcheck disable=SC2068
@@ -59,6 +59,21 @@ finish() { # finish DIR KEY: the folder is complete for KEY
 	[ -z "$2" ] || printf '%s\n' "$2" > "$1/rig-key"
 }
 kpkg() { echo "${1%% *}"; } # the package name of a key
+
+sid_makedumpfile() { # sid_makedumpfile DIR ARCH: the newest makedumpfile (sid's) of ARCH in DIR/sysroot-sid
+	local dir=$1 arch=$2 opts
+	[ ! -x "$dir/sysroot-sid/usr/bin/makedumpfile" ] || return 0
+	rm -rf "$dir/debs/sid" "$dir/sysroot-sid"
+	mkdir -p "$dir/debs/sid" "$dir/sysroot-sid"
+	opts=$(suite_opts sid "$arch")
+	# shellcheck disable=SC2086
+	apt-get $opts update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	(cd "$dir/debs/sid" && apt-get -q $opts download makedumpfile libc6 libdw1t64 libelf1t64 liblzo2-2 libzstd1 \
+		zlib1g liblzma5 libbz2-1.0 libgcc-s1 > /dev/null) || echo "make-dumps: cannot fetch sid's $arch makedumpfile" >&2
+	for f in "$dir"/debs/sid/*.deb; do dpkg -x "$f" "$dir/sysroot-sid"; done
+	[ -e "$dir/sysroot-sid/lib" ] || ln -s usr/lib "$dir/sysroot-sid/lib" # usrmerge: the loader's /lib path
+}
 
 KEY=$(today_key)
 keyed "$RIG_DIR" "$KEY"
@@ -166,18 +181,7 @@ for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm6
 			echo "make-dumps: cannot fetch $AK-dbg: the arm64 -g/-x tests will not run" >&2
 		fi
 	fi
-	if [ "$SUITE" = bookworm ] && [ ! -x "$A/sysroot-sid/usr/bin/makedumpfile" ]; then # the newest makedumpfile (sid's)
-		rm -rf "$A/debs/sid" "$A/sysroot-sid"
-		mkdir -p "$A/debs/sid" "$A/sysroot-sid"
-		SOPTS=$(suite_opts sid arm64)
-		# shellcheck disable=SC2086
-		apt-get $SOPTS update -qq > /dev/null 2>&1 || true
-		# shellcheck disable=SC2086
-		(cd "$A/debs/sid" && apt-get -q $SOPTS download makedumpfile libc6 libdw1t64 libelf1t64 liblzo2-2 libzstd1 \
-			zlib1g liblzma5 libbz2-1.0 libgcc-s1 > /dev/null) || echo "make-dumps: cannot fetch sid's arm64 makedumpfile" >&2
-		for f in "$A"/debs/sid/*.deb; do dpkg -x "$f" "$A/sysroot-sid"; done
-		[ -e "$A/sysroot-sid/lib" ] || ln -s usr/lib "$A/sysroot-sid/lib" # usrmerge: the loader's /lib path
-	fi
+	[ "$SUITE" = bookworm ] && sid_makedumpfile "$A" arm64
 	for CPU in ${CPUS//,/ }; do
 		N=mem512; [ "$CPU" = max ] || N=mem512-a57
 		D=$A/dumps/$N
@@ -190,4 +194,23 @@ for RUN in bookworm:arm64:max,cortex-a57 trixie:arm64:max,cortex-a57 trixie:arm6
 	done
 	finish "$A" "$AKEY"
 done
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps and ${RIG_DIR}-arm64*/dumps"
+# Debian's s390x kernel (big-endian; bookworm's is built without CONFIG_CRASH_DUMP: no kexec capture)
+# under qemu-system-s390x, at two memory sizes: QEMU's ELF and kdump-zlib of the stopped guest, its
+# kpageflags read twice just before, its dmesg, vmallocinfo and VMCOREINFO address (qemu_rig.py);
+# the s390x makedumpfile (bookworm's and sid's) unpacked for qemu-s390x-static
+Z=${RIG_DIR}-s390x
+ZOPTS=$(suite_opts bookworm s390x)
+ZKEY=$(FLAVOUR=s390x today_key "$ZOPTS")
+keyed "$Z" "$ZKEY"
+[ -e "$Z/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch s390x --dir "$Z" --kpkg "$(kpkg "$ZKEY")" --apt-opts "$ZOPTS"
+[ -e "$Z/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch s390x --dir "$Z"; }
+sid_makedumpfile "$Z" s390x
+for MEM in 512 1024; do
+	D=$Z/dumps/mem$MEM
+	if [ ! -e "$D/qemu-elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch s390x --dir "$Z" --mem "$MEM" --kpf-twice
+	fi
+done
+finish "$Z" "$ZKEY"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps and $Z/dumps"

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Real dumps of a Debian kernel of another architecture (s390x; ppc64el), booted under QEMU TCG.
+
+Three steps, each a subcommand, each working in one folder (``--dir``):
+
+``setup``  Debian packages of the architecture, fetched with a private apt configuration (the
+           host's dpkg architectures and /etc/apt are not touched) and unpacked, never installed:
+           the kernel that ``linux-image-FLAVOUR`` depends on into ``kernel/``, and busybox-static,
+           makedumpfile and its libraries into ``sysroot/``: the reference makedumpfile of that
+           architecture, run on the host under ``qemu-ARCH-static -L sysroot``.
+``build``  ``initramfs.cpio.gz``: the architecture's static busybox, a statically cross-compiled
+           ``memfill`` (from the shared rig), the kernel modules for virtio disks and ext4, and the
+           shared arm64 rig's ``init.sh`` as ``/init`` (it is not specific to arm64: it fills memory
+           with a known mix, answers ``kpf`` and ``x COMMAND`` on the console).
+``run``    Boot with ``--mem`` MiB, fill memory, have the guest print its kernel log, its
+           ``/proc/vmallocinfo`` and ``/sys/kernel/vmcoreinfo`` (saved as ``guest-*.txt``), copy its
+           ``/proc/kpageflags`` (twice in a row with ``--kpf-twice``: the first copy becomes
+           ``kpageflags.first.bin``), then stop the guest (QMP ``stop``) and take QEMU's
+           dump-guest-memory files of that moment: ``qemu-elf`` and each kdump format QEMU offers
+           for the architecture (``qemu-kdump.zlib`` ...).  Output in ``dumps/NAME/``, with a
+           ``rig-run.json`` of what was run and how long it took.
+
+No real kdump here: Debian bookworm's s390x kernel is built without ``CONFIG_CRASH_DUMP`` (see
+docs/s390x.md), so QEMU's dumps of the stopped guest are the real dumps of this rig.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RIG_SRC = Path(os.environ.get("RIG_SRC", HERE.parents[1] / ".." / "shared" / "vmcores"))
+
+ARCHES = {
+    "s390x": {
+        "gcc": "s390x-linux-gnu-gcc",
+        "qemu": "qemu-system-s390x",
+        "machine": ["-M", "s390-ccw-virtio"],
+        "console": "ttysclp0",
+        "disk": "virtio-blk-ccw",
+        "modules": "virtio_blk crc32c_generic ext4",
+    },
+    "ppc64el": {
+        "gcc": "powerpc64le-linux-gnu-gcc",
+        "qemu": "qemu-system-ppc64",
+        "machine": ["-M", "pseries"],
+        "console": "hvc0",
+        "disk": "virtio-blk-pci",
+        "modules": "virtio_pci virtio_blk crc32c_generic ext4",
+    },
+}
+# what the reference makedumpfile needs (bookworm names; sid's are listed in make-dumps.sh)
+USER_PKGS = "busybox-static makedumpfile libc6 zlib1g liblzma5 libbz2-1.0 libzstd1 libelf1 libdw1 liblzo2-2 libgcc-s1"
+
+
+def log(*a: object) -> None:
+    print(f"[qemu_rig {time.strftime('%H:%M:%S')}]", *a, flush=True)
+
+
+def sh(cmd: str, **kw: object) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    return subprocess.run(cmd, shell=True, check=True, **kw)  # type: ignore[call-overload]
+
+
+def shared_rig():  # noqa: ANN201 - the shared arm64 rig module (its QMP and Guest classes)
+    spec = importlib.util.spec_from_file_location("shared_arm64_rig", RIG_SRC / "arm64" / "rig.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ---------------------------------------------------------------- setup
+def setup(a: argparse.Namespace) -> None:
+    d = Path(a.dir)
+    debs = d / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    opts = a.apt_opts.split()
+    kpkg = a.kpkg
+    if not kpkg:
+        dep = subprocess.run(["apt-cache", *opts, "depends", f"linux-image-{a.flavour or a.arch}"],
+                             capture_output=True, text=True, check=True).stdout
+        kpkg = re.search(r"Depends: (linux-image-[0-9]\S*)", dep).group(1)  # type: ignore[union-attr]
+    log("kernel package:", kpkg)
+    sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} {USER_PKGS} > /dev/null")
+    for sub in ("kernel", "sysroot"):
+        shutil.rmtree(d / sub, ignore_errors=True)
+    sh(f"dpkg -x \"$(ls -t {debs}/{kpkg}_*.deb | head -1)\" {d / 'kernel'}")
+    for p in USER_PKGS.split():
+        sh(f"dpkg -x \"$(ls -t {debs}/{p}_*_{a.arch}.deb | head -1)\" {d / 'sysroot'}")
+    mods = d / "kernel" / "lib" / "modules"
+    if not mods.exists():  # trixie and later: usr/lib/modules
+        mods.parent.mkdir(parents=True, exist_ok=True)
+        mods.symlink_to("../usr/lib/modules")
+    kver = sorted(os.listdir(mods))[0]
+    sh(f"depmod -b {d / 'kernel'} {kver}")
+    ld = d / "sysroot" / "lib64" / "ld64.so.2"  # ppc64el: an absolute link; qemu-user needs it inside -L
+    if ld.is_symlink() and os.readlink(ld).startswith("/"):
+        target = os.readlink(ld).lstrip("/")
+        ld.unlink()
+        ld.symlink_to(os.path.relpath(d / "sysroot" / target, ld.parent))
+    (d / "kernel" / "KPKG").write_text(kpkg + "\n")
+    log(f"kernel {kver} in {d / 'kernel'}; makedumpfile in {d / 'sysroot'}")
+
+
+# ---------------------------------------------------------------- build
+def module_order(mdir: Path, names: str) -> list[str]:
+    deps: dict[str, list[str]] = {}
+    for line in (mdir / "modules.dep").read_text().splitlines():
+        path, _, rest = line.partition(":")
+        deps[path] = rest.split()
+    order: list[str] = []
+
+    def add(path: str) -> None:
+        if path in order:
+            return
+        for dep in deps.get(path, []):
+            add(dep)
+        order.append(path)
+
+    for name in names.split():
+        hits = [p for p in deps if re.search(rf"/{name}\.ko(\.[a-z]+)?$", p)]
+        if hits:
+            add(hits[0])
+    return order
+
+
+def build(a: argparse.Namespace) -> None:
+    d = Path(a.dir)
+    spec = ARCHES[a.arch]
+    mods = d / "kernel" / "lib" / "modules"
+    kver = sorted(os.listdir(mods))[0]
+    mdir = mods / kver
+    sh(f"{spec['gcc']} -O2 -static -o {d / 'memfill'} {RIG_SRC / 'memfill.c'}")
+    stage = d / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/rig", "proc", "sys", "dev", "tmp", "mnt", "lib"):
+        (stage / sub).mkdir(parents=True)
+    shutil.copy(d / "sysroot" / "bin" / "busybox", stage / "bin" / "busybox")
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for ap in applets:  # the host's busybox-static is the same Debian version: its applet list
+        if not (stage / "bin" / ap).exists():
+            (stage / "bin" / ap).symlink_to("busybox")
+    shutil.copy(d / "memfill", stage / "bin" / "memfill")
+    listed = []
+    for m in module_order(mdir, spec["modules"]):
+        dst = stage / "lib" / "modules" / kver / m
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src = mdir / m
+        if m.endswith(".xz"):
+            sh(f"xz -dc {src} > {str(dst)[:-3]}")
+            m = m[:-3]
+        elif m.endswith(".zst"):
+            sh(f"zstd -qdc {src} > {str(dst)[:-4]}")
+            m = m[:-4]
+        else:
+            shutil.copy(src, dst)
+        listed.append(m)
+    (stage / "etc" / "rig" / "modules.list").write_text("".join(m + "\n" for m in listed))
+    shutil.copy(RIG_SRC / "arm64" / "init.sh", stage / "init")
+    os.chmod(stage / "init", 0o755)
+    sh(f"cd {stage} && find . | cpio -o -H newc --quiet | gzip -6 > {d / 'initramfs.cpio.gz'}")
+    shutil.rmtree(stage)
+    log("modules:", " ".join(listed))
+    log("initramfs:", d / "initramfs.cpio.gz", (d / "initramfs.cpio.gz").stat().st_size, "bytes")
+
+
+# ---------------------------------------------------------------- run
+REPORTS = {
+    "dmesg": "dmesg",
+    "vmallocinfo": "echo 1 > /proc/sys/kernel/kptr_restrict; cat /proc/vmallocinfo",
+    "vmcoreinfo": "cat /sys/kernel/vmcoreinfo",
+}
+
+
+def console_since(g, n0: int, line: str, timeout: float) -> list[str]:  # type: ignore[no-untyped-def]
+    """The console lines after line ``n0`` up to one equal to ``line`` (the echo of the command
+    that prints it contains it too, but is not equal to it)."""
+    t0 = time.time()
+    with g.cv:
+        while line not in g.lines[n0:]:
+            if time.time() - t0 > timeout or g.p.poll() is not None:
+                raise TimeoutError(f"no console line {line!r}")
+            g.cv.wait(1.0)
+        return list(g.lines[n0:])
+
+
+def report(g, run: Path) -> None:  # type: ignore[no-untyped-def]
+    for name, cmd in REPORTS.items():
+        n0 = len(g.lines)
+        g.send(f"x echo RIG-BEGIN-{name}; {cmd}; echo RIG-END-{name}\n")
+        lines = console_since(g, n0, f"RIG-END-{name}", 300)
+        begin = max(i for i, ln in enumerate(lines) if ln == f"RIG-BEGIN-{name}")
+        end = max(i for i, ln in enumerate(lines) if ln == f"RIG-END-{name}")
+        body = [ln for ln in lines[begin + 1 : end] if not re.match(r"^\[qemu_rig |^RIG:", ln)]
+        (run / f"guest-{name}.txt").write_text("".join(ln + "\n" for ln in body))
+
+
+def kpf_copy(img: Path) -> tuple[str, bytes, bytes]:
+    with open(img, "rb") as f:
+        head = f.read(4096).split(b"\n")[0].decode("ascii", "replace")
+        if not head.startswith("RIGKPF"):
+            raise RuntimeError(f"no kpageflags header on {img}")
+        kv = dict(x.split("=", 1) for x in head.split()[1:] if "=" in x)
+        f.seek(int(kv["flags_off"]))
+        flags = f.read(int(kv["flags_bytes"]))
+        f.seek(int(kv["count_off"]))
+        count = f.read(int(kv["count_bytes"]))
+    return head, flags, count
+
+
+def kpf(g, img: Path) -> str:  # type: ignore[no-untyped-def]
+    n0 = len(g.lines)
+    g.send("kpf\n")
+    t0 = time.time()
+    with g.cv:
+        while not any(ln.startswith("RIG: KPF-") for ln in g.lines[n0:]):
+            if time.time() - t0 > 600 or g.p.poll() is not None:
+                raise TimeoutError("the guest did not answer kpf")
+            g.cv.wait(1.0)
+        line = next(ln for ln in g.lines[n0:] if ln.startswith("RIG: KPF-"))
+    if "KPF-DONE" not in line:
+        raise RuntimeError(line)
+    return line
+
+
+def run(a: argparse.Namespace) -> None:
+    rig = shared_rig()
+    d = Path(a.dir)
+    spec = ARCHES[a.arch]
+    mods = d / "kernel" / "lib" / "modules"
+    kver = sorted(os.listdir(mods))[0]
+    name = a.name or f"mem{a.mem}"
+    out = d / "dumps" / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    t_start = time.time()
+    avail = a.mem - 64
+    fill = dict(rand=avail // 6, zero=avail // 12, pat=avail // 12, cache=avail // 12, tmpfs=avail // 24,
+                untouched=avail // 12)
+    rec: dict[str, object] = {"arch": a.arch, "kernel": kver, "mem_mb": a.mem, "fill_mb": fill,
+                              "kernel_package": (d / "kernel" / "KPKG").read_text().strip()}
+    pre = out / "pre"
+    (pre / "pre").mkdir(parents=True)
+    sh(f"head -c {fill['cache'] // 2}M /dev/urandom > {pre}/pre/rand.bin")
+    sh(f"yes 'pre-populated text file line for the page cache 0123456789' | "
+       f"head -c {fill['cache'] - fill['cache'] // 2}M > {pre}/pre/text.txt")
+    data = out / "data.img"
+    sh(f"truncate -s {2 * fill['cache'] + 128}M {data} && mkfs.ext4 -q -F -d {pre} {data}")
+    shutil.rmtree(pre)
+    img = out / "kpf.img"
+    sh(f"truncate -s {a.mem // 128 + 16}M {img}")
+    image = d / "kernel" / "boot" / f"vmlinuz-{kver}"
+    if not image.exists():
+        image = d / "kernel" / "boot" / f"vmlinux-{kver}"
+    qmp_path = out / "qmp.sock"
+    append = (f"console={spec['console']} panic=10 rigmode=normal rig_rand={fill['rand']} rig_zero={fill['zero']} "
+              f"rig_pat={fill['pat']} rig_cache={fill['cache']} rig_tmpfs={fill['tmpfs']} "
+              f"rig_untouched={fill['untouched']}")
+    argv = ["nice", "-n", str(a.nice), spec["qemu"], *spec["machine"], "-accel", "tcg,thread=multi",
+            "-m", str(a.mem), "-smp", str(a.smp), "-display", "none", "-no-reboot", "-monitor", "none",
+            "-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
+            "-qmp", f"unix:{qmp_path},server=on,wait=off",
+            "-kernel", str(image), "-initrd", str(d / "initramfs.cpio.gz"), "-append", append,
+            "-drive", f"if=none,id=d0,file={data},format=raw",
+            "-device", f"{spec['disk']},drive=d0,serial=rigdata",
+            "-drive", f"if=none,id=d3,file={img},format=raw,cache=unsafe",
+            "-device", f"{spec['disk']},drive=d3,serial=rigkpf"]
+    if a.cpu:
+        argv[argv.index("-m"):argv.index("-m")] = ["-cpu", a.cpu]
+    rec["qemu_argv"] = argv
+    log("starting", " ".join(argv))
+    t0 = time.time()
+    g = rig.Guest(argv, str(out / "console.log"))
+    try:
+        qmp = rig.QMP(str(qmp_path))
+        g.wait_for("RIG: READY", a.timeout)
+        rec["boot_and_fill_s"] = round(time.time() - t0, 1)
+        log(f"guest ready after {rec['boot_and_fill_s']} s")
+        report(g, out)
+        if a.kpf_twice:
+            rec["kpf_first"] = kpf(g, img)
+            head, flags, _ = kpf_copy(img)
+            (out / "kpageflags.first.bin").write_bytes(flags)
+            rec["kpf_first_header"] = head
+        t1 = time.time()
+        rec["kpf"] = kpf(g, img)
+        rec["kpf_s"] = round(time.time() - t1, 1)
+        qmp.cmd("stop")
+        cap = qmp.cmd("query-dump-guest-memory-capability")["formats"]
+        rec["qemu_dump_formats"] = cap
+        rec["dumps"] = {}
+        for fmt in cap:
+            if fmt != "elf" and not fmt.startswith("kdump-"):
+                continue
+            dst = out / ("qemu-elf" if fmt == "elf" else "qemu-" + fmt.replace("kdump-", "kdump."))
+            t1 = time.time()
+            qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{dst}", format=fmt)
+            while qmp.cmd("query-dump")["status"] == "active":
+                time.sleep(0.2)
+            rec["dumps"][fmt] = {"file": dst.name, "size": dst.stat().st_size, "s": round(time.time() - t1, 1)}
+            log(f"dump-guest-memory {fmt}: {dst.stat().st_size} bytes")
+        qmp.cmd("cont")
+        g.send("poweroff\n")
+        try:
+            g.p.wait(120)
+        except subprocess.TimeoutExpired:
+            g.p.kill()
+            g.p.wait()
+    finally:
+        if g.p.poll() is None:
+            g.p.kill()
+            g.p.wait()
+    head, flags, count = kpf_copy(img)
+    (out / "kpageflags.bin").write_bytes(flags)
+    (out / "kpagecount.bin").write_bytes(count)
+    rec["kpf_header"] = head
+    img.unlink()
+    data.unlink()
+    qmp_path.unlink(missing_ok=True)
+    rec["total_s"] = round(time.time() - t_start, 1)
+    (out / "rig-run.json").write_text(json.dumps(rec, indent=1))
+    log("done:", out, {k: v for k, v in rec.items() if k not in ("qemu_argv",)})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["setup", "build", "run"])
+    ap.add_argument("--arch", choices=sorted(ARCHES), required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--flavour", help="setup: the kernel flavour (default: the architecture)")
+    ap.add_argument("--kpkg", help="setup: the kernel package (default: what linux-image-FLAVOUR depends on)")
+    ap.add_argument("--apt-opts", default="", help="setup: apt options of a private configuration for the architecture")
+    ap.add_argument("--mem", type=int, default=512)
+    ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--cpu", default="")
+    ap.add_argument("--name")
+    ap.add_argument("--kpf-twice", action="store_true")
+    ap.add_argument("--nice", type=int, default=19)
+    ap.add_argument("--timeout", type=int, default=1800)
+    a = ap.parse_args()
+    {"setup": setup, "build": build, "run": run}[a.step](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
