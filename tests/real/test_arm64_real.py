@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from test_dmesg_real import strip_caller_ids
-from test_levels_real import bitmap_diff, mdf_stats
+from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
 from util import RIG, lkdf, need, our_digests, rig_release, run_cli, zero_pages_written
 
@@ -99,37 +99,24 @@ def bookworm(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(bookworm: Path, mdf_arm64: list[str], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def reference(bookworm: Path, mdf_arm64: list[str], tmp_path_factory: pytest.TempPathFactory) -> MdfLevels:
     """makedumpfile:arm64 -l -d LEVEL --message-level 31 of the vmcore, made once a level."""
-    d = tmp_path_factory.mktemp("mdf-arm64")
-    cache: dict[int, tuple[Path, dict[str, int]]] = {}
-
-    def get(level: int) -> tuple[Path, dict[str, int]]:
-        if level not in cache:
-            out = d / f"d{level}"
-            p = subprocess.run([*mdf_arm64, "-l", "-d", str(level), "--message-level", "31",
-                                str(bookworm / "vmcore.elf"), str(out)], capture_output=True, text=True, timeout=300)
-            assert p.returncode == 0, p.stdout + p.stderr
-            cache[level] = (out, mdf_stats(p.stdout + p.stderr))
-        return cache[level]
-
-    return get
+    return MdfLevels(mdf_arm64, bookworm / "vmcore.elf", tmp_path_factory.mktemp("mdf-arm64"))
 
 
 @pytest.mark.parametrize("level", range(32))
-def test_levels_equal_makedumpfile(level: int, bookworm: Path, reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_levels_equal_makedumpfile(level: int, bookworm: Path, reference: MdfLevels, tmp_path: Path) -> None:
     """Bitmap 2, the page counts of each class and the zero pages equal makedumpfile:arm64's,
     bit for bit (the arm64 vmcore has no partial page: no exception)."""
     from pymakedumpfile import accel
 
     if accel.BACKEND == "python" and level not in (0, 1, 2, 4, 8, 16, 31):
         pytest.skip("pure-Python twin: subset of levels")
-    ref_file, ref_stats = reference(level)
-    ref = open_reader(ref_file)
+    _, ref_stats, ref_bitmap = reference(level)
     with open_dump(bookworm / "vmcore.elf") as src:
         assert src.attr["linux.uts.release"] == rig_release(bookworm)
         w = make_write_context(src, format="kdump", compression="none", dump_level=level)
-        assert bitmap_diff(w.pagemap.to_bytes(0, w.max_pfn), bytes(ref.pagemap_full.buf)) == []
+        assert bitmap_diff(w.pagemap.to_bytes(0, w.max_pfn), ref_bitmap) == []
         st = w.attr["filter.stats"]
         for k in ("cache", "cache_private", "user", "free", "hwpoison", "offline"):
             assert getattr(st, k) == ref_stats[k], (k, getattr(st, k), ref_stats[k])
@@ -154,10 +141,10 @@ def test_levels_equal_newest_makedumpfile(level: int, bookworm: Path, mdf_arm64_
             assert getattr(w.attr["filter.stats"], k) == ref_stats[k], k
 
 
-def test_kdump_file_equals_makedumpfile(bookworm: Path, reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kdump_file_equals_makedumpfile(bookworm: Path, reference: MdfLevels, tmp_path: Path) -> None:
     """Our -l -d 31 file: the same headers and the same pages as makedumpfile:arm64's (the
     compressed bytes differ: another LZO compressor)."""
-    ref_file, _ = reference(31)
+    ref_file = reference(31)[0]
     out = tmp_path / "ours"
     run_cli("-l", "-d", "31", "--message-level", "0", str(bookworm / "vmcore.elf"), str(out))
     mine, theirs = open_reader(out), open_reader(ref_file)

@@ -37,6 +37,29 @@ def mdf_stats(text: str) -> dict[str, int]:
     return out
 
 
+class MdfLevels:
+    """makedumpfile's ``-l -d LEVEL --message-level 31`` of one vmcore, run once a level: its
+    page statistics and its bitmap 2 are kept, the file only for level 31 (the low levels'
+    files are nearly as large as the dump, and a module asks for 32 of them)."""
+
+    def __init__(self, cmd: list[str], vmcore: Path, folder: Path) -> None:
+        self.cmd, self.vmcore, self.folder = cmd, vmcore, folder
+        self.cache: dict[int, tuple[Path, dict[str, int], bytes]] = {}
+
+    def __call__(self, level: int) -> tuple[Path, dict[str, int], bytes]:
+        """(the file, or where it was; its statistics; its bitmap 2)."""
+        if level not in self.cache:
+            out = self.folder / f"d{level}"
+            p = subprocess.run([*self.cmd, "-l", "-d", str(level), "--message-level", "31", str(self.vmcore), str(out)],
+                               capture_output=True, text=True, timeout=300)
+            assert p.returncode == 0, p.stdout + p.stderr
+            bitmap = bytes(open_reader(out).pagemap_full.buf)
+            if level != 31:
+                out.unlink()
+            self.cache[level] = (out, mdf_stats(p.stdout + p.stderr), bitmap)
+        return self.cache[level]
+
+
 def bitmap_diff(a: bytes, b: bytes) -> list[int]:
     return [i * 8 + j for i in range(min(len(a), len(b))) for j in range(8) if (a[i] ^ b[i]) >> j & 1]
 
@@ -55,21 +78,9 @@ def vmcore(request: pytest.FixtureRequest, mem512: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(vmcore: Path, makedumpfile: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def reference(vmcore: Path, makedumpfile: str, tmp_path_factory: pytest.TempPathFactory) -> MdfLevels:
     """makedumpfile -l -d LEVEL --message-level 31 for each level, made once."""
-    d = tmp_path_factory.mktemp("mdf")
-    cache: dict[int, tuple[Path, dict[str, int]]] = {}
-
-    def get(level: int) -> tuple[Path, dict[str, int]]:
-        if level not in cache:
-            out = d / f"d{level}"
-            p = subprocess.run([makedumpfile, "-l", "-d", str(level), "--message-level", "31", str(vmcore), str(out)],
-                               capture_output=True, text=True, timeout=300)
-            assert p.returncode == 0, p.stdout + p.stderr
-            cache[level] = (out, mdf_stats(p.stdout + p.stderr))
-        return cache[level]
-
-    return get
+    return MdfLevels([makedumpfile], vmcore, tmp_path_factory.mktemp("mdf"))
 
 
 def _twin_subset(level: int) -> None:
@@ -82,15 +93,14 @@ def _twin_subset(level: int) -> None:
 
 
 @pytest.mark.parametrize("level", range(32))
-def test_bitmap_and_counts_equal_makedumpfile(level: int, vmcore: Path, reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bitmap_and_counts_equal_makedumpfile(level: int, vmcore: Path, reference: MdfLevels, tmp_path: Path) -> None:
     _twin_subset(level)
-    ref_file, ref_stats = reference(level)
-    ref = open_reader(ref_file)
+    _, ref_stats, ref_bitmap = reference(level)
     with open_dump(vmcore) as src:
         w = make_write_context(src, format="kdump", compression="none", dump_level=level)
         mine = w.pagemap.to_bytes(0, w.max_pfn)
         st = w.attr["filter.stats"]
-        assert bitmap_diff(mine, bytes(ref.pagemap_full.buf)) == [PARTIAL_PFN]
+        assert bitmap_diff(mine, ref_bitmap) == [PARTIAL_PFN]
         for k in ("cache", "cache_private", "user", "free", "hwpoison", "offline"):
             assert getattr(st, k) == ref_stats[k], (k, getattr(st, k), ref_stats[k])
         if level & 1:

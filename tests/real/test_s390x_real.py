@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from test_dmesg_real import strip_caller_ids
-from test_levels_real import bitmap_diff, mdf_stats
+from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
 from util import RIG, lkdf, need, our_digests, rig_release, run_cli, zero_pages_written
 
@@ -130,21 +130,9 @@ def mdf_input(s390x: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def reference(mdf_input: Path, mdf_s390x: list[str], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def reference(mdf_input: Path, mdf_s390x: list[str], tmp_path_factory: pytest.TempPathFactory) -> MdfLevels:
     """makedumpfile:s390x -l -d LEVEL --message-level 31 of the vmcore, made once a level."""
-    d = tmp_path_factory.mktemp("mdf-s390x")
-    cache: dict[int, tuple[Path, dict[str, int]]] = {}
-
-    def get(level: int) -> tuple[Path, dict[str, int]]:
-        if level not in cache:
-            out = d / f"d{level}"
-            p = subprocess.run([*mdf_s390x, "-l", "-d", str(level), "--message-level", "31", str(mdf_input), str(out)],
-                               capture_output=True, text=True, timeout=300)
-            assert p.returncode == 0, p.stdout + p.stderr
-            cache[level] = (out, mdf_stats(p.stdout + p.stderr))
-        return cache[level]
-
-    return get
+    return MdfLevels(mdf_s390x, mdf_input, tmp_path_factory.mktemp("mdf-s390x"))
 
 
 def test_vmcoreinfo_found_in_memory(s390x: Path) -> None:
@@ -164,7 +152,7 @@ SOME_LEVELS = (0, 1, 2, 4, 8, 16, 31)
 
 @pytest.mark.parametrize(("s390x", "level"), [("mem512", n) for n in range(32)] + [("mem1024", n) for n in SOME_LEVELS],
                          indirect=["s390x"])
-def test_levels_equal_makedumpfile(level: int, s390x: Path, reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_levels_equal_makedumpfile(level: int, s390x: Path, reference: MdfLevels, tmp_path: Path) -> None:
     """Bitmap 2, the page counts of each class and the zero pages equal makedumpfile:s390x's,
     bit for bit: a big-endian mem_map and big-endian page tables, classified on this
     little-endian host (in C, and in the pure-Python twin).  Every level on the 512 MiB guest,
@@ -173,11 +161,10 @@ def test_levels_equal_makedumpfile(level: int, s390x: Path, reference, tmp_path:
 
     if accel.BACKEND == "python" and (level not in SOME_LEVELS or s390x.name != "mem512"):
         pytest.skip("pure-Python twin: a subset of levels on one guest")
-    ref_file, ref_stats = reference(level)
-    ref = open_reader(ref_file)
+    _, ref_stats, ref_bitmap = reference(level)
     with open_dump(s390x / "qemu-elf") as src:
         w = make_write_context(src, format="kdump", compression="none", dump_level=level)
-        assert bitmap_diff(w.pagemap.to_bytes(0, w.max_pfn), bytes(ref.pagemap_full.buf)) == []
+        assert bitmap_diff(w.pagemap.to_bytes(0, w.max_pfn), ref_bitmap) == []
         st = w.attr["filter.stats"]
         for k in ("cache", "cache_private", "user", "free", "hwpoison", "offline"):
             assert getattr(st, k) == ref_stats[k], (k, getattr(st, k), ref_stats[k])
