@@ -72,8 +72,8 @@ Describing a dump [pymakedumpfile]:
   pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
 
 Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
-Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses) and s390x are
-filtered on any host; dump levels 0 and 1 convert a dump of any architecture.
+Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses), s390x and
+ppc64/ppc64le (radix and hash MMUs) are filtered on any host; dump levels 0 and 1 convert a dump of any architecture.
 """
 
 

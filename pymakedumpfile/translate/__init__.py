@@ -52,6 +52,7 @@ def get_arch(name: str) -> ArchInfo | None:
 
 # the architectures: those with a translator have a module of their own
 from .aarch64 import AARCH64  # noqa: E402
+from .ppc64 import PPC64  # noqa: E402
 from .s390x import S390X  # noqa: E402
 from .x86_64 import X86_64  # noqa: E402
 
@@ -60,7 +61,7 @@ register(AARCH64)
 register(S390X)
 register(ArchInfo("ia32", ("i386", "i486", "i586", "i686"), 4, 4096, "little", elf_machine=3))
 register(ArchInfo("arm", ("arm", "armv7l", "armv6l"), 4, 4096, "little", elf_machine=40))
-register(ArchInfo("ppc64", ("ppc64", "ppc64le"), 8, 65536, "big", elf_machine=21))
+register(PPC64)
 register(ArchInfo("ppc", ("ppc",), 4, 4096, "big", elf_machine=20))
 register(ArchInfo("riscv64", ("riscv64",), 8, 4096, "little", elf_machine=243))
 register(ArchInfo("loongarch64", ("loongarch64",), 8, 16384, "little", elf_machine=258))

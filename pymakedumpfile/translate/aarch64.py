@@ -18,7 +18,7 @@ import struct
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step
 
 MASK64 = (1 << 64) - 1
 _Q = struct.Struct("<Q")
@@ -92,7 +92,8 @@ class Aarch64Translator:
     :param phys_base: the dump's physical memory base (``PHYS_OFFSET`` when VMCOREINFO lacks it).
     """
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
+                 byte_order: ByteOrder = "little") -> None:
         self._read_phys = read_phys
         lay = self.layout = Layout(vmcoreinfo, phys_base)
         shift = lay.page_shift

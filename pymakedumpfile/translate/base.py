@@ -49,7 +49,13 @@ class Translator(Protocol):
         ...
 
 
-TranslatorFactory = Callable[[ReadPhys, VmcoreInfo, int], Translator]
+class TranslatorFactory(Protocol):
+    """Makes the :class:`Translator` of one dump from its physical reader, VMCOREINFO,
+    ``phys_base`` and byte order (a translator that reads kernel data other than its page
+    tables decodes it in that order)."""
+
+    def __call__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
+                 byte_order: ByteOrder = ...) -> Translator: ...
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ class KernelMemory(MemoryReader):
         self.read_phys = read_phys
         if arch.translator is None:
             raise UnsupportedDumpError(f"kernel address translation for {arch.name} is not implemented yet")
-        self.xlat: Translator = arch.translator(read_phys, vmcoreinfo, phys_base)
+        self.xlat: Translator = arch.translator(read_phys, vmcoreinfo, phys_base, byte_order=self.byte_order)
 
     def vtop(self, vaddr: int) -> int:
         return self.xlat.vtop(vaddr)

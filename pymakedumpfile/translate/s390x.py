@@ -18,7 +18,7 @@ import struct
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step
 
 MASK64 = (1 << 64) - 1
 LOWCORE_SIZE = 0x2000
@@ -88,7 +88,8 @@ class S390xTranslator:
     :param phys_base: unused (s390x has none).
     """
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
+                 byte_order: ByteOrder = "big") -> None:
         self._read_phys = read_phys
         self.layout = Layout(vmcoreinfo)
         root_va = vmcoreinfo.SYMBOL.get("swapper_pg_dir")

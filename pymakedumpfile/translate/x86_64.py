@@ -8,7 +8,7 @@ import struct
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 ENTRY_MASK = ~0xFFF0000000000FFF & 0xFFFFFFFFFFFFFFFF
@@ -28,7 +28,8 @@ class X86_64Translator:
     :param phys_base: the kernel's ``phys_base`` (may be negative).
     """
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
+                 byte_order: ByteOrder = "little") -> None:
         self._read_phys = read_phys
         vi = vmcoreinfo
         root_va = vi.SYMBOL.get("init_level4_pgt", vi.SYMBOL.get("init_top_pgt", vi.SYMBOL.get("swapper_pg_dir")))

@@ -73,6 +73,10 @@ sid_makedumpfile() { # sid_makedumpfile DIR ARCH: the newest makedumpfile (sid's
 		zlib1g liblzma5 libbz2-1.0 libgcc-s1 > /dev/null) || echo "make-dumps: cannot fetch sid's $arch makedumpfile" >&2
 	for f in "$dir"/debs/sid/*.deb; do dpkg -x "$f" "$dir/sysroot-sid"; done
 	[ -e "$dir/sysroot-sid/lib" ] || ln -s usr/lib "$dir/sysroot-sid/lib" # usrmerge: the loader's /lib path
+	# ppc64el's loader is /lib64/ld64.so.2: usrmerge puts it in usr/lib64, as an absolute link
+	[ ! -d "$dir/sysroot-sid/usr/lib64" ] || [ -e "$dir/sysroot-sid/lib64" ] || ln -s usr/lib64 "$dir/sysroot-sid/lib64"
+	local ld=$dir/sysroot-sid/usr/lib64/ld64.so.2
+	if [ -L "$ld" ] && [[ $(readlink "$ld") == /* ]]; then ln -sf "../..$(readlink "$ld")" "$ld"; fi
 }
 
 KEY=$(today_key)
@@ -213,4 +217,28 @@ for MEM in 512 1024; do
 	fi
 done
 finish "$Z" "$ZKEY"
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps and $Z/dumps"
+# Debian's ppc64el kernel (64 KiB pages) under qemu-system-ppc64 -M pseries, with -cpu power9 (radix
+# MMU) and power8 (hash MMU): a real kexec capture of each (/proc/vmcore, and the ppc64el makedumpfile's
+# -l -d 31 in the crash kernel), the guest's kpageflags twice, its dmesg, vmallocinfo and VMCOREINFO
+# address; QEMU's own files are not taken (QEMU 7.2 writes a little-endian guest's ELF big-endian and
+# without VMCOREINFO: docs/ppc64.md); the power9 guest at two memory sizes
+W=${RIG_DIR}-ppc64el
+WOPTS=$(suite_opts bookworm ppc64el)
+WKEY=$(FLAVOUR=powerpc64le today_key "$WOPTS")
+keyed "$W" "$WKEY"
+[ -e "$W/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch ppc64el --flavour powerpc64le --dir "$W" \
+	--kpkg "$(kpkg "$WKEY")" --apt-opts "$WOPTS"
+[ -e "$W/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch ppc64el --dir "$W"; }
+sid_makedumpfile "$W" ppc64el
+for RUN in power9:1024 power8:1024 power9:2048; do
+	CPU=${RUN%%:*} MEM=${RUN##*:}
+	N=${CPU/power/p}; [ "$MEM" = 1024 ] || N=$N-mem$MEM
+	D=$W/dumps/$N
+	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch ppc64el --dir "$W" --mem "$MEM" --cpu "$CPU" --name "$N" \
+			--crash 256 --formats none --kpf-twice
+	fi
+done
+finish "$W" "$WKEY"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps and $W/dumps"

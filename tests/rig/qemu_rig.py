@@ -17,11 +17,14 @@ Three steps, each a subcommand, each working in one folder (``--dir``):
            ``/proc/kpageflags`` (twice in a row with ``--kpf-twice``: the first copy becomes
            ``kpageflags.first.bin``), then stop the guest (QMP ``stop``) and take QEMU's
            dump-guest-memory files of that moment: ``qemu-elf`` and each kdump format QEMU offers
-           for the architecture (``qemu-kdump.zlib`` ...).  Output in ``dumps/NAME/``, with a
-           ``rig-run.json`` of what was run and how long it took.
+           for the architecture (``qemu-kdump.zlib`` ...).  With ``--crash MIB`` (ppc64el), the
+           guest then panics and a crash kernel loaded with ``kexec -p`` copies /proc/vmcore to a
+           raw disk (``vmcore.elf``) and runs the architecture's makedumpfile on it
+           (``capture-out/``).  Output in ``dumps/NAME/``, with a ``rig-run.json`` of what was run
+           and how long it took.
 
-No real kdump here: Debian bookworm's s390x kernel is built without ``CONFIG_CRASH_DUMP`` (see
-docs/s390x.md), so QEMU's dumps of the stopped guest are the real dumps of this rig.
+Debian bookworm's s390x kernel is built without ``CONFIG_CRASH_DUMP`` (see docs/s390x.md): there,
+QEMU's dumps of the stopped guest are the real dumps of this rig.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ ARCHES = {
         "console": "ttysclp0",
         "disk": "virtio-blk-ccw",
         "modules": "virtio_blk crc32c_generic ext4",
+        "kdump": False,
     },
     "ppc64el": {
         "gcc": "powerpc64le-linux-gnu-gcc",
@@ -56,10 +60,15 @@ ARCHES = {
         "console": "hvc0",
         "disk": "virtio-blk-pci",
         "modules": "virtio_pci virtio_blk crc32c_generic ext4",
+        "kdump": True,
+        # the crash kernel hangs on its first disk I/O when the panic happened on another CPU
+        # than 0 (docs/ppc64.md): panic on CPU 0
+        "crash": "x taskset 1 sh -c 'echo c > /proc/sysrq-trigger'",
     },
 }
 # what the reference makedumpfile needs (bookworm names; sid's are listed in make-dumps.sh)
-USER_PKGS = "busybox-static makedumpfile libc6 zlib1g liblzma5 libbz2-1.0 libzstd1 libelf1 libdw1 liblzo2-2 libgcc-s1"
+USER_PKGS = ("busybox-static kexec-tools makedumpfile libc6 zlib1g liblzma5 libbz2-1.0 libzstd1 libelf1 libdw1 "
+             "liblzo2-2 libgcc-s1")
 
 
 def log(*a: object) -> None:
@@ -133,6 +142,35 @@ def module_order(mdir: Path, names: str) -> list[str]:
     return order
 
 
+def libclosure(sysroot: Path, exes: list[Path]) -> list[str]:
+    """The shared libraries ``exes`` need (DT_NEEDED, transitively), as paths inside the sysroot."""
+    todo = list(exes)
+    seen: set[str] = set()
+    out: list[str] = []
+    while todo:
+        dyn = subprocess.run(["readelf", "-d", str(todo.pop())], capture_output=True, text=True, check=True).stdout
+        for name in re.findall(r"\(NEEDED\).*\[(.*)\]", dyn):
+            if name in seen:
+                continue
+            seen.add(name)
+            hit = next((f"{sub}/{name}" for sub in ("lib/powerpc64le-linux-gnu", "usr/lib/powerpc64le-linux-gnu",
+                                                   "lib/s390x-linux-gnu", "usr/lib/s390x-linux-gnu", "lib", "usr/lib")
+                        if (sysroot / sub / name).exists()), None)
+            if hit is None:
+                raise RuntimeError(f"{name} (a library of {exes}) is not in {sysroot}")
+            out.append(hit)
+            todo.append(sysroot / hit)
+    return out
+
+
+def kernel_image(d: Path, kver: str) -> Path:
+    """What QEMU's -kernel and kexec load: vmlinuz (s390x), vmlinux (ppc64el: an ELF file)."""
+    for name in (f"vmlinuz-{kver}", f"vmlinux-{kver}"):
+        if (d / "kernel" / "boot" / name).exists():
+            return d / "kernel" / "boot" / name
+    raise FileNotFoundError(f"no kernel image in {d / 'kernel' / 'boot'}")
+
+
 def build(a: argparse.Namespace) -> None:
     d = Path(a.dir)
     spec = ARCHES[a.arch]
@@ -167,6 +205,21 @@ def build(a: argparse.Namespace) -> None:
     (stage / "etc" / "rig" / "modules.list").write_text("".join(m + "\n" for m in listed))
     shutil.copy(RIG_SRC / "arm64" / "init.sh", stage / "init")
     os.chmod(stage / "init", 0o755)
+    if spec["kdump"]:  # kexec and makedumpfile with their libraries; the crash kernel's initramfs
+        sr = d / "sysroot"
+        for exe, dst in (("sbin/kexec", "usr/sbin/kexec"), ("usr/bin/makedumpfile", "usr/sbin/makedumpfile")):
+            shutil.copy(sr / exe, stage / dst)
+        for lib in libclosure(sr, [sr / "sbin/kexec", sr / "usr/bin/makedumpfile"]):
+            (stage / lib).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sr / lib, stage / lib)
+        for link in ("lib64/ld64.so.2", "lib/ld64.so.1"):  # PT_INTERP
+            if (sr / link).is_symlink():
+                (stage / link).parent.mkdir(parents=True, exist_ok=True)
+                (stage / link).symlink_to(os.readlink(sr / link))
+        sh(f"cd {stage} && find . | cpio -o -H newc --quiet | gzip -6 > {d / 'capture.cpio.gz'}")
+        (stage / "boot").mkdir()
+        shutil.copy(kernel_image(d, kver), stage / "boot" / "vmlinuz")
+        shutil.copy(d / "capture.cpio.gz", stage / "boot" / "capture.cpio.gz")
     sh(f"cd {stage} && find . | cpio -o -H newc --quiet | gzip -6 > {d / 'initramfs.cpio.gz'}")
     shutil.rmtree(stage)
     log("modules:", " ".join(listed))
@@ -198,7 +251,9 @@ def report(g, run: Path) -> None:  # type: ignore[no-untyped-def]
         n0 = len(g.lines)
         g.send(f"x echo RIG-BEGIN-{name}; {cmd}; echo RIG-END-{name}\n")
         lines = console_since(g, n0, f"RIG-END-{name}", 300)
-        begin = max(i for i, ln in enumerate(lines) if ln == f"RIG-BEGIN-{name}")
+        # the console may echo the command into the output's first line (hvc): a line that ends
+        # with the marker begins the report
+        begin = max(i for i, ln in enumerate(lines) if ln.endswith(f"RIG-BEGIN-{name}"))
         end = max(i for i, ln in enumerate(lines) if ln == f"RIG-END-{name}")
         body = [ln for ln in lines[begin + 1 : end] if not re.match(r"^\[qemu_rig |^RIG:", ln)]
         (run / f"guest-{name}.txt").write_text("".join(ln + "\n" for ln in body))
@@ -243,7 +298,8 @@ def run(a: argparse.Namespace) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     t_start = time.time()
-    avail = a.mem - 64
+    crash = a.crash if spec["kdump"] else 0
+    avail = a.mem - 64 - crash
     fill = dict(rand=avail // 6, zero=avail // 12, pat=avail // 12, cache=avail // 12, tmpfs=avail // 24,
                 untouched=avail // 12)
     rec: dict[str, object] = {"arch": a.arch, "kernel": kver, "mem_mb": a.mem, "fill_mb": fill,
@@ -258,13 +314,17 @@ def run(a: argparse.Namespace) -> None:
     shutil.rmtree(pre)
     img = out / "kpf.img"
     sh(f"truncate -s {a.mem // 128 + 16}M {img}")
-    image = d / "kernel" / "boot" / f"vmlinuz-{kver}"
-    if not image.exists():
-        image = d / "kernel" / "boot" / f"vmlinux-{kver}"
+    image = kernel_image(d, kver)
     qmp_path = out / "qmp.sock"
     append = (f"console={spec['console']} panic=10 rigmode=normal rig_rand={fill['rand']} rig_zero={fill['zero']} "
               f"rig_pat={fill['pat']} rig_cache={fill['cache']} rig_tmpfs={fill['tmpfs']} "
               f"rig_untouched={fill['untouched']}")
+    raw, outimg = out / "vmcore.raw", out / "out.img"
+    if crash:
+        append += f" crashkernel={crash}M rig_mdf_levels=31 rig_mdf_comp=l"
+        sh(f"truncate -s {a.mem + 64}M {raw}")
+        sh(f"truncate -s {a.mem + 256}M {outimg} && mkfs.ext4 -q -F {outimg}")
+        rec["crashkernel_mb"] = crash
     argv = ["nice", "-n", str(a.nice), spec["qemu"], *spec["machine"], "-accel", "tcg,thread=multi",
             "-m", str(a.mem), "-smp", str(a.smp), "-display", "none", "-no-reboot", "-monitor", "none",
             "-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
@@ -274,6 +334,11 @@ def run(a: argparse.Namespace) -> None:
             "-device", f"{spec['disk']},drive=d0,serial=rigdata",
             "-drive", f"if=none,id=d3,file={img},format=raw,cache=unsafe",
             "-device", f"{spec['disk']},drive=d3,serial=rigkpf"]
+    if crash:
+        argv += ["-drive", f"if=none,id=d1,file={raw},format=raw,cache=unsafe",
+                 "-device", f"{spec['disk']},drive=d1,serial=rigvmcore",
+                 "-drive", f"if=none,id=d2,file={outimg},format=raw,cache=unsafe",
+                 "-device", f"{spec['disk']},drive=d2,serial=rigout"]
     if a.cpu:
         argv[argv.index("-m"):argv.index("-m")] = ["-cpu", a.cpu]
     rec["qemu_argv"] = argv
@@ -285,6 +350,8 @@ def run(a: argparse.Namespace) -> None:
         g.wait_for("RIG: READY", a.timeout)
         rec["boot_and_fill_s"] = round(time.time() - t0, 1)
         log(f"guest ready after {rec['boot_and_fill_s']} s")
+        g.send("x stty -echo\n")  # no echo of the commands that follow, in the reports
+        console_since(g, len(g.lines) - 1, "RIG: X-DONE rc=0", 60)
         report(g, out)
         if a.kpf_twice:
             rec["kpf_first"] = kpf(g, img)
@@ -299,6 +366,8 @@ def run(a: argparse.Namespace) -> None:
         rec["qemu_dump_formats"] = cap
         rec["dumps"] = {}
         for fmt in cap:
+            if a.formats != "all" and fmt not in a.formats.split(","):
+                continue
             if fmt != "elf" and not fmt.startswith("kdump-"):
                 continue
             dst = out / ("qemu-elf" if fmt == "elf" else "qemu-" + fmt.replace("kdump-", "kdump."))
@@ -309,7 +378,14 @@ def run(a: argparse.Namespace) -> None:
             rec["dumps"][fmt] = {"file": dst.name, "size": dst.stat().st_size, "s": round(time.time() - t1, 1)}
             log(f"dump-guest-memory {fmt}: {dst.stat().st_size} bytes")
         qmp.cmd("cont")
-        g.send("poweroff\n")
+        if crash:
+            t1 = time.time()
+            g.send(spec["crash"] + "\n")
+            g.wait_for("RIG: capture kernel up", a.timeout)
+            g.wait_for("RIG: CAPTURE-DONE", a.timeout)
+            rec["capture_s"] = round(time.time() - t1, 1)
+        else:
+            g.send("poweroff\n")
         try:
             g.p.wait(120)
         except subprocess.TimeoutExpired:
@@ -325,10 +401,39 @@ def run(a: argparse.Namespace) -> None:
     rec["kpf_header"] = head
     img.unlink()
     data.unlink()
+    if crash:
+        capture(out, raw, outimg, rig, rec)
     qmp_path.unlink(missing_ok=True)
     rec["total_s"] = round(time.time() - t_start, 1)
     (out / "rig-run.json").write_text(json.dumps(rec, indent=1))
     log("done:", out, {k: v for k, v in rec.items() if k not in ("qemu_argv",)})
+
+
+def capture(out: Path, raw: Path, outimg: Path, rig, rec: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    """The crash kernel's work: /proc/vmcore from the raw disk (cut at the end of the ELF file),
+    and the files it wrote on the ext4 disk (makedumpfile's output and logs) in capture-out/."""
+    od = out / "capture-out"
+    od.mkdir()
+    sh(f"debugfs -R 'rdump / {od}' {outimg} > /dev/null 2>&1 || true")
+    for sub in od.iterdir():  # rdump of / may nest the root under its own name
+        if sub.is_dir() and sub.name != "lost+found":
+            for f in sub.iterdir():
+                shutil.move(str(f), od)
+            sub.rmdir()
+    size = rig.elf_file_size(str(raw))
+    reported = od / "vmcore.size"
+    if reported.exists() and int(reported.read_text()) != size:
+        raise RuntimeError(f"/proc/vmcore was {reported.read_text().strip()} bytes, the copy's ELF says {size}")
+    with open(raw, "rb") as fi, open(out / "vmcore.elf", "wb") as fo:
+        left = size
+        while left:
+            chunk = fi.read(min(left, 8 << 20))
+            fo.write(chunk)
+            left -= len(chunk)
+    raw.unlink()
+    outimg.unlink()
+    rec["vmcore_elf_size"] = size
+    log(f"vmcore.elf: {size} bytes; capture-out: {sorted(p.name for p in od.iterdir())}")
 
 
 def main() -> None:
@@ -344,6 +449,8 @@ def main() -> None:
     ap.add_argument("--cpu", default="")
     ap.add_argument("--name")
     ap.add_argument("--kpf-twice", action="store_true")
+    ap.add_argument("--formats", default="all", help="QEMU's dump formats to take: all, none, or a comma list")
+    ap.add_argument("--crash", type=int, default=256, help="crashkernel= MiB (architectures with kdump)")
     ap.add_argument("--nice", type=int, default=19)
     ap.add_argument("--timeout", type=int, default=1800)
     a = ap.parse_args()

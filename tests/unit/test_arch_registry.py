@@ -14,7 +14,7 @@ from gen import build_elf, make_note, vmcoreinfo_text
 from pymakedumpfile import AddressTranslationError, open_dump, translate
 from pymakedumpfile.cli import main
 from pymakedumpfile.core.vmcoreinfo import VmcoreInfo
-from pymakedumpfile.translate import ArchInfo, KernelMemory, ReadPhys, Step, register
+from pymakedumpfile.translate import ArchInfo, ByteOrder, KernelMemory, ReadPhys, Step, register
 
 TOY_EM = 0x7A7A  # an e_machine no real architecture uses
 KERNEL_BASE = 0xC000_0000_0000_0000
@@ -24,7 +24,8 @@ PAGE = 4096
 class ToyTranslator:
     """The toy kernel maps all of RAM linearly at KERNEL_BASE, in 2 MiB blocks."""
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int) -> None:
+    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
+                 byte_order: ByteOrder = "big") -> None:
         self.read_phys = read_phys
 
     def walk(self, vaddr: int) -> tuple[int, list[Step]]:
