@@ -14,14 +14,11 @@ Everything comes from VMCOREINFO; nothing depends on the kernel's version number
 
 from __future__ import annotations
 
-import struct
-
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
 
 MASK64 = (1 << 64) - 1
-_Q = struct.Struct("<Q")
 _NAMES = {5: ("PGD", "P4D", "PUD", "PMD", "PTE"), 4: ("PGD", "PUD", "PMD", "PTE"), 3: ("PGD", "PMD", "PTE"),
           2: ("PGD", "PTE")}
 
@@ -125,7 +122,7 @@ class Aarch64Translator:
         if root & 7 or root >= 1 << 52:
             raise AddressTranslationError(root_va, f"the page table root (physical {root:#x}) is not a table address")
         self.root = root
-        self._cache: dict[int, bytes] = {}
+        self._entry = TableEntries(read_phys, "little", self.table_size, keep=1024)
 
     def _top_shift(self, va: int) -> int:
         levels = -(-(va - self.layout.page_shift) // self.bits_per_level)
@@ -139,19 +136,6 @@ class Aarch64Translator:
         elif self.lpa64:
             a |= (d >> 12 & 0xF) << 48
         return a
-
-    def _entry(self, table: int, index: int) -> tuple[int, int]:
-        addr = table + index * 8
-        base = addr & ~(self.table_size - 1)
-        t = self._cache.get(base)
-        if t is None:
-            if len(self._cache) > 1024:
-                self._cache.clear()
-            t = self._read_phys(base, self.table_size)
-            if len(t) != self.table_size:
-                raise AddressTranslationError(addr, f"short read of the page table at {base:#x}")
-            self._cache[base] = t
-        return addr, _Q.unpack_from(t, addr - base)[0]
 
     def _walk(self, vaddr: int) -> tuple[int, list[Step], int]:
         """(physical address, entries read, size of the mapping) of ``vaddr``."""

@@ -49,6 +49,39 @@ class Translator(Protocol):
         ...
 
 
+class TableEntries:
+    """The 64-bit entries of page tables in physical memory, for a walk: ``entries(table,
+    index)`` is (the entry's physical address, its value).  Tables are read a block at a time
+    and the blocks kept (a walk reads the same upper tables again and again), up to ``keep`` of
+    them.
+
+    :param read_phys: reads ``n`` bytes at a physical address.
+    :param byte_order: of the entries (the architecture's page tables, not always the dump's).
+    :param block: bytes read at once, a power of two (a table never crosses one).
+    """
+
+    def __init__(self, read_phys: ReadPhys, byte_order: ByteOrder, block: int = 4096, keep: int = 4096) -> None:
+        self._read_phys = read_phys
+        self._q = struct.Struct(">Q" if byte_order == "big" else "<Q")
+        self.block, self.keep = block, keep
+        self._cache: dict[int, bytes] = {}
+
+    def __call__(self, table: int, index: int) -> tuple[int, int]:
+        from ..core.errors import AddressTranslationError
+
+        addr = table + index * 8
+        base = addr & ~(self.block - 1)
+        t = self._cache.get(base)
+        if t is None:
+            t = self._read_phys(base, self.block)
+            if len(t) != self.block:
+                raise AddressTranslationError(addr, f"short read of the page table at {base:#x}")
+            if len(self._cache) > self.keep:
+                self._cache.clear()
+            self._cache[base] = t
+        return addr, self._q.unpack_from(t, addr - base)[0]
+
+
 class TranslatorFactory(Protocol):
     """Makes the :class:`Translator` of one dump from its physical reader, VMCOREINFO,
     ``phys_base`` and byte order (a translator that reads kernel data other than its page

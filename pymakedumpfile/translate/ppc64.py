@@ -22,7 +22,7 @@ import struct
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
 
 MASK64 = (1 << 64) - 1
 PAGE_OFFSET = 0xC000000000000000
@@ -31,7 +31,6 @@ LEAF = 1 << 62  # _PAGE_PTE: set in a leaf entry at any level
 TABLE_FLAGS = 0xC0000000000000FF  # what a directory entry holds besides the next table's address
 RADIX_NLS = 0x1F  # a radix directory entry's next-level size
 PA_BITS = 53
-_BE = struct.Struct(">Q")
 
 # (page shift, radix) -> index bits of the PTE, PMD, PUD and PGD levels
 GEOMETRY = {
@@ -71,7 +70,7 @@ class Ppc64Translator:
                  byte_order: ByteOrder = "big") -> None:
         self._read_phys = read_phys
         self._order = ">" if byte_order == "big" else "<"
-        self._cache: dict[int, bytes] = {}
+        self._entry = TableEntries(read_phys, "big")
         vi = vmcoreinfo
         self.page_shift = (vi.page_size or 65536).bit_length() - 1
         if self.page_shift not in (12, 16):
@@ -130,20 +129,7 @@ class Ppc64Translator:
             return []
         return sorted(out)
 
-    # ---- page tables (big-endian entries) ----
-    def _entry(self, table: int, index: int) -> tuple[int, int]:
-        addr = table + index * 8
-        base = addr & ~0xFFF
-        t = self._cache.get(base)
-        if t is None:
-            t = self._read_phys(base, 4096)
-            if len(t) != 4096:
-                raise AddressTranslationError(addr, f"short read of the page table at {base:#x}")
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[base] = t
-        return addr, _BE.unpack_from(t, addr - base)[0]
-
+    # ---- page tables (big-endian entries: self._entry) ----
     def _radix_from_tables(self) -> bool:
         """A radix directory entry holds the index size of the next table in its low bits; a
         hash one holds the next table's address and the valid bit only.  The first present

@@ -18,7 +18,7 @@ import struct
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
 
 MASK64 = (1 << 64) - 1
 LOWCORE_SIZE = 0x2000
@@ -95,7 +95,7 @@ class S390xTranslator:
         root_va = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
         if root_va is None:
             raise AddressTranslationError(0, "no swapper_pg_dir in VMCOREINFO")
-        self._cache: dict[int, bytes] = {}
+        self._entry = TableEntries(read_phys, "big")
         self.root = self.layout.image_to_phys(root_va)
         if self.root & (CRST_SIZE - 1):
             raise AddressTranslationError(root_va, f"the region table (physical {self.root:#x}) is not 16 KiB aligned")
@@ -110,19 +110,6 @@ class S390xTranslator:
                 self.high_memory = _Q.unpack(read_phys(hm, 8))[0]
             except Exception:  # noqa: BLE001 - any failure: walk every address
                 self.high_memory = 0
-
-    def _entry(self, table: int, index: int) -> tuple[int, int]:
-        addr = table + index * 8
-        base = addr & ~0xFFF
-        t = self._cache.get(base)
-        if t is None:
-            t = self._read_phys(base, 4096)
-            if len(t) != 4096:
-                raise AddressTranslationError(addr, f"short read of the DAT table at {base:#x}")
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[base] = t
-        return addr, _Q.unpack_from(t, addr - base)[0]
 
     def _walk(self, vaddr: int) -> tuple[int, list[Step], int]:
         if vaddr >> (31 + 11 * self.top):

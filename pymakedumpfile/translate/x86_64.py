@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import struct
-
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step
+from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 ENTRY_MASK = ~0xFFF0000000000FFF & 0xFFFFFFFFFFFFFFFF
@@ -17,7 +15,6 @@ PAGE_PSE = 0x80
 PUD_SIZE = 1 << 30
 PMD_SIZE = 1 << 21
 
-_Q = struct.Struct("<Q")
 
 
 class X86_64Translator:
@@ -43,23 +40,7 @@ class X86_64Translator:
             )
         self.levels = 5 if vi.NUMBER.get("pgtable_l5_enabled") == 1 else 4
         self.entry_mask = ENTRY_MASK & ~(vi.NUMBER.get("sme_mask", 0) & 0xFFFFFFFFFFFFFFFF)
-        self._cache: dict[int, bytes] = {}
-
-    def _table(self, paddr: int) -> bytes:
-        base = paddr & ~0xFFF
-        t = self._cache.get(base)
-        if t is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            t = self._read_phys(base, 4096)
-            if len(t) != 4096:
-                raise AddressTranslationError(paddr, f"short read of the page table at {base:#x}")
-            self._cache[base] = t
-        return t
-
-    def _entry(self, table: int, index: int) -> tuple[int, int]:
-        addr = table + index * 8
-        return addr, _Q.unpack_from(self._table(addr), addr & 0xFFF)[0]
+        self._entry = TableEntries(read_phys, "little")
 
     def walk(self, vaddr: int) -> tuple[int, list[Step]]:
         """Physical address of ``vaddr`` and the entries read on the way.

@@ -16,7 +16,6 @@ References:
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,7 +23,18 @@ import pytest
 from test_dmesg_real import strip_caller_ids
 from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
-from util import RIG, lkdf, need, our_digests, rig_release, run_cli, zero_pages_written
+from util import (
+    RIG,
+    check_read_back,
+    lkdf,
+    lkdf_registers,
+    need,
+    our_digests,
+    qemu_user_tool,
+    rig_release,
+    run_cli,
+    zero_pages_written,
+)
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
@@ -49,28 +59,20 @@ def run_dir(suite: Path, cpu: str) -> Path:
 @pytest.fixture(scope="session")
 def mdf_arm64() -> list[str]:
     """Debian's arm64 makedumpfile (bookworm's 1.7.2), run under qemu-user."""
-    qemu = shutil.which("qemu-aarch64-static")
-    root = BOOKWORM / "sysroot"
-    need(qemu is not None and (root / "usr/bin/makedumpfile").exists(),
-         f"no qemu-aarch64-static or no arm64 makedumpfile in {root} (run-tests.sh installs qemu-user-static)")
-    return [str(qemu), "-L", str(root), str(root / "usr/bin/makedumpfile")]
+    return qemu_user_tool("aarch64", BOOKWORM / "sysroot")
 
 
 @pytest.fixture(scope="session")
-def mdf_arm64_sid(mdf_arm64: list[str]) -> list[str]:
+def mdf_arm64_sid() -> list[str]:
     """Debian sid's arm64 makedumpfile, run under qemu-user."""
-    root = BOOKWORM / "sysroot-sid"
-    need((root / "usr/bin/makedumpfile").exists(), f"no sid arm64 makedumpfile in {root} (tests/rig/make-dumps.sh)")
-    return [mdf_arm64[0], "-L", str(root), str(root / "usr/bin/makedumpfile")]
+    return qemu_user_tool("aarch64", BOOKWORM / "sysroot-sid")
 
 
 @pytest.fixture(scope="session")
-def crash_arm64(mdf_arm64: list[str]) -> list[str]:
+def crash_arm64() -> list[str]:
     """Debian's arm64 crash (bookworm's 8.0.2), run under qemu-user: crash is built for one
     architecture, and the x86_64 one answers "machine type mismatch" for an arm64 dump."""
-    root = BOOKWORM / "sysroot"
-    need((root / "usr/bin/crash").exists(), f"no arm64 crash in {root} (tests/rig/make-dumps.sh fetches it)")
-    return [mdf_arm64[0], "-L", str(root), str(root / "usr/bin/crash")]
+    return qemu_user_tool("aarch64", BOOKWORM / "sysroot", "usr/bin/crash")
 
 
 def vmcoreinfo_number(ctx, name: str) -> int:  # type: ignore[no-untyped-def]
@@ -199,12 +201,7 @@ def test_libkdumpfile_reads_our_output(fmt: str, bookworm: Path, crash_arm64: li
     run_cli(fmt, "-d", "31", "--message-level", "0", str(bookworm / "vmcore.elf"), str(out))
     p = subprocess.run([*crash_arm64, "--osrelease", str(out)], capture_output=True, text=True, timeout=300)
     assert (p.returncode, p.stdout.strip()) == (0, rig_release(bookworm)), p.stderr
-    theirs = lkdf(out)
-    assert theirs["release"] == rig_release(bookworm)
-    mine, source = our_digests(out), our_digests(bookworm / "vmcore.elf")
-    assert theirs["pages"] == mine or fmt == "-E" and set(mine) <= set(theirs["pages"])  # type: ignore[operator]
-    assert all(theirs["pages"][p] == d for p, d in mine.items())  # type: ignore[index]
-    assert all(source[p] == d for p, d in mine.items()) and len(mine) > 10000
+    check_read_back(out, bookworm / "vmcore.elf", rig_release(bookworm), fmt == "-E", 10000)
 
 
 # ---- every run, bookworm and trixie ----
@@ -285,24 +282,12 @@ def test_trixie_52bit_dump_where_makedumpfile_fails(suite: str, cpu: str, mdf_ar
     assert lkdf(out)["release"] == rig_release(d)
 
 
-LKDF_REGS = """
-import json, sys, kdumpfile
-k = kdumpfile.kdumpfile(sys.argv[1])
-cpus = k.attr["cpu"]
-print(json.dumps([{"pid": int(cpus[str(i)]["pid"]), "regs": {n: int(v) for n, v in cpus[str(i)]["reg"].items()}}
-                  for i in range(int(cpus["number"]))]))
-"""
-
-
 def test_info_registers_equal_libkdumpfile(anyrun: Path, libkdumpfile: str) -> None:
     """--info: every CPU's pid, x0-x30, sp, pc and pstate from its PRSTATUS note, as
     libkdumpfile reads them (it calls x30 lr); the crashing CPU's pc is kernel text."""
     import json
 
-    p = subprocess.run(["/usr/bin/python3", "-c", LKDF_REGS, str(anyrun / "vmcore.elf")], capture_output=True,
-                       text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    theirs = json.loads(p.stdout)
+    theirs = lkdf_registers(anyrun / "vmcore.elf")
     mine = json.loads(run_cli("--info", "--json", str(anyrun / "vmcore.elf")).stdout)["registers"]
     assert len(mine) == len(theirs) == 2
     for m, t in zip(mine, theirs):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,7 +26,17 @@ import pytest
 from test_dmesg_real import strip_caller_ids
 from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
-from util import RIG, lkdf, need, our_digests, rig_release, run_cli, zero_pages_written
+from util import (
+    RIG,
+    check_read_back,
+    lkdf_registers,
+    need,
+    our_digests,
+    qemu_user_tool,
+    rig_release,
+    run_cli,
+    zero_pages_written,
+)
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
@@ -60,18 +69,12 @@ def ioremaps(d: Path) -> list[tuple[int, int]]:
 @pytest.fixture(scope="session")
 def mdf_ppc64() -> list[str]:
     """Debian's ppc64el makedumpfile (bookworm's 1.7.2), run under qemu-user."""
-    qemu = shutil.which("qemu-ppc64le-static")
-    root = PPC / "sysroot"
-    need(qemu is not None and (root / "usr/bin/makedumpfile").exists(),
-         f"no qemu-ppc64le-static or no ppc64el makedumpfile in {root} (run-tests.sh installs qemu-user-static)")
-    return [str(qemu), "-L", str(root), str(root / "usr/bin/makedumpfile")]
+    return qemu_user_tool("ppc64le", PPC / "sysroot")
 
 
 @pytest.fixture(scope="session")
-def mdf_ppc64_sid(mdf_ppc64: list[str]) -> list[str]:
-    root = PPC / "sysroot-sid"
-    need((root / "usr/bin/makedumpfile").exists(), f"no sid ppc64el makedumpfile in {root} (tests/rig/make-dumps.sh)")
-    return [mdf_ppc64[0], "-L", str(root), str(root / "usr/bin/makedumpfile")]
+def mdf_ppc64_sid() -> list[str]:
+    return qemu_user_tool("ppc64le", PPC / "sysroot-sid")
 
 
 @pytest.fixture(scope="module", params=RUNS)
@@ -221,21 +224,9 @@ def test_libkdumpfile_reads_our_output(fmt: str, ppc: Path, tmp_path: Path) -> N
     through our reader, and equal to the vmcore's."""
     out = tmp_path / "out"
     run_cli(fmt, "-d", "31", "--message-level", "0", str(ppc / "vmcore.elf"), str(out))
-    theirs = lkdf(out)
-    assert theirs["release"] == rig_release(ppc)
-    mine, source = our_digests(out), our_digests(ppc / "vmcore.elf")
-    assert theirs["pages"] == mine or fmt == "-E" and set(mine) <= set(theirs["pages"])  # type: ignore[operator]
-    assert all(theirs["pages"][p] == d for p, d in mine.items())  # type: ignore[index]
-    assert all(source[p] == d for p, d in mine.items()) and len(mine) > 1000
+    check_read_back(out, ppc / "vmcore.elf", rig_release(ppc), fmt == "-E", 1000)
 
 
-LKDF_REGS = """
-import json, sys, kdumpfile
-k = kdumpfile.kdumpfile(sys.argv[1])
-cpus = k.attr["cpu"]
-print(json.dumps([{"pid": int(cpus[str(i)]["pid"]), "regs": {n: int(v) for n, v in cpus[str(i)]["reg"].items()}}
-                  for i in range(int(cpus["number"]))]))
-"""
 # libkdumpfile's names for the registers that are not rN
 LKDF_NAMES = {"pc": "nip", "or3": "orig_gpr3", "lr": "link", "res": "result"}
 
@@ -244,10 +235,7 @@ LKDF_NAMES = {"pc": "nip", "or3": "orig_gpr3", "lr": "link", "res": "result"}
 def test_info_registers_equal_libkdumpfile(ppc: Path, libkdumpfile: str) -> None:
     """--info: each CPU's pid, r0-r31, nip, msr, ... from its PRSTATUS note, as libkdumpfile
     reads them; the panicking CPU (0: the rig makes it panic there) was in kernel text."""
-    p = subprocess.run(["/usr/bin/python3", "-c", LKDF_REGS, str(ppc / "vmcore.elf")], capture_output=True, text=True,
-                       timeout=300)
-    assert p.returncode == 0, p.stderr
-    theirs = json.loads(p.stdout)
+    theirs = lkdf_registers(ppc / "vmcore.elf")
     mine = json.loads(run_cli("--info", "--json", str(ppc / "vmcore.elf")).stdout)["registers"]
     assert len(mine) == len(theirs) == 2
     for m, t in zip(mine, theirs):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -30,7 +29,17 @@ import pytest
 from test_dmesg_real import strip_caller_ids
 from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
-from util import RIG, lkdf, need, our_digests, rig_release, run_cli, zero_pages_written
+from util import (
+    RIG,
+    check_read_back,
+    lkdf_registers,
+    need,
+    our_digests,
+    qemu_user_tool,
+    rig_release,
+    run_cli,
+    zero_pages_written,
+)
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
@@ -100,18 +109,12 @@ def elf_for_makedumpfile(src: Path, dst: Path, vmcoreinfo: Path) -> None:
 @pytest.fixture(scope="session")
 def mdf_s390x() -> list[str]:
     """Debian's s390x makedumpfile (bookworm's 1.7.2), run under qemu-user."""
-    qemu = shutil.which("qemu-s390x-static")
-    root = S390X / "sysroot"
-    need(qemu is not None and (root / "usr/bin/makedumpfile").exists(),
-         f"no qemu-s390x-static or no s390x makedumpfile in {root} (run-tests.sh installs qemu-user-static)")
-    return [str(qemu), "-L", str(root), str(root / "usr/bin/makedumpfile")]
+    return qemu_user_tool("s390x", S390X / "sysroot")
 
 
 @pytest.fixture(scope="session")
-def mdf_s390x_sid(mdf_s390x: list[str]) -> list[str]:
-    root = S390X / "sysroot-sid"
-    need((root / "usr/bin/makedumpfile").exists(), f"no sid s390x makedumpfile in {root} (tests/rig/make-dumps.sh)")
-    return [mdf_s390x[0], "-L", str(root), str(root / "usr/bin/makedumpfile")]
+def mdf_s390x_sid() -> list[str]:
+    return qemu_user_tool("s390x", S390X / "sysroot-sid")
 
 
 @pytest.fixture(scope="module", params=RUNS)
@@ -277,21 +280,7 @@ def test_libkdumpfile_reads_our_output(fmt: str, s390x: Path, tmp_path: Path) ->
     translates s390x) and through our reader, and equal to QEMU's dump."""
     out = tmp_path / "out"
     run_cli(fmt, "-d", "31", "--message-level", "0", str(s390x / "qemu-elf"), str(out))
-    theirs = lkdf(out)
-    assert theirs["release"] == rig_release(s390x)
-    mine, source = our_digests(out), our_digests(s390x / "qemu-elf")
-    assert theirs["pages"] == mine or fmt == "-E" and set(mine) <= set(theirs["pages"])  # type: ignore[operator]
-    assert all(theirs["pages"][p] == d for p, d in mine.items())  # type: ignore[index]
-    assert all(source[p] == d for p, d in mine.items()) and len(mine) > 10000
-
-
-LKDF_REGS = """
-import json, sys, kdumpfile
-k = kdumpfile.kdumpfile(sys.argv[1])
-cpus = k.attr["cpu"]
-print(json.dumps([{"pid": int(cpus[str(i)]["pid"]), "regs": {n: int(v) for n, v in cpus[str(i)]["reg"].items()}}
-                  for i in range(int(cpus["number"]))]))
-"""
+    check_read_back(out, s390x / "qemu-elf", rig_release(s390x), fmt == "-E", 10000)
 
 
 @pytest.mark.parametrize("s390x", ["mem512"], indirect=True)
@@ -300,10 +289,7 @@ def test_info_registers_equal_libkdumpfile(s390x: Path, mdf_input: Path, libkdum
     as libkdumpfile reads them from the same notes (it calls the PSW halves pswm and pswa; it
     cannot open QEMU's file itself).  QEMU 7.2 writes pr_pid in the host's byte order: the pid
     of CPU n reads as (n + 1) << 24 through both."""
-    p = subprocess.run(["/usr/bin/python3", "-c", LKDF_REGS, str(mdf_input)], capture_output=True, text=True,
-                       timeout=300)
-    assert p.returncode == 0, p.stderr
-    theirs = json.loads(p.stdout)
+    theirs = lkdf_registers(mdf_input)
     mine = json.loads(run_cli("--info", "--json", str(s390x / "qemu-elf")).stdout)["registers"]
     assert len(mine) == len(theirs) == 2
     for i, (m, t) in enumerate(zip(mine, theirs)):

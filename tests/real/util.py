@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from needs import REQUIRE, need  # noqa: F401 - the real-dump tests import them from here
 
@@ -106,3 +107,43 @@ def zero_pages_written(w, tmp_path: Path) -> int:  # type: ignore[no-untyped-def
         return int(res.zero_pages)
     finally:
         out.unlink(missing_ok=True)
+
+
+def qemu_user_tool(arch: str, root: Path, exe: str = "usr/bin/makedumpfile") -> list[str]:
+    """The command line of a Debian tool of another architecture, unpacked in ``root`` by
+    tests/rig/make-dumps.sh and run under ``qemu-ARCH-static`` (the test needs both)."""
+    import shutil
+
+    qemu = shutil.which(f"qemu-{arch}-static")
+    need(qemu is not None and (root / exe).exists(),
+         f"no qemu-{arch}-static or no {root / exe} (run-tests.sh installs qemu-user-static; make-dumps.sh the tool)")
+    return [str(qemu), "-L", str(root), str(root / exe)]
+
+
+_LKDF_REGS = """
+import json, sys, kdumpfile
+k = kdumpfile.kdumpfile(sys.argv[1])
+cpus = k.attr["cpu"]
+print(json.dumps([{"pid": int(cpus[str(i)]["pid"]), "regs": {n: int(v) for n, v in cpus[str(i)]["reg"].items()}}
+                  for i in range(int(cpus["number"]))]))
+"""
+
+
+def lkdf_registers(path: Path) -> list[dict[str, Any]]:
+    """Each CPU's pid and registers (by libkdumpfile's names) as libkdumpfile reads the dump."""
+    p = subprocess.run(["/usr/bin/python3", "-c", _LKDF_REGS, str(path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return list(json.loads(p.stdout))
+
+
+def check_read_back(out: Path, source: Path, release: str, elf: bool, least: int) -> None:
+    """Every page of our output ``out`` reads back equal through libkdumpfile and through our
+    reader, and equal to the page of ``source``; at least ``least`` pages (an ELF output may
+    hold zero pages libkdumpfile shows and our reader leaves out as excluded)."""
+    theirs = lkdf(out)
+    assert theirs["release"] == release
+    mine, src = our_digests(out), our_digests(source)
+    pages: dict[int, str] = theirs["pages"]  # type: ignore[assignment]
+    assert pages == mine or elf and set(mine) <= set(pages)
+    assert all(pages[p] == d for p, d in mine.items())
+    assert all(src[p] == d for p, d in mine.items()) and len(mine) >= least
