@@ -102,12 +102,9 @@ def test_progress_bar_on_terminal(mem512: Path, tmp_path: Path) -> None:
 def test_info_registers_equal_libkdumpfile(mem512: Path, libkdumpfile: str) -> None:
     """--info --json: each CPU's pid and registers from its PRSTATUS note, as libkdumpfile reads
     them (the arm64 runs are checked the same way in test_arm64_real)."""
-    from test_arm64_real import LKDF_REGS
+    from util import lkdf_registers
 
-    p = subprocess.run(["/usr/bin/python3", "-c", LKDF_REGS, str(mem512 / "vmcore.elf")], capture_output=True,
-                       text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    theirs = json.loads(p.stdout)
+    theirs = lkdf_registers(mem512 / "vmcore.elf")
     mine = json.loads(run_cli("--info", "--json", str(mem512 / "vmcore.elf")).stdout)["registers"]
     assert [(c["pid"], c["regs"]) for c in mine] == [(t["pid"], t["regs"]) for t in theirs] and len(mine) == 2
     assert any(c["regs"]["rip"] >> 31 == 0x1FFFFFFFF for c in mine)  # kernel text (-2 GiB and up)
