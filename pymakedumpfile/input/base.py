@@ -89,6 +89,12 @@ class DumpReader:
         elif "phys_base" in self.vmcoreinfo.NUMBER:
             self.phys_base = self.vmcoreinfo.NUMBER["phys_base"]
 
+    def vmcoreinfo_from_memory_if_missing(self) -> None:
+        """When the notes held no VMCOREINFO: the architecture's own place for it in memory, if it
+        has one (s390x's lowcore pointer; QEMU's s390x dumps have no note)."""
+        if not self.vmcoreinfo and self.arch is not None and self.arch.vmcoreinfo_in_memory is not None:
+            self.vmcoreinfo = VmcoreInfo(self.arch.vmcoreinfo_in_memory(self.read_phys))
+
     def vmcoreinfo_from_notes(self) -> bytes:
         for n in self.parse_notes():
             if n.name == elff.VMCOREINFO_NOTE_NAME:

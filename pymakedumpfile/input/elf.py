@@ -89,8 +89,7 @@ class ElfReader(DumpReader):
             raise CorruptDumpError(f"Cannot use page size {ps}: not a power of two up to 1 MiB", self.name)
         self.page_size = ps
         self._build_maps()
-        if not self.vmcoreinfo and self.arch is not None and self.arch.vmcoreinfo_in_memory is not None:
-            self.vmcoreinfo = VmcoreInfo(self.arch.vmcoreinfo_in_memory(self.read_phys))
+        self.vmcoreinfo_from_memory_if_missing()
         self.phys_base = self._phys_base()
         self.uts = self.read_uts_from_memory(self.phys_base) or self._fallback_uts()
 

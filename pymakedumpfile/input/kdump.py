@@ -73,8 +73,7 @@ class KdumpReader(DumpReader):
         self._read_notes(h, self.sub)
         self.phys_base = self.sub.phys_base
         self._decomp: dict[int, Callable[[bytes, int], bytes]] = {}
-        if not self.vmcoreinfo and self.arch is not None and self.arch.vmcoreinfo_in_memory is not None:
-            self.vmcoreinfo = VmcoreInfo(self.arch.vmcoreinfo_in_memory(self.read_phys))  # QEMU's s390x files
+        self.vmcoreinfo_from_memory_if_missing()  # QEMU's s390x kdump files
         ps = self.vmcoreinfo.page_size
         if ps and 512 <= ps < self.block_size and self.block_size % ps == 0 and not self.split:
             self._split_blocks(ps)
