@@ -125,14 +125,13 @@ def reassemble(run: Run, o: Options) -> None:
         return
     parts, dumpfile = list(args[:-1]), args[-1]
     from ..filter import make_write_context
-    from ..input import open_dump
     from ..output import write_dump
 
-    with open_dump(parts) as src:
+    with run.open_input(parts) as src:
         if src.attr.get("file.set.number", 1) < 2:
             run.msg.fail("--reassemble needs the files of a split dump")
         w = make_write_context(src, format="kdump", compression=src.attr.get("file.compression", "none"),
-                               dump_level=int(src.attr.get("kdump.dump_level", 0)))
+                               dump_level=int(src.attr.get("kdump.dump_level", 0)), refilter=False)
         res = write_dump(w, dumpfile, force=run.force, threads=run.threads, progress=run.msg.progress("Copying data"))
     unreadable = report_unreadable(run, " ".join(parts), [res, w.attr["filter.stats"]])
     if res.incomplete:

@@ -190,4 +190,8 @@ class Run:
         VMLINUX if given."""
         from ..input import open_dump
 
-        return open_dump(paths, vmcoreinfo=self.vmcoreinfo, vmlinux=self.vmlinux, merge=True)
+        ctx = open_dump(paths, vmcoreinfo=self.vmcoreinfo, vmlinux=self.vmlinux, merge=True)
+        for a, b in ctx.attr.get("file.set.missing", ()):
+            self.msg.warn(f"{ctx.name}: pfns {a:#x}-{b:#x} are in no file of the split set given: "
+                          "they read as excluded")
+        return ctx

@@ -43,6 +43,8 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("file.set.{n}.name", str, "the path of file n of a split set", "input"),
     _D("file.set.{n}.start_pfn", int, "the first pfn file n of a split set covers", "input"),
     _D("file.set.{n}.end_pfn", int, "the pfn after the last one file n of a split set covers", "input"),
+    _D("file.set.missing", list, "the pfn ranges (start, end) of a split set that no file given covers "
+       "(they read as excluded)", "input"),
     # the machine's memory
     _D("memory.pagemap", "pagemap", "the pfns of RAM the crashed machine had (holes excluded)", "input"),
     _D("max_pfn", int, "one more than the highest pfn of the machine", "input"),

@@ -78,6 +78,37 @@ class RangeMap:
         return bytes(bm.buf)
 
 
+class Restricted:
+    """A page map seen only inside some pfn ranges (sorted, disjoint, half open): the part of
+    a split set's bitmap that one file holds, or that the files given hold together."""
+
+    def __init__(self, inner: PageMap, ranges: Iterable[tuple[int, int]]) -> None:
+        self.inner = inner
+        self.max_pfn = inner.max_pfn
+        self.ranges = RangeMap(ranges, inner.max_pfn).ranges
+
+    def test(self, pfn: int) -> bool:
+        return any(a <= pfn < b for a, b in self.ranges) and self.inner.test(pfn)
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        for a, b in self.ranges:
+            a, b = max(a, start), min(b, end)
+            if a < b:
+                yield from self.inner.runs(a, b)
+
+    def count(self, start: int = 0, end: int | None = None) -> int:
+        end = self.max_pfn if end is None else min(end, self.max_pfn)
+        return sum(self.inner.count(max(a, start), min(b, end)) for a, b in self.ranges if max(a, start) < min(b, end))
+
+    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.max_pfn if end is None else end
+        bm = Bitmap.empty(end - start)
+        for a, b in self.runs(start, end):
+            bm.set_range(a - start, b - start)
+        return bytes(bm.buf)
+
+
 RUNS_PIECE_BYTES = 1 << 17  # bitmap bytes read at a time by Bitmap.runs (2^20 pfns)
 
 

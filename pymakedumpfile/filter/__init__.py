@@ -78,6 +78,7 @@ def make_write_context(
     progress: Callable[[int, int], None] | None = None,
     cyclic: bool | None = None,
     threads: int | None = None,
+    refilter: bool = True,
 ) -> Context:
     """A clone of ``src`` set up to be written: its ``file.format``, ``file.compression``,
     ``filter.dump_level``, ``filter.stats`` and the ``file.pagemap`` of the pages to write
@@ -88,14 +89,19 @@ def make_write_context(
     :param dump_level: makedumpfile's ``-d`` value; a kdump input's own
         level is OR-ed in, as makedumpfile does when refiltering.
     :param cyclic, threads, progress: as for :func:`classify`.
+    :param refilter: classify the pages again; False keeps the input's pages as they are (a split
+        set reassembled: nothing to decide, so no ``struct page`` information is needed).
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
     done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
     level = dump_level | done
     # zero pages: the kdump writer finds them as it reads each page; ELF output needs a pre-pass
-    pagemap, stats = classify(src, level, zero_pages=format == "elf", progress=progress, cyclic=cyclic,
-                              threads=threads)
+    if refilter:
+        pagemap, stats = classify(src, level, zero_pages=format == "elf", progress=progress, cyclic=cyclic,
+                                  threads=threads)
+    else:
+        pagemap, stats = src.attr["file.pagemap"], FilterStats()
     w = src.clone()
     w.attr["file.format"] = format
     w.attr["file.compression"] = compression if format == "kdump" else "none"

@@ -10,11 +10,11 @@ does; the two ILP32 sub-header layouts are told apart by where
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from .. import accel, codecs
 from ..core.errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
-from ..core.pagemap import Bitmap, FileBitmap, FileBytes, RangeMap
+from ..core.pagemap import Bitmap, FileBitmap, FileBytes, RangeMap, Restricted
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import diskdump as dd
 from ..formats import elf as elff
@@ -122,10 +122,14 @@ class KdumpReader(DumpReader):
         packed or 8-byte aligned: the one whose blob offsets point into the sub-header area)."""
         bs = h.block_size
         if layout == "i386" and h.header_version >= 3:
-            raw = self.source.read_exact(bs, 96, "kdump sub header")
+            packed = dd.KdumpSubHeader.struct(self.endian, "i386").size  # 80 bytes; 96 with padding
+            raw = self.source.read_exact(bs, packed, "kdump sub header")
+            raw += self.source.pread(bs + packed, dd.KdumpSubHeader.struct(self.endian, "32pad").size - packed)
             area = (bs, bs * (1 + h.sub_hdr_size))
             if not _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "i386", h.header_version), *area):
-                if _sub_fits(dd.KdumpSubHeader.unpack(raw, self.endian, "32pad", h.header_version), *area):
+                padded_fits = len(raw) == dd.KdumpSubHeader.struct(self.endian, "32pad").size and _sub_fits(
+                    dd.KdumpSubHeader.unpack(raw, self.endian, "32pad", h.header_version), *area)
+                if padded_fits:
                     layout = "32pad"
         sub_size = dd.KdumpSubHeader.struct(self.endian, layout).size
         if h.sub_hdr_size == 0 and h.header_version >= 2:
@@ -145,7 +149,7 @@ class KdumpReader(DumpReader):
             )
         self.bitmap_offset = (1 + h.sub_hdr_size) * bs
         nbytes = (max_mapnr + 7) // 8
-        if self.bitmap_offset + half + nbytes > source.size:
+        if nbytes and self.bitmap_offset + half + nbytes > source.size:  # (no RAM: nothing to read)
             raise CorruptDumpError(
                 f"Cannot read bitmaps: they end at {self.bitmap_offset + half + nbytes:#x}, past the end of the file "
                 f"({source.size:#x})",
@@ -167,7 +171,7 @@ class KdumpReader(DumpReader):
                 raise CorruptDumpError(f"Cannot use split range {start:#x}-{end:#x} (max_mapnr {max_mapnr:#x})",
                                        self.name)
             self.start_pfn, self.end_pfn = start, end
-            self.pagemap = _Window(self.pagemap_full, start, end)
+            self.pagemap = Restricted(self.pagemap_full, [(start, end)])
         else:
             self.start_pfn, self.end_pfn = 0, max_mapnr
             self.pagemap = self.pagemap_full
@@ -192,7 +196,7 @@ class KdumpReader(DumpReader):
         """A bitmap of the file: read whole when small, else a piece at a
         time (:class:`FileBitmap`) so that memory does not grow with the dump."""
         if nbytes <= LAZY_BITMAP_BYTES:
-            return Bitmap(self.source.read_exact(offset, nbytes, what), max_mapnr)
+            return Bitmap(self.source.read_exact(offset, nbytes, what) if nbytes else b"", max_mapnr)
         src = self.source
         src.check_range(offset, nbytes, what)  # the data is there (a flattened stream may only claim it)
         return FileBitmap(FileBytes(lambda o, n: src.read_exact(offset + o, n, what), nbytes), max_mapnr)
@@ -349,32 +353,6 @@ class KdumpReader(DumpReader):
         if self.block_pages > 1:
             raise UnsupportedDumpError("Cannot copy pages as stored: the file's blocks hold several pages", self.name)
         return self._descs(pfn, count)
-
-
-class _Window:
-    """A page map restricted to [start, end)."""
-
-    def __init__(self, inner: Bitmap, start: int, end: int) -> None:
-        self.inner, self.start, self.end = inner, start, end
-        self.max_pfn = inner.max_pfn
-
-    def test(self, pfn: int) -> bool:
-        return self.start <= pfn < self.end and self.inner.test(pfn)
-
-    def runs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
-        end = self.end if end is None else min(end, self.end)
-        return self.inner.runs(max(start, self.start), end)
-
-    def count(self, start: int = 0, end: int | None = None) -> int:
-        end = self.end if end is None else min(end, self.end)
-        return self.inner.count(max(start, self.start), end) if max(start, self.start) < end else 0
-
-    def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
-        end = self.max_pfn if end is None else end
-        out = Bitmap.empty(end - start)
-        for a, b in self.runs(start, end):
-            out.set_range(a - start, b - start)
-        return bytes(out.buf)
 
 
 def _compression_name(status: int) -> str:

@@ -47,6 +47,7 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
              "end_pfn": a[f"file.set.{i}.end_pfn"]}
             for i in range(a["file.set.number"])
         ]
+        info["split_missing"] = [list(r) for r in a.get("file.set.missing", ())]
     if a["file.format"] == "elf":
         info["elf"] = {"class": a.get("elf.class"), "loads": len(a.get("elf.loads", ()))}
     regs = registers(ctx)
@@ -130,6 +131,8 @@ def format_text(info: dict[str, Any]) -> str:
     if "split_set" in info:
         for p in info["split_set"]:
             lines.append(f"Split part      : {p['file']}: pfns {p['start_pfn']:#x}-{p['end_pfn']:#x}")
+        for a, b in info.get("split_missing", ()):
+            lines.append(f"Missing part    : pfns {a:#x}-{b:#x} are in no file given (read as excluded)")
     p = info["pages"]
     lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
                  f"{p['excluded']} excluded")

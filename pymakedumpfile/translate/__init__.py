@@ -38,12 +38,14 @@ def arch_from_machine(machine: str) -> ArchInfo | None:
     return None
 
 
-def arch_from_elf_machine(e_machine: int) -> ArchInfo | None:
-    """The architecture of ELF dumps whose ``e_machine`` is ``e_machine``."""
-    for a in ARCHES.values():
-        if a.elf_machine == e_machine:
+def arch_from_elf_machine(e_machine: int, bits: int | None = None) -> ArchInfo | None:
+    """The architecture of ELF dumps whose ``e_machine`` is ``e_machine``; of the ones that share
+    a number (EM_S390: s390 in ELFCLASS32, s390x in ELFCLASS64), the one of ``bits``-bit pointers."""
+    found = [a for a in ARCHES.values() if a.elf_machine == e_machine]
+    for a in found:
+        if bits is not None and a.ptr_size * 8 == bits:
             return a
-    return None
+    return found[0] if found else None
 
 
 def get_arch(name: str) -> ArchInfo | None:
@@ -59,6 +61,7 @@ from .x86_64 import X86_64  # noqa: E402
 register(X86_64)
 register(AARCH64)
 register(S390X)
+register(ArchInfo("s390", ("s390",), 4, 4096, "big", elf_machine=22))
 register(ArchInfo("ia32", ("i386", "i486", "i586", "i686"), 4, 4096, "little", elf_machine=3))
 register(ArchInfo("arm", ("arm", "armv7l", "armv6l"), 4, 4096, "little", elf_machine=40))
 register(PPC64)

@@ -188,7 +188,7 @@ def vmcoreinfo_in_memory(read_phys: ReadPhys) -> bytes:
 
 S390X = ArchInfo(
     name="s390x",
-    machines=("s390x", "s390"),
+    machines=("s390x",),
     ptr_size=8,
     default_page_size=4096,
     byte_order="big",
