@@ -21,7 +21,7 @@ from typing import Any
 from .. import accel
 from ..core.context import Context
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
-from ..core.pagemap import Bitmap, CyclicMap, PageMap
+from ..core.pagemap import Bitmap, CyclicMap, PageMap, Restricted
 from ..core.pipeline import default_threads
 from ..translate import get_arch
 from .freelist import exclude_free_lists
@@ -109,7 +109,30 @@ def make_write_context(
     w.attr["filter.stats"] = stats
     if pagemap is not src.attr["file.pagemap"]:  # else the input's own page map stays shared
         w.attr["file.pagemap"] = pagemap
+    end = mem_map_end(src) if format == "kdump" else None
+    if end is not None and end < src.max_pfn:
+        # makedumpfile ends a kdump file at the last pfn that has a struct page: the dump's
+        # memory past it (a device's memory in a hypervisor's dump, RAM a mem= kernel left
+        # alone) is not the kernel's
+        w.attr["max_pfn"] = end
+        w.attr["memory.pagemap"] = Restricted(src.attr["memory.pagemap"], [(0, end)])
+        w.attr["file.pagemap"] = Restricted(w.attr["file.pagemap"], [(0, end)])
     return w
+
+
+def mem_map_end(ctx: Context) -> int | None:
+    """The pfn after the last one that has a ``struct page`` (None: mem_map cannot be found,
+    or nothing to cut)."""
+    arch = get_arch(ctx.attr.get("arch.name", ""))
+    vi = ctx.reader.vmcoreinfo
+    if arch is None or not vi.osrelease or "page" not in vi.SIZE:
+        return None
+    try:
+        ranges = find_mem_map(vi, ctx.kernel_memory(), ctx.max_pfn, ctx.page_size, arch.name)
+    except DumpError:
+        return None
+    ends = [r.pfn_end for r in ranges if r.mem_map]
+    return min(max(ends), ctx.max_pfn) if ends else None
 
 
 def classify(
