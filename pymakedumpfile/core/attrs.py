@@ -43,6 +43,15 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("file.set.{n}.name", str, "the path of file n of a split set", "input"),
     _D("file.set.{n}.start_pfn", int, "the first pfn file n of a split set covers", "input"),
     _D("file.set.{n}.end_pfn", int, "the pfn after the last one file n of a split set covers", "input"),
+    _D("image.ranges", tuple, "a memory image's ranges of physical memory, (first byte, byte after)", "input"),
+    _D("image.vmcoreinfo_at", int, "where in a memory image's memory the VMCOREINFO used was found", "input"),
+    _D("lime.avml", bool, "the LiME image is AVML's (snappy-compressed ranges)", "input"),
+    _D("xen.type", str, "what Xen dump this is (domain: a domain's memory)", "input"),
+    _D("xen.hvm", bool, "the Xen domain is HVM or auto-translated (pages by pfn), not paravirtual", "input"),
+    _D("xen.version", str, "the Xen version that wrote the domain dump", "input"),
+    _D("xen.vcpus", int, "the Xen domain's virtual CPUs", "input"),
+    _D("s390dump.version", int, "the S390DUMP header's version", "input"),
+    _D("s390dump.cpus", int, "the CPUs an S390DUMP header counts", "input"),
     _D("file.set.missing", list, "the pfn ranges (start, end) of a split set that no file given covers "
        "(they read as excluded)", "input"),
     # the machine's memory

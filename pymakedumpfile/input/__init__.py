@@ -17,8 +17,12 @@ from ..core.vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .elf import ElfReader
 from .kdump import KdumpReader
+from .lime import LimeReader
+from .raw import RawReader, parse_spec
+from .s390dump import S390DumpReader
 from .source import Source, open_source
 from .split import SplitReader
+from .xc_core import XcCoreReader
 
 
 class ReaderClass(Protocol):
@@ -30,13 +34,20 @@ class ReaderClass(Protocol):
     def __call__(self, source: Source) -> DumpReader: ...
 
 
-READERS: tuple[ReaderClass, ...] = (ElfReader, KdumpReader)
+READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader)
+
+KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
+         "LiME, AVML, Xen xc_core, S390DUMP, and those inside a zstd or lz4 stream")
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 
 
 def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
-    """Probe ``path`` with every reader and open it with the first that accepts it."""
+    """Probe ``path`` with every reader and open it with the first that accepts it; a raw
+    memory image is named ``FILE@ADDRESS``."""
+    spec = parse_spec(path)
+    if spec is not None:
+        return RawReader.open([spec])
     src: Source = open_source(path, name)
     try:
         for cls in READERS:
@@ -46,7 +57,8 @@ def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
         if not head:
             raise UnsupportedDumpError("Cannot open: the file is empty", src.name)
         raise UnsupportedDumpError(
-            f"Cannot open: not a crash dump we know (starts with {head.hex()})", src.name
+            f"Cannot open: not a crash dump we know (starts with {head.hex()}; looked for {KNOWN}; a raw memory "
+            "image is given as FILE@ADDRESS)", src.name
         )
     except BaseException:
         src.close()
@@ -138,6 +150,9 @@ def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
         raise UsageError("Cannot open a dump: no file given")
     if len(paths) == 1:
         return Context(open_reader(paths[0]))
+    specs = [parse_spec(p) for p in paths]
+    if all(specs):
+        return Context(RawReader.open(specs))  # type: ignore[arg-type]
     readers: list[DumpReader] = []
     try:
         for p in paths:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..core.errors import DumpError, PageExcludedError
@@ -94,6 +95,26 @@ class DumpReader:
         has one (s390x's lowcore pointer; QEMU's s390x dumps have no note)."""
         if not self.vmcoreinfo and self.arch is not None and self.arch.vmcoreinfo_in_memory is not None:
             self.vmcoreinfo = VmcoreInfo(self.arch.vmcoreinfo_in_memory(self.read_phys))
+
+    def arch_from_memory(self, phys_base: Callable[[ArchInfo], int]) -> tuple[ArchInfo, dict[str, str]] | None:
+        """The architecture (and utsname) for a dump that does not say (QEMU 10 writes "Unknown"
+        as a kdump file's machine; memory images say nothing): the one whose way of reading
+        ``init_uts_ns`` with this VMCOREINFO finds the release VMCOREINFO names and that
+        architecture's own machine name.  ``phys_base`` gives each candidate's phys_base."""
+        from ..translate import ARCHES, arch_from_machine
+
+        if not self.vmcoreinfo.osrelease:
+            return None
+        had = self.arch
+        try:
+            for arch in list(ARCHES.values()):
+                self.arch = arch
+                uts = self.read_uts_from_memory(phys_base(arch))
+                if uts and arch_from_machine(uts["machine"]) is arch:
+                    return arch, uts
+        finally:
+            self.arch = had
+        return None
 
     def vmcoreinfo_from_notes(self) -> bytes:
         for n in self.parse_notes():

@@ -35,6 +35,32 @@ class Load:
     memsz: int
 
 
+def sections(source: Source) -> list[tuple[str, elff.Shdr]]:
+    """The named section headers of an ELF file (a vmcore has none or a few; a Xen domain dump
+    keeps everything in sections); [] when there are none or they cannot be read."""
+    ident = source.pread(0, 16)
+    if len(ident) < 16 or ident[:4] != elff.ELFMAG or ident[4] not in (elff.ELFCLASS32, elff.ELFCLASS64):
+        return []
+    bits = 64 if ident[4] == elff.ELFCLASS64 else 32
+    endian = "<" if ident[5] == elff.ELFDATA2LSB else ">"
+    es = elff.Ehdr.struct(endian, bits)
+    head = source.pread(0, es.size)
+    if len(head) < es.size:
+        return []
+    eh = elff.Ehdr.unpack(head, endian, bits)
+    ss = elff.Shdr.struct(endian, bits)
+    if not eh.e_shoff or not 0 < eh.e_shnum <= 4096 or eh.e_shentsize != ss.size or eh.e_shstrndx >= eh.e_shnum:
+        return []
+    raw = source.pread(eh.e_shoff, eh.e_shnum * ss.size)
+    if len(raw) < eh.e_shnum * ss.size:
+        return []
+    shdrs = [elff.Shdr.unpack(raw, i * ss.size, endian, bits) for i in range(eh.e_shnum)]
+    strtab = shdrs[eh.e_shstrndx]
+    names = source.pread(strtab.sh_offset, min(strtab.sh_size, 1 << 16))
+    return [(names[sh.sh_name:].split(b"\0", 1)[0].decode("ascii", "replace"), sh) for sh in shdrs
+            if sh.sh_name < len(names)]
+
+
 class ElfReader(DumpReader):
     format_name = "elf"
 
@@ -82,8 +108,6 @@ class ElfReader(DumpReader):
                         )
                 loads.append(Load(ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz))
         self.notes = b"".join(notes)
-        if not loads:
-            self._refuse_xen_domain_dump()
         self.loads = self._select_loads(loads)
         self.vmcoreinfo = VmcoreInfo(self.vmcoreinfo_from_notes() or self._vmcoreinfo_elsewhere())
         ps = page_size or self.vmcoreinfo.page_size or (self.arch.default_page_size if self.arch else 4096)
@@ -94,30 +118,6 @@ class ElfReader(DumpReader):
         self.vmcoreinfo_from_memory_if_missing()
         self.phys_base = self._phys_base()
         self.uts = self.read_uts_from_memory(self.phys_base) or self._fallback_uts()
-
-    def section_names(self) -> list[str]:
-        """The names of the file's sections (a vmcore has none or a few; [] when unreadable)."""
-        eh = self.ehdr
-        ss = elff.Shdr.struct(self.endian, self.bits)
-        if not eh.e_shoff or not 0 < eh.e_shnum <= 4096 or eh.e_shentsize != ss.size or eh.e_shstrndx >= eh.e_shnum:
-            return []
-        raw = self.source.pread(eh.e_shoff, eh.e_shnum * ss.size)
-        if len(raw) < eh.e_shnum * ss.size:
-            return []
-        shdrs = [elff.Shdr.unpack(raw, i * ss.size, self.endian, self.bits) for i in range(eh.e_shnum)]
-        strtab = shdrs[eh.e_shstrndx]
-        names = self.source.pread(strtab.sh_offset, min(strtab.sh_size, 1 << 16))
-        return [names[sh.sh_name:].split(b"\0", 1)[0].decode("ascii", "replace") for sh in shdrs
-                if sh.sh_name < len(names)]
-
-    def _refuse_xen_domain_dump(self) -> None:
-        """A Xen domain's core (``xc_core``: ELF sections, no program headers) is not a vmcore
-        with no RAM: say what it is rather than open it empty."""
-        xen = [n for n in self.section_names() if n.startswith(".xen_")]
-        if xen:
-            raise UnsupportedDumpError(
-                f"Cannot open a Xen domain dump (xc_core, sections {', '.join(xen)}): not a format we read yet",
-                self.name)
 
     def _select_loads(self, loads: list[Load]) -> list[Load]:
         """The PT_LOADs that describe physical memory (all of them here)."""

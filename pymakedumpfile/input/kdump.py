@@ -77,6 +77,10 @@ class KdumpReader(DumpReader):
         ps = self.vmcoreinfo.page_size
         if ps and 512 <= ps < self.block_size and self.block_size % ps == 0 and not self.split:
             self._split_blocks(ps)
+        if self.arch is None and self.vmcoreinfo.osrelease:  # QEMU 10 writes the machine "Unknown"
+            found = self.arch_from_memory(lambda a: self.vmcoreinfo.NUMBER.get(a.phys_base_number, self.phys_base))
+            if found is not None:
+                self.arch = found[0]
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)

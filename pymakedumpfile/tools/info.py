@@ -50,6 +50,11 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
         info["split_missing"] = [list(r) for r in a.get("file.set.missing", ())]
     if a["file.format"] == "elf":
         info["elf"] = {"class": a.get("elf.class"), "loads": len(a.get("elf.loads", ()))}
+    if "image.ranges" in a:
+        info["image"] = {"ranges": [list(r) for r in a["image.ranges"]],
+                         "vmcoreinfo_at": a.get("image.vmcoreinfo_at")}
+    if "xen.type" in a:
+        info["xen"] = {k: a.get(f"xen.{k}") for k in ("type", "hvm", "version", "vcpus")}
     regs = registers(ctx)
     if regs:
         info["registers"] = regs
@@ -133,6 +138,15 @@ def format_text(info: dict[str, Any]) -> str:
             lines.append(f"Split part      : {p['file']}: pfns {p['start_pfn']:#x}-{p['end_pfn']:#x}")
         for a, b in info.get("split_missing", ()):
             lines.append(f"Missing part    : pfns {a:#x}-{b:#x} are in no file given (read as excluded)")
+    if "image" in info:
+        at = info["image"]["vmcoreinfo_at"]
+        lines.append(f"Memory ranges   : {len(info['image']['ranges'])}; VMCOREINFO "
+                     + (f"found in memory at {at:#x}" if at is not None else
+                        "given (-i/-x)" if info["kernel"]["release"] else "not found (give -i or -x)"))
+    if "xen" in info:
+        x = info["xen"]
+        lines.append(f"Xen             : {x['type']} ({'HVM' if x['hvm'] else 'PV'}), Xen {x['version'] or '?'}, "
+                     f"{x['vcpus']} vCPUs")
     p = info["pages"]
     lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
                  f"{p['excluded']} excluded")

@@ -32,6 +32,10 @@ Input formats (``make_seeds.py`` writes seeds in these formats):
 ``classify``
     ``<H n>`` VMCOREINFO text, ``<B dump_level> <I pfn0> <H count>``, then
     raw ``struct page`` bytes: ``build_params`` then ``accel.classify``.
+``lime``, ``xc_core``, ``s390dump``
+    the image file itself.
+``raw``
+    ``<B n>`` then n regions ``<Q address> <I length>`` and their bytes.
 ``filter``
     a dump file, through ``make_write_context`` (levels 31, 16 without the
     buddy marker, and ELF level 1).
@@ -71,8 +75,12 @@ from pymakedumpfile.input import READERS, open_dump  # noqa: E402
 from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.input.elf import ElfReader  # noqa: E402
 from pymakedumpfile.input.kdump import KdumpReader  # noqa: E402
+from pymakedumpfile.input.lime import LimeReader  # noqa: E402
+from pymakedumpfile.input.raw import RawReader  # noqa: E402
+from pymakedumpfile.input.s390dump import S390DumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
+from pymakedumpfile.input.xc_core import XcCoreReader  # noqa: E402
 from pymakedumpfile.translate import MemoryReader  # noqa: E402
 from pymakedumpfile.translate.x86_64 import X86_64Translator  # noqa: E402
 
@@ -242,6 +250,39 @@ def target_elf(data: bytes) -> None:
 
 def target_kdump(data: bytes) -> None:
     open_and_exercise(lambda: KdumpReader(MemSource(data)))
+
+
+def target_lime(data: bytes) -> None:
+    """LiME and AVML images (ranges, snappy framing), then the memory-image layer: the search
+    for VMCOREINFO in memory, the architecture from init_uts_ns, page reads."""
+    open_and_exercise(lambda: LimeReader(MemSource(data)))
+
+
+def target_xc_core(data: bytes) -> None:
+    """Xen domain dumps: ELF sections, the dump-core notes, the pfn/p2m table."""
+    open_and_exercise(lambda: XcCoreReader(MemSource(data)))
+
+
+def target_s390dump(data: bytes) -> None:
+    """s390 stand-alone dumps: the header, the end marker, the lowcore's VMCOREINFO pointer."""
+    open_and_exercise(lambda: S390DumpReader(MemSource(data)))
+
+
+def target_raw(data: bytes) -> None:
+    """Raw images: ``<B n>`` then n regions ``<Q address> <I length>`` and their bytes (a length
+    past the end takes the rest)."""
+    regions: list[tuple[Source, int]] = []
+    if data:
+        pos = 1
+        for _ in range(min(data[0], MAX_PARTS)):
+            if pos + 12 > len(data):
+                break
+            addr, n = struct.unpack_from("<QI", data, pos)
+            pos += 12
+            regions.append((MemSource(data[pos : pos + n], f"<raw{len(regions)}>"), addr))
+            pos += n
+    if regions:
+        open_and_exercise(lambda: RawReader(regions))
 
 
 def naive_unflatten(data: bytes, limit: int = 16 << 20) -> bytes | None:
@@ -665,6 +706,10 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "dwarf": target_dwarf,
     "elf": target_elf,
     "kdump": target_kdump,
+    "lime": target_lime,
+    "xc_core": target_xc_core,
+    "raw": target_raw,
+    "s390dump": target_s390dump,
     "flat": target_flat,
     "split": target_split,
     "file": target_file,

@@ -648,6 +648,43 @@ def dwarf_seeds(w: Writer) -> None:
         w.put("dwarf", f"gen-{name}", p.read_bytes())
 
 
+def image_seeds(w: Writer) -> None:
+    """Memory images of the filter machine with its VMCOREINFO note in memory (page 16), as a
+    live kernel keeps it: LiME (two ranges, one ending inside a page), AVML (blocks of 8
+    pages, a block of zeros left out), a big-endian LiME header; Xen HVM and PV domain dumps;
+    raw regions."""
+    from gen.lime import build_lime
+    from gen.xen import build_xc_core
+
+    pages, vmci = filter_kernel()
+    note = make_note(b"VMCOREINFO", 0, vmci)
+    mem = bytearray(b"".join(bytes(PS) if pages[q].how == "zero" else pages[q].data for q in range(24)))
+    mem[16 * PS : 16 * PS + len(note)] = note
+    ranges = [(0, bytes(mem[: 12 * PS])), (14 * PS, bytes(mem[14 * PS : 24 * PS - 100]))]
+    for name, kw in (("lime", {}), ("avml", {"avml": True, "block": 8 * PS}), ("lime-be", {"endian": ">"})):
+        p = w.path(name)
+        build_lime(p, ranges, **kw)  # type: ignore[arg-type]
+        w.put("lime", f"gen-{name}", p.read_bytes())
+    held = {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(24) if q not in (12, 13)}
+    for name, gmfns in (("hvm", None), ("pv", {q: 0x1000 + 3 * q for q in held})):
+        p = w.path(f"xc-{name}")
+        build_xc_core(p, held, gmfns=gmfns, nr_vcpus=1)
+        w.put("xc_core", f"gen-{name}", p.read_bytes())
+    regions = [(0, bytes(mem[: 10 * PS])), (14 * PS, bytes(mem[14 * PS :]))]
+    w.put("raw", "gen-two", bytes([len(regions)]) + b"".join(struct.pack("<QI", a, len(d)) + d for a, d in regions))
+    w.put("raw", "gen-one", bytes([1]) + struct.pack("<QI", 0, len(mem)) + bytes(mem))
+    # s390x memory: the absolute lowcore points at a big-endian VMCOREINFO note
+    from gen.s390dump import build_s390dump
+
+    smem = bytearray(noise(0, 16 * PS))
+    snote = make_note(b"VMCOREINFO", 0, b"OSRELEASE=6.1.0-s390\nPAGESIZE=4096\n", endian=">")
+    smem[9 * PS : 9 * PS + len(snote)] = snote
+    smem[0xE0C : 0xE0C + 8] = (9 * PS).to_bytes(8, "big")
+    p = w.path("s390")
+    build_s390dump(p, [bytes(smem)], len(smem))
+    w.put("s390dump", "gen-lowcore", p.read_bytes())
+
+
 # ---------------------------------------------------------------- regressions
 
 
@@ -708,11 +745,24 @@ def regressions() -> dict[str, dict[str, bytes]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
+    ap.add_argument("--images-only", action="store_true",
+                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump)")
     args = ap.parse_args()
+    if args.images_only:
+        w = Writer(args.out)
+        for t in ("lime", "xc_core", "raw", "s390dump"):
+            shutil.rmtree(args.out / t, ignore_errors=True)
+        try:
+            image_seeds(w)
+        finally:
+            w.close()
+        print(w.count)
+        return 0
     if args.out.exists():
         shutil.rmtree(args.out)
     w = Writer(args.out)
     try:
+        image_seeds(w)
         kd = kdump_seeds(w)
         for name, data in kd.items():
             w.put("kdump", f"gen-{name}", data)

@@ -10,7 +10,7 @@ The layout, from Xen's description of its dump-core format (facts, written out h
   each), and ``.xen_pages`` (the pages, in the order of that table, page aligned);
 * ``.note.Xen`` holds notes named ``Xen``: 0x2000000 (none, empty), 0x2000001 (header:
   ``uint64 magic, nr_vcpus, nr_pages, page_size``; magic 0xF00FEBED, HVM 0xF00FEBEE), 0x2000002
-  (the Xen version) and 0x2000003 (the format version, ``uint64`` 1).
+  (the Xen version: ``u64`` major, minor, then strings) and 0x2000003 (the format version, ``uint64`` 1).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ EHDR_SIZE, SHDR_SIZE = 64, 64
 
 def build_xc_core(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, gmfns: Mapping[int, int] | None = None,
                   page_size: int = 4096, nr_vcpus: int = 1, machine: int = EM_X86_64,
-                  xen_version: bytes = b"4.17") -> list[str]:
+                  xen_version: tuple[int, int] = (4, 17)) -> list[str]:
     """Write a domain dump of ``pages`` (pfn -> page data).  ``gmfns`` (pfn -> machine frame)
     makes a paravirtual guest's ``.xen_p2m``; without it, an HVM guest's ``.xen_pfn``.
     Returns the section names, in order."""
@@ -45,7 +45,10 @@ def build_xc_core(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, g
     notes = (make_note(b"Xen", 0x2000000, b"")
              + make_note(b"Xen", 0x2000001, struct.pack("<QQQQ", XC_CORE_MAGIC_HVM if hvm else XC_CORE_MAGIC,
                                                         nr_vcpus, len(pfns), page_size))
-             + make_note(b"Xen", 0x2000002, xen_version.ljust(16, b"\0"))
+             # u64 major, u64 minor, extra version (16), compile info (64+16+32+32), capabilities
+             # (1024), changeset (64), platform parameters (u64), page size (u64)
+             + make_note(b"Xen", 0x2000002, struct.pack("<QQ", *xen_version) + b"-gen".ljust(16, b"\0")
+                         + bytes(144 + 1024 + 64 + 8) + struct.pack("<Q", page_size))
              + make_note(b"Xen", 0x2000003, struct.pack("<Q", 1)))
     sections: list[tuple[str, int, bytes, int]] = [  # name, type, data, alignment
         (".shstrtab", SHT_STRTAB, b"", 1),
@@ -53,7 +56,7 @@ def build_xc_core(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, g
         (".xen_prstatus", SHT_PROGBITS, prstatus, 8),
         (".xen_shared_info", SHT_PROGBITS, shared_info, 8),
         (".xen_pfn" if hvm else ".xen_p2m", SHT_PROGBITS, table, 8),
-        (".xen_pages", SHT_PROGBITS, b"".join(pages[p] for p in pfns), page_size),
+        (".xen_pages", SHT_PROGBITS, b"", page_size),  # written page by page below
     ]
     strtab = b"\0" + b"".join(n.encode() + b"\0" for n, *_ in sections)
     sections[0] = (".shstrtab", SHT_STRTAB, strtab, 1)
@@ -70,7 +73,8 @@ def build_xc_core(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, g
         start = -(-(offset + len(body)) // align) * align
         body += bytes(start - offset - len(body))
         # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
-        shdrs.append(struct.pack("<IIQQQQIIQQ", name_off[n], typ, 0, 0, start, len(data), 0, 0, align,
+        size = len(pfns) * page_size if n == ".xen_pages" else len(data)
+        shdrs.append(struct.pack("<IIQQQQIIQQ", name_off[n], typ, 0, 0, start, size, 0, 0, align,
                                  16 if n == ".xen_p2m" else 8 if n == ".xen_pfn" else 0))
         body += data
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
@@ -81,4 +85,8 @@ def build_xc_core(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, g
     assert len(ehdr) == EHDR_SIZE
     with open(path, "wb") as f:
         f.write(ehdr + b"".join(shdrs) + bytes(body))
+        for p in pfns:  # .xen_pages, last
+            page = pages[p]
+            assert len(page) == page_size
+            f.write(page)
     return [n for n, *_ in sections]

@@ -241,4 +241,37 @@ for RUN in power9:1024 power8:1024 power9:2048; do
 	fi
 done
 finish "$W" "$WKEY"
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps and $W/dumps"
+# amd64 under bookworm-backports' QEMU (10.x; unpacked, not installed): its kdump-raw-zlib (the kdump
+# format unflattened, QEMU 8.2 and later), kdump-zlib and ELF files of the same stopped guest, the
+# guest's VMCOREINFO given to QEMU through fw_cfg (qemu_rig.py)
+Q=${RIG_DIR}-qemu10
+QOPTS=$(suite_opts bookworm-backports)
+QKEY=$(today_key)
+if [ -n "$QKEY" ]; then
+	# shellcheck disable=SC2086
+	apt-get $QOPTS update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	QKEY="$QKEY qemu-backports $(apt-cache $QOPTS show --no-all-versions qemu-system-x86 2> /dev/null | sed -n 's/^Version: //p' | head -1)"
+fi
+keyed "$Q" "$QKEY"
+if [ ! -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
+	rm -rf "$Q/qemu-debs" "$Q/qemu"
+	mkdir -p "$Q/qemu-debs" "$Q/qemu"
+	# shellcheck disable=SC2086
+	(cd "$Q/qemu-debs" && apt-get -q $QOPTS download qemu-system-x86 qemu-system-common qemu-system-data > /dev/null) ||
+		echo "make-dumps: cannot fetch bookworm-backports' QEMU: no kdump-raw dumps" >&2
+	for f in "$Q"/qemu-debs/*.deb; do [ -e "$f" ] && dpkg -x "$f" "$Q/qemu"; done
+fi
+if [ -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
+	[ -e "$Q/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch amd64 --dir "$Q" --kpkg "$(kpkg "$QKEY")"
+	[ -e "$Q/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch amd64 --dir "$Q"; }
+	D=$Q/dumps/mem512
+	if [ ! -e "$D/qemu-kdump.raw-zlib" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch amd64 --dir "$Q" --mem 512 \
+			--formats elf,kdump-raw-zlib,kdump-zlib --qemu "$Q/qemu/usr/bin/qemu-system-x86_64" \
+			--qemu-datadir "$Q/qemu/usr/share/qemu"
+	fi
+	finish "$Q" "$QKEY"
+fi
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps and $Q/dumps"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Real dumps of a Debian kernel of another architecture (s390x; ppc64el), booted under QEMU TCG.
+"""Real dumps of a Debian kernel booted under QEMU TCG: another architecture (s390x; ppc64el), or
+amd64 under a newer QEMU than the host's (for its newer dump formats).
 
 Three steps, each a subcommand, each working in one folder (``--dir``):
 
@@ -44,6 +45,18 @@ HERE = Path(__file__).resolve().parent
 RIG_SRC = Path(os.environ.get("RIG_SRC", HERE.parents[1] / ".." / "shared" / "vmcores"))
 
 ARCHES = {
+    # amd64: QEMU's own dumps of the stopped guest by a newer QEMU than the host's (--qemu: 8.2 and
+    # later write kdump-raw-*, the kdump format unflattened), with VMCOREINFO from -device vmcoreinfo
+    "amd64": {
+        "gcc": "gcc",
+        "qemu": "qemu-system-x86_64",
+        "machine": ["-M", "pc", "-device", "vmcoreinfo"],
+        "console": "ttyS0",
+        "disk": "virtio-blk-pci",
+        # qemu_fw_cfg: the guest tells QEMU where its VMCOREINFO is
+        "modules": "qemu_fw_cfg virtio_pci virtio_blk crc32c_generic ext4",
+        "kdump": False,
+    },
     "s390x": {
         "gcc": "s390x-linux-gnu-gcc",
         "qemu": "qemu-system-s390x",
@@ -325,7 +338,8 @@ def run(a: argparse.Namespace) -> None:
         sh(f"truncate -s {a.mem + 64}M {raw}")
         sh(f"truncate -s {a.mem + 256}M {outimg} && mkfs.ext4 -q -F {outimg}")
         rec["crashkernel_mb"] = crash
-    argv = ["nice", "-n", str(a.nice), spec["qemu"], *spec["machine"], "-accel", "tcg,thread=multi",
+    qemu = [a.qemu, "-L", a.qemu_datadir] if a.qemu and a.qemu_datadir else [a.qemu or spec["qemu"]]
+    argv = ["nice", "-n", str(a.nice), *qemu, *spec["machine"], "-accel", "tcg,thread=multi",
             "-m", str(a.mem), "-smp", str(a.smp), "-display", "none", "-no-reboot", "-monitor", "none",
             "-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
             "-qmp", f"unix:{qmp_path},server=on,wait=off",
@@ -452,6 +466,8 @@ def main() -> None:
     ap.add_argument("--formats", default="all", help="QEMU's dump formats to take: all, none, or a comma list")
     ap.add_argument("--crash", type=int, default=256, help="crashkernel= MiB (architectures with kdump)")
     ap.add_argument("--nice", type=int, default=19)
+    ap.add_argument("--qemu", help="run: the qemu-system binary (default: the host's)")
+    ap.add_argument("--qemu-datadir", help="run: its firmware folder (-L), for a QEMU unpacked from a .deb")
     ap.add_argument("--timeout", type=int, default=1800)
     a = ap.parse_args()
     {"setup": setup, "build": build, "run": run}[a.step](a)

@@ -60,13 +60,17 @@ for pfn in range(mp):
     except Exception:  # noqa: BLE001 - NoData (excluded) and friends
         continue
     pages[pfn] = hashlib.blake2b(bytes(data), digest_size=8).hexdigest()
-vi = k.attr["linux.vmcoreinfo.lines"]
+try:  # a memory image (a Xen domain dump) carries no VMCOREINFO libkdumpfile finds
+    keys = sorted(k.attr["linux.vmcoreinfo.lines"].keys())
+    release = k.attr["linux.uts.release"]
+except KeyError:
+    keys, release = [], ""
 json.dump(
     {
         "max_pfn": k.attr["max_pfn"],
         "format": k.attr["file.format"],
-        "release": k.attr["linux.uts.release"],
-        "vmcoreinfo_keys": sorted(vi.keys()),
+        "release": release,
+        "vmcoreinfo_keys": keys,
         "pages": pages,
     },
     sys.stdout,

@@ -19,7 +19,7 @@ from pymakedumpfile.core.context import Attributes
 from pymakedumpfile.filter import make_write_context
 
 PKG = Path(__file__).resolve().parents[2] / "pymakedumpfile"
-NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter")
+NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter", "image", "lime", "xen", "s390dump")
 KEYISH = re.compile("(?:" + "|".join(NAMESPACES) + r")\.[A-Za-z0-9_.{}]+\Z|max_pfn\Z")
 
 
@@ -98,7 +98,19 @@ def _all_contexts(tmp: Path) -> list[Any]:
     build_kdump(tmp / "kdump", _pages(16), max_mapnr=16, vmcoreinfo=vmci, nr_cpus=1, dump_level=0,
                 eraseinfo=b"erase x size 8\n")
     split_files([tmp / "s1", tmp / "s2"], _pages(16), max_mapnr=16, vmcoreinfo=vmci, dump_level=0)
-    return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")])]
+    # memory images, with the VMCOREINFO note in memory
+    from gen.lime import build_lime
+    from gen.s390dump import build_s390dump
+    from gen.xen import build_xc_core
+
+    mem = bytearray(16 * PS)
+    note = make_note(b"VMCOREINFO", 0, vmci)
+    mem[3 * PS : 3 * PS + len(note)] = note
+    build_lime(tmp / "lime", [(0, bytes(mem))], avml=True)
+    build_xc_core(tmp / "xen", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)})
+    build_s390dump(tmp / "s390", [bytes(mem)], len(mem))
+    return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")]),
+            open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390")]
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:

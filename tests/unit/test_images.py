@@ -1,0 +1,297 @@
+"""Memory images: LiME, AVML, raw FILE@ADDRESS and Xen xc_core domain dumps.
+
+The files are written by tests/gen (its own declarations of the formats); the memory inside is
+a small synthetic x86_64 kernel whose VMCOREINFO note sits in a page of RAM, as a live kernel
+keeps it, so that the readers find the kernel without -i.  libkdumpfile, which reads xc_core
+files, is the second reader of those.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gen import make_note, vmcoreinfo_text
+from gen.lime import build_lime
+from gen.x86_64 import x86_64_kernel
+from gen.xen import build_xc_core
+
+from pymakedumpfile import open_dump
+from pymakedumpfile.core.errors import CorruptDumpError, DumpError, PageExcludedError, UnsupportedDumpError
+from tests.needs import need_libkdumpfile
+
+PS = 4096
+NPAGES = 64
+NOTE_PFN = 9  # the page holding the VMCOREINFO note
+RELEASE = "6.1.0-image"
+
+
+def machine(with_note: bool = True) -> tuple[bytearray, bytes]:
+    """64 pages of memory: the synthetic kernel's pages (pfn 1-3), the VMCOREINFO note, text,
+    random and zero pages; and the VMCOREINFO text."""
+    k = x86_64_kernel(first_pfn=1, release=RELEASE)
+    vi = vmcoreinfo_text(k.vmcoreinfo)
+    mem = bytearray(NPAGES * PS)
+    rnd = random.Random(7)
+    for pfn in range(NPAGES):
+        if pfn % 5 == 0:
+            mem[pfn * PS : (pfn + 1) * PS] = rnd.randbytes(PS)
+        elif pfn % 5 != 3:
+            mem[pfn * PS : (pfn + 1) * PS] = (b"page %d " % pfn * PS)[:PS]
+    for pfn in range(32, 48):  # a run of zero pages (AVML leaves out a block of zeros)
+        mem[pfn * PS : (pfn + 1) * PS] = bytes(PS)
+    for pfn, page in k.pages.items():
+        mem[pfn * PS : (pfn + 1) * PS] = page.data
+    if with_note:
+        note = make_note(b"VMCOREINFO", 0, vi)
+        mem[NOTE_PFN * PS + 100 : NOTE_PFN * PS + 100 + len(note)] = note
+        mem[NOTE_PFN * PS + 100 + len(note) : (NOTE_PFN + 1) * PS] = bytes(PS - 100 - len(note))
+    return mem, vi
+
+
+def check_pages(path: Path | str | list[str], mem: bytes, held: set[int], **kw: object) -> None:
+    with open_dump(path, **kw) as ctx:  # type: ignore[arg-type]
+        assert {p for p in range(ctx.max_pfn) if ctx.pagemap.test(p)} == held
+        for pfn in range(NPAGES + 2):
+            if pfn in held:
+                assert ctx.read_pfn(pfn) == bytes(mem[pfn * PS : (pfn + 1) * PS]), pfn
+            else:
+                with pytest.raises(PageExcludedError):
+                    ctx.read_pfn(pfn)
+
+
+def pfns_of(ranges: list[tuple[int, int]]) -> set[int]:
+    return {p for a, b in ranges for p in range(a // PS, -(-b // PS))}
+
+
+@pytest.mark.parametrize("avml", [False, True])
+def test_lime_finds_the_kernel_in_memory(avml: bool, tmp_path: Path) -> None:
+    mem, _ = machine()
+    # two ranges, the second ending 100 bytes before a page boundary (the page's tail reads as 0)
+    ranges = [(0, bytes(mem[: 20 * PS])), (24 * PS, bytes(mem[24 * PS : NPAGES * PS - 100]))]
+    path = tmp_path / "mem.lime"
+    written = build_lime(path, ranges, avml=avml, block=8 * PS)
+    mem[NPAGES * PS - 100 :] = bytes(100)
+    held = pfns_of(written)
+    if avml:
+        assert not held & set(range(32, 48)), "AVML keeps no block of zeros"
+    check_pages(path, mem, held)
+    with open_dump(path) as ctx:
+        a = ctx.attr
+        assert a["file.format"] == "lime"
+        assert a["file.description"].startswith("AVML" if avml else "LiME")
+        assert (a["arch.name"], a["linux.uts.release"], a["linux.uts.machine"]) == ("x86_64", RELEASE, "x86_64")
+        assert a["linux.vmcoreinfo.lines.OSRELEASE"] == RELEASE
+        assert ctx.read_virt(a["linux.vmcoreinfo.SYMBOL.init_uts_ns"] + 4, 5) == b"Linux"
+
+
+def test_lime_big_endian_header(tmp_path: Path) -> None:
+    mem, _ = machine(with_note=False)
+    build_lime(tmp_path / "be", [(0, bytes(mem))], endian=">")
+    with open_dump(tmp_path / "be") as ctx:
+        assert ctx.attr["file.format"] == "lime" and ctx.attr["arch.byte_order"] == "big"
+        assert ctx.read_pfn(5) == bytes(mem[5 * PS : 6 * PS])
+
+
+def test_image_without_vmcoreinfo_takes_dash_i(tmp_path: Path) -> None:
+    """No note in memory (a kernel without crash support): the image opens as memory only; -i
+    gives the kernel, and the architecture is then found from init_uts_ns."""
+    mem, vi = machine(with_note=False)
+    build_lime(tmp_path / "m", [(0, bytes(mem))])
+    with open_dump(tmp_path / "m") as ctx:
+        assert ctx.attr.get("arch.name") is None and not ctx.attr.get("linux.uts.release")
+        assert ctx.read_pfn(7) == bytes(mem[7 * PS : 8 * PS])
+    with open_dump(tmp_path / "m", vmcoreinfo=vi) as ctx:
+        assert (ctx.attr["arch.name"], ctx.attr["linux.uts.release"]) == ("x86_64", RELEASE)
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", str(tmp_path / "m")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "LiME image (lime)" in r.stdout, r.stderr
+
+
+def test_raw_images_at_addresses(tmp_path: Path) -> None:
+    mem, _ = machine()
+    (tmp_path / "lo").write_bytes(bytes(mem[: 16 * PS]))
+    (tmp_path / "hi").write_bytes(bytes(mem[40 * PS :]))
+    specs = [f"{tmp_path / 'hi'}@{40 * PS:#x}", f"{tmp_path / 'lo'}@0"]
+    check_pages(specs, mem, set(range(16)) | set(range(40, NPAGES)))
+    with open_dump(specs) as ctx:
+        assert (ctx.attr["file.format"], ctx.attr["arch.name"]) == ("raw", "x86_64")
+    # one file, on the command line
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", f"{tmp_path / 'lo'}@0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "raw memory image" in r.stdout and RELEASE in r.stdout, r.stderr
+    # a file whose own name has an @ is that file
+    (tmp_path / "x@0").write_bytes(b"junk" * 100)
+    with pytest.raises(UnsupportedDumpError):
+        open_dump(tmp_path / "x@0")
+
+
+@pytest.mark.parametrize("hvm", [True, False])
+def test_xc_core_domain_dump(hvm: bool, tmp_path: Path) -> None:
+    mem, _ = machine()
+    held = set(range(0, 30)) | set(range(35, NPAGES))
+    pages = {p: bytes(mem[p * PS : (p + 1) * PS]) for p in held}
+    gmfns = None if hvm else {p: 0x10000 + (p * 7919) % 4096 for p in held}
+    path = tmp_path / "dom.core"
+    build_xc_core(path, pages, gmfns=gmfns, nr_vcpus=2)
+    check_pages(path, mem, held)
+    with open_dump(path) as ctx:
+        a = ctx.attr
+        assert (a["file.format"], a["xen.hvm"], a["xen.vcpus"]) == ("xc_core", hvm, 2)
+        assert (a["arch.name"], a["linux.uts.release"]) == ("x86_64", RELEASE)
+
+
+LKDF_SCRIPT = r"""
+import json, sys, kdumpfile
+spec = json.load(sys.stdin)
+k = kdumpfile.kdumpfile(spec["file"])
+names = ("file.format", "arch.name", "arch.page_size", "cpu.number", "xen.version.major", "xen.version.minor")
+out = {"attrs": {n: k.attr[n] for n in names if n in k.attr}, "pages": {}}
+for pfn in spec["pfns"]:
+    try:
+        out["pages"][str(pfn)] = bytes(k.read(kdumpfile.KDUMP_KPHYSADDR, pfn * 4096, 4096)).hex()
+    except Exception as e:
+        out["pages"][str(pfn)] = None
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("hvm", [True, False])
+def test_xc_core_as_libkdumpfile_reads_it(hvm: bool, tmp_path: Path) -> None:
+    """libkdumpfile and we agree on every page (held or not) and on the attributes both have."""
+    py = need_libkdumpfile()
+    mem, _ = machine()
+    held = set(range(2, 50, 3)) | {63}
+    pages = {p: bytes(mem[p * PS : (p + 1) * PS]) for p in held}
+    path = tmp_path / "dom.core"
+    build_xc_core(path, pages, gmfns=None if hvm else {p: 0x20000 + p for p in held}, nr_vcpus=3,
+                  xen_version=(4, 19))
+    r = subprocess.run([py, "-c", LKDF_SCRIPT], input=json.dumps({"file": str(path), "pfns": list(range(NPAGES))}),
+                       capture_output=True, text=True, check=True)
+    theirs = json.loads(r.stdout)
+    assert theirs["attrs"]["file.format"] == "xc_core_elf"
+    with open_dump(path) as ctx:
+        t = theirs["attrs"]
+        assert (ctx.attr["arch.name"], ctx.page_size) == (t["arch.name"], t["arch.page_size"])
+        assert ctx.attr["xen.vcpus"] == t["cpu.number"] == 3
+        assert ctx.attr["xen.version"] == f"{t['xen.version.major']}.{t['xen.version.minor']}" == "4.19"
+        for pfn in range(NPAGES):
+            try:
+                ours: str | None = ctx.read_pfn(pfn).hex()
+            except PageExcludedError:
+                ours = None
+            assert ours == theirs["pages"][str(pfn)], pfn
+
+
+def test_lime_damage_is_named(tmp_path: Path) -> None:
+    mem, _ = machine()
+    good = tmp_path / "good"
+    build_lime(good, [(0, bytes(mem[: 8 * PS])), (16 * PS, bytes(mem[16 * PS : 24 * PS]))])
+    data = good.read_bytes()
+    cases = {
+        "truncated": (data[:-100], CorruptDumpError),
+        "second-header-magic": (data[: 32 + 8 * PS] + b"XXXX" + data[32 + 8 * PS + 4 :], CorruptDumpError),
+        "ends-before-start": (data[:8] + struct.pack("<QQ", 0x10000, 0x100) + data[24:], CorruptDumpError),
+        "overlap": (data[: 32 + 8 * PS] + data[:32] + data[32 + 8 * PS + 32 :], CorruptDumpError),
+    }
+    avml = tmp_path / "avml"
+    build_lime(avml, [(0, bytes(mem[: 8 * PS]))], avml=True)
+    a = avml.read_bytes()
+    cases["avml-trailer"] = (a[:-8] + struct.pack("<Q", 5), CorruptDumpError)
+    cases["avml-cut"] = (a[: len(a) // 2], CorruptDumpError)
+    cases["avml-chunk-type"] = (a[:32 + 10] + b"\x42" + a[32 + 11 :], CorruptDumpError)
+    for name, (blob, cls) in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        with pytest.raises(DumpError) as ei:
+            with open_dump(p) as ctx:
+                for pfn in range(ctx.max_pfn):
+                    if ctx.pagemap.test(pfn):
+                        ctx.read_pfn(pfn)
+        assert isinstance(ei.value, cls) or "Truncated" in type(ei.value).__name__, (name, ei.value)
+        assert str(p) in str(ei.value), (name, str(ei.value))
+
+
+def test_cli_converts_an_image(tmp_path: Path) -> None:
+    """-E -d 0 of a LiME image: an ELF dump our reader and readelf-free checks read back."""
+    mem, _ = machine()
+    src = tmp_path / "mem.lime"
+    build_lime(src, [(0, bytes(mem[: 30 * PS])), (40 * PS, bytes(mem[40 * PS :]))])
+    out = tmp_path / "out.elf"
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-E", "-d", "0", str(src), str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    check_pages(out, mem, set(range(30)) | set(range(40, NPAGES)))
+    with open_dump(out) as ctx:
+        assert ctx.attr["linux.vmcoreinfo.lines.OSRELEASE"] == RELEASE
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", "--json", str(src)],
+                       capture_output=True, text=True)
+    info = json.loads(r.stdout)
+    assert (info["format"], info["arch"], info["kernel"]["release"]) == ("lime", "x86_64", RELEASE)
+
+
+def test_info_on_an_unknown_file_says_what_it_looked_for(tmp_path: Path) -> None:
+    p = tmp_path / "mystery"
+    p.write_bytes(random.Random(1).randbytes(8192))
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", str(p)], capture_output=True, text=True)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and str(p) in err[0], r.stderr
+    for name in ("ELF", "kdump-compressed", "flattened", "LiME", "AVML", "xc_core", "FILE@ADDRESS"):
+        assert name in err[0], name
+
+
+S390_LKDF = r"""
+import json, sys, kdumpfile
+k = kdumpfile.kdumpfile(sys.argv[1])
+out = {"format": k.attr["file.format"], "arch": k.attr["arch.name"], "max_pfn": k.attr["max_pfn"], "pages": {}}
+for pfn in range(k.attr["max_pfn"] + 2):
+    try:
+        out["pages"][pfn] = bytes(k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn * 4096, 4096)).hex()
+    except Exception:
+        pass
+print(json.dumps(out))
+"""
+
+
+def s390_memory() -> bytes:
+    """32 pages of big-endian memory whose absolute lowcore points (at 0xe0c) to a VMCOREINFO
+    note, as an s390x kernel's does."""
+    mem = bytearray(random.Random(5).randbytes(32 * PS))
+    note = make_note(b"VMCOREINFO", 0, b"OSRELEASE=6.1.0-s390\nPAGESIZE=4096\n", endian=">")
+    mem[20 * PS : 20 * PS + len(note)] = note
+    mem[0xE0C : 0xE0C + 8] = (20 * PS).to_bytes(8, "big")
+    return bytes(mem)
+
+
+def test_s390dump(tmp_path: Path) -> None:
+    from gen.s390dump import build_s390dump
+
+    mem = s390_memory()
+    path = tmp_path / "s390.dump"
+    build_s390dump(path, [mem[: 10 * PS], mem[10 * PS :]], len(mem))
+    with open_dump(path) as ctx:
+        a = ctx.attr
+        assert (a["file.format"], a["arch.name"], a["arch.byte_order"]) == ("s390dump", "s390x", "big")
+        assert a["linux.vmcoreinfo.lines.OSRELEASE"] == "6.1.0-s390" and a["image.vmcoreinfo_at"] == 20 * PS
+        assert ctx.max_pfn == 32
+        assert all(ctx.read_pfn(p) == mem[p * PS : (p + 1) * PS] for p in range(32))
+    py = need_libkdumpfile()
+    theirs = json.loads(subprocess.run([py, "-c", S390_LKDF, str(path)], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert (theirs["format"], theirs["arch"], theirs["max_pfn"]) == ("s390dump", "s390x", 32)
+    assert theirs["pages"] == {str(p): mem[p * PS : (p + 1) * PS].hex() for p in range(32)}
+    # damage: no end marker, an architecture it does not know, memory past the end of the file
+    data = path.read_bytes()
+    for name, blob in (("no-end", data[:-16] + b"\0" * 16), ("arch", data[:72] + b"\0\0\0\x07" + data[76:]),
+                       ("cut", data[: 20 * PS])):
+        p = tmp_path / name
+        p.write_bytes(blob)
+        with pytest.raises(DumpError) as ei:
+            open_dump(p)
+        assert str(p) in str(ei.value)
