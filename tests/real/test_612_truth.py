@@ -130,7 +130,9 @@ def excluded(path: Path, level: int) -> tuple[set[int], set[int]]:
         assert src.attr["linux.uts.release"] == rig_release(path.parent)  # the kernel the rig booted
         w = make_write_context(src, format="kdump", dump_level=level)
         keep = w.pagemap
-        stored = {p for a, b in src.pagemap.runs() for p in range(a, b)}
+        # a kdump file ends at the last pfn with a struct page (QEMU's framebuffer and BIOS above
+        # RAM are cut off at every level, as makedumpfile does): no level decides those pages
+        stored = {p for a, b in src.pagemap.runs() for p in range(a, min(b, w.max_pfn))}
         return {p for p in stored if not keep.test(p)}, stored
 
 
