@@ -29,7 +29,7 @@ MAX_BLOCK_SIZE = 1 << 20
 
 def _sane(h: dd.DiskDumpHeader) -> bool:
     bs = h.block_size
-    return 0 < h.header_version < 64 and 512 <= bs <= MAX_BLOCK_SIZE and bs & (bs - 1) == 0 and h.sub_hdr_size >= 0
+    return 0 <= h.header_version < 64 and 512 <= bs <= MAX_BLOCK_SIZE and bs & (bs - 1) == 0 and h.sub_hdr_size >= 0
 
 
 def _plausible(h: dd.DiskDumpHeader) -> bool:
@@ -109,14 +109,22 @@ class KdumpReader(DumpReader):
     def _read_header(self) -> tuple[dd.DiskDumpHeader, str, str]:
         """The main header, with the byte order and word size that make it plausible."""
         head = self.source.read_exact(0, 464, "kdump main header")
-        for test in (_plausible, _sane):  # a merely sane candidate gives the precise error below
+        size = self.source.size
+
+        def fits(h: dd.DiskDumpHeader) -> bool:  # its bitmaps are in the file
+            return _plausible(h) and (1 + h.sub_hdr_size + h.bitmap_blocks) * h.block_size <= size
+
+        # an ILP32 header read as LP64 can look plausible (its max_mapnr taken for a block size, a
+        # version 0 diskdump header); where it does, only the right reading finds its bitmaps in
+        # the file.  A merely sane candidate gives the precise error below.
+        for test in (fits, _plausible, _sane):
             for layout in ("64", "i386"):
                 for endian in ("<", ">"):
                     h = dd.DiskDumpHeader.unpack(head, endian, layout)
                     if test(h):
                         if h.header_version > dd.HEADER_VERSION:
                             raise UnsupportedDumpError(
-                                f"Cannot read kdump header version {h.header_version} (we know 1 to 6)", self.name)
+                                f"Cannot read kdump header version {h.header_version} (we know 0 to 6)", self.name)
                         return h, endian, layout
         raise CorruptDumpError("Cannot read kdump header: no byte order or word size gives a sane block size "
                                "and version", self.name)
