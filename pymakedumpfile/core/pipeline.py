@@ -16,7 +16,13 @@ from .errors import DumpError
 if TYPE_CHECKING:
     from ..input.base import DumpReader
 
-CHUNK_PAGES = 512  # pages read and compressed together
+CHUNK_PAGES = 512  # pages read and compressed together (of 4 KiB: fewer of larger pages)
+CHUNK_BYTES = CHUNK_PAGES * 4096  # a batch holds about this much, whatever the page size
+
+
+def batch_pages(page_size: int) -> int:
+    """Pages in a batch: 512 of 4 KiB, 32 of 64 KiB (memory in flight stays the same)."""
+    return max(16, CHUNK_BYTES // max(page_size, 1))
 
 
 def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0,
@@ -29,11 +35,15 @@ def page_runs(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0,
             a += n
 
 
-def page_batches(ctx: Context, chunk: int = CHUNK_PAGES, start: int = 0, end: int | None = None,
-                 span: int = 4 * CHUNK_PAGES) -> Iterator[list[tuple[int, int]]]:
+def page_batches(ctx: Context, chunk: int | None = None, start: int = 0, end: int | None = None,
+                 span: int | None = None) -> Iterator[list[tuple[int, int]]]:
     """Batches of the runs the write context keeps in [start, end): up to
-    ``chunk`` pages within ``span`` pfns each, so that a filtered page map
-    with many short runs still moves in large batches."""
+    ``chunk`` pages (default: :func:`batch_pages`) within ``span`` pfns each (default four
+    batches), so that a filtered page map with many short runs still moves in large batches."""
+    if chunk is None:
+        chunk = batch_pages(ctx.page_size)
+    if span is None:
+        span = 4 * chunk
     batch: list[tuple[int, int]] = []
     total = 0
     for a, n in page_runs(ctx, chunk, start, end):
