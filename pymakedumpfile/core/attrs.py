@@ -52,6 +52,9 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("xen.vcpus", int, "the Xen domain's virtual CPUs", "input"),
     _D("s390dump.version", int, "the S390DUMP header's version", "input"),
     _D("s390dump.cpus", int, "the CPUs an S390DUMP header counts", "input"),
+    _D("lkcd.version", int, "the LKCD dump's format version (1-10)", "input"),
+    _D("lkcd.compression", str, "how the LKCD dump compresses pages: none, rle or gzip (zlib)", "input"),
+    _D("lkcd.dump_level", int, "the LKCD header's dump level (LKCD's own meaning, not makedumpfile's)", "input"),
     _D("file.set.missing", list, "the pfn ranges (start, end) of a split set that no file given covers "
        "(they read as excluded)", "input"),
     # the machine's memory

@@ -18,6 +18,7 @@ from .base import DumpReader
 from .elf import ElfReader
 from .kdump import KdumpReader
 from .lime import LimeReader
+from .lkcd import LkcdReader
 from .raw import RawReader, parse_spec
 from .s390dump import S390DumpReader
 from .source import Source, open_source
@@ -34,10 +35,10 @@ class ReaderClass(Protocol):
     def __call__(self, source: Source) -> DumpReader: ...
 
 
-READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader)
+READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader)
 
 KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
-         "LiME, AVML, Xen xc_core, S390DUMP, and those inside a zstd or lz4 stream")
+         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, and those inside a zstd or lz4 stream")
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 

@@ -44,9 +44,13 @@ class ImageReader(DumpReader):
     extents: list[Extent]
     phys_base = 0
 
-    def settle(self, *, arch: ArchInfo | None = None, endian: str | None = None, notes: bytes = b"") -> None:
+    def settle(self, *, arch: ArchInfo | None = None, endian: str | None = None, notes: bytes = b"",
+               page_size: int | None = None, uts: dict[str, str] | None = None) -> None:
         """Finish opening once :attr:`extents` are set: VMCOREINFO (from memory), page size,
-        page maps, architecture, ``phys_base`` and utsname."""
+        page maps, architecture, ``phys_base`` and utsname.  ``page_size`` and ``uts``: what the
+        file itself says, if anything (the page size VMCOREINFO gives wins; the utsname read
+        from memory wins)."""
+        self._file_page_size, self._file_uts = page_size, uts
         self.extents.sort(key=lambda e: e.start)
         for a, b in zip(self.extents, self.extents[1:]):
             if b.start < a.end:
@@ -81,9 +85,10 @@ class ImageReader(DumpReader):
         else:
             self._layout()
             self.phys_base = self._phys_base_for(self.arch) if self.arch else 0
-            self.uts = {"sysname": "Linux" if self.vmcoreinfo.osrelease else "", "nodename": "",
-                        "release": self.vmcoreinfo.osrelease or "", "version": "",
-                        "machine": self.arch.name if self.arch else "", "domainname": ""}
+            self.uts = self._file_uts or {
+                "sysname": "Linux" if self.vmcoreinfo.osrelease else "", "nodename": "",
+                "release": self.vmcoreinfo.osrelease or "", "version": "",
+                "machine": self.arch.name if self.arch else "", "domainname": ""}
         if self._given_arch is None and self.arch is not None:
             self.endian = ">" if self.arch.byte_order == "big" else "<"
         self._layout()
@@ -113,7 +118,7 @@ class ImageReader(DumpReader):
         return pb or 0
 
     def _layout(self) -> None:
-        ps = self.vmcoreinfo.page_size or (self.arch.default_page_size if self.arch else 4096)
+        ps = self.vmcoreinfo.page_size or self._file_page_size or (self.arch.default_page_size if self.arch else 4096)
         if ps <= 0 or ps & (ps - 1) or ps > 1 << 20:
             raise CorruptDumpError(f"Cannot use page size {ps}: not a power of two up to 1 MiB", self.name)
         self.page_size = ps

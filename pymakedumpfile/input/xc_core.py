@@ -65,6 +65,8 @@ class XcCoreReader(ImageReader):
                                    self.name)
         if page_size <= 0 or page_size & (page_size - 1) or page_size > 1 << 20:
             raise CorruptDumpError(f"Cannot read Xen domain dump: page size {page_size}", self.name)
+        if ".xen_pages" not in secs:
+            raise CorruptDumpError("Cannot read Xen domain dump: no .xen_pages section", self.name)
         self.hvm = ".xen_pfn" in secs
         table_name = ".xen_pfn" if self.hvm else ".xen_p2m"
         if table_name not in secs:

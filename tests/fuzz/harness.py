@@ -32,7 +32,7 @@ Input formats (``make_seeds.py`` writes seeds in these formats):
 ``classify``
     ``<H n>`` VMCOREINFO text, ``<B dump_level> <I pfn0> <H count>``, then
     raw ``struct page`` bytes: ``build_params`` then ``accel.classify``.
-``lime``, ``xc_core``, ``s390dump``
+``lime``, ``xc_core``, ``s390dump``, ``lkcd``
     the image file itself.
 ``raw``
     ``<B n>`` then n regions ``<Q address> <I length>`` and their bytes.
@@ -76,6 +76,7 @@ from pymakedumpfile.input.base import DumpReader  # noqa: E402
 from pymakedumpfile.input.elf import ElfReader  # noqa: E402
 from pymakedumpfile.input.kdump import KdumpReader  # noqa: E402
 from pymakedumpfile.input.lime import LimeReader  # noqa: E402
+from pymakedumpfile.input.lkcd import LkcdReader  # noqa: E402
 from pymakedumpfile.input.raw import RawReader  # noqa: E402
 from pymakedumpfile.input.s390dump import S390DumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
@@ -266,6 +267,11 @@ def target_xc_core(data: bytes) -> None:
 def target_s390dump(data: bytes) -> None:
     """s390 stand-alone dumps: the header, the end marker, the lowcore's VMCOREINFO pointer."""
     open_and_exercise(lambda: S390DumpReader(MemSource(data)))
+
+
+def target_lkcd(data: bytes) -> None:
+    """LKCD dumps: the header layouts, the page records, RLE and zlib pages."""
+    open_and_exercise(lambda: LkcdReader(MemSource(data)))
 
 
 def target_raw(data: bytes) -> None:
@@ -710,6 +716,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "xc_core": target_xc_core,
     "raw": target_raw,
     "s390dump": target_s390dump,
+    "lkcd": target_lkcd,
     "flat": target_flat,
     "split": target_split,
     "file": target_file,

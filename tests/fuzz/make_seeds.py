@@ -683,6 +683,16 @@ def image_seeds(w: Writer) -> None:
     p = w.path("s390")
     build_s390dump(p, [bytes(smem)], len(smem))
     w.put("s390dump", "gen-lowcore", p.read_bytes())
+    # LKCD: v9 zlib (the records start at the header's buffer size), v7 RLE 32-bit, v1, big-endian v10
+    from gen.lkcd import build_lkcd
+
+    recs = [(q, bytes(mem[q * PS : (q + 1) * PS])) for q in range(24) if q != 12]
+    for name, kw in (("v9-zlib", dict(version=9, compression=2, buffer_size=8192)),
+                     ("v7-rle-32", dict(version=7, bits=32, compression=1)), ("v1", dict(version=1)),
+                     ("v10-be-rle", dict(version=10, endian=">", compression=1, buffer_size=4096))):
+        p = w.path(f"lkcd-{name}")
+        build_lkcd(p, recs[::-1] if name == "v1" else recs, raw_every=5, **kw)  # type: ignore[arg-type]
+        w.put("lkcd", f"gen-{name}", p.read_bytes())
 
 
 # ---------------------------------------------------------------- regressions
@@ -746,11 +756,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
-                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump)")
+                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
-        for t in ("lime", "xc_core", "raw", "s390dump"):
+        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd"):
             shutil.rmtree(args.out / t, ignore_errors=True)
         try:
             image_seeds(w)

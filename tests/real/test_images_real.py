@@ -1,4 +1,4 @@
-"""Memory images of a real guest: LiME, AVML and a Xen xc_core container holding the memory of
+"""Memory images of a real guest: LiME, AVML, a Xen xc_core and an LKCD container holding the memory of
 the rig's x86_64 guest, as QEMU saved it (mem512/qemu-elf, taken while the guest ran, before the
 panic: a live machine, as LiME and AVML capture one).
 
@@ -12,7 +12,7 @@ program headers), not with our reader.  What must hold:
   ELF file of the same moment (through a copy it can read), with the same contents.  (AVML leaves out 16 MiB blocks of
   zeros; level 31 excludes zero pages, so the kept pages are the same.)  Nothing differs between
   two reads here: both sides read the same bytes, so the comparison is exact;
-* libkdumpfile reads the xc_core file and agrees with us on every page.
+* libkdumpfile reads the xc_core and LKCD files and agrees with us on every page.
 """
 
 from __future__ import annotations
@@ -100,10 +100,13 @@ def images(qemu_elf: ElfMemory, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from gen.xen import build_xc_core
 
     d = tmp_path_factory.mktemp("images")
-    out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core"}
+    from gen.lkcd import build_lkcd
+
+    out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core", "lkcd": d / "mem.lkcd"}
     build_lime(out["lime"], list(qemu_elf.ranges()))
     build_lime(out["avml"], list(qemu_elf.ranges()), avml=True)
     build_xc_core(out["xc_core"], qemu_elf, nr_vcpus=2)
+    build_lkcd(out["lkcd"], ((p, qemu_elf[p]) for p in qemu_elf), version=9, compression=2, raw_every=7)
     yield out
     for p in out.values():
         p.unlink(missing_ok=True)
@@ -149,7 +152,7 @@ def test_kdump_ends_at_the_last_mem_map(level: str, qemu_copy: Path, makedumpfil
     theirs.unlink()
 
 
-FORMATS = ["lime", "avml", "xc_core"]
+FORMATS = ["lime", "avml", "xc_core", "lkcd"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -195,8 +198,11 @@ def test_d31_keeps_what_makedumpfile_keeps(fmt: str, images: dict[str, Path], md
     assert got == want
 
 
-def test_xc_core_libkdumpfile_agrees(images: dict[str, Path]) -> None:
-    theirs = lkdf(images["xc_core"])
-    assert our_digests(images["xc_core"]) == theirs["pages"]
-    with open_dump(images["xc_core"]) as ctx:
+@pytest.mark.parametrize("fmt", ["xc_core", "lkcd"])
+def test_libkdumpfile_agrees(fmt: str, images: dict[str, Path], libkdumpfile: str) -> None:
+    """The formats libkdumpfile reads too: every page, and max_pfn.  (It finds no kernel in an
+    LKCD file: its pages are read by machine address.)"""
+    theirs = lkdf(images[fmt], machphys=fmt == "lkcd")
+    assert our_digests(images[fmt]) == theirs["pages"]
+    with open_dump(images[fmt]) as ctx:
         assert ctx.max_pfn == theirs["max_pfn"]

@@ -54,13 +54,15 @@ def our_digests(paths: str | os.PathLike[str] | Sequence[str]) -> dict[int, str]
 _LKDF_CACHE: dict[tuple[str, float, int], dict[str, object]] = {}
 
 
-def lkdf(path: str | os.PathLike[str], *more: str | os.PathLike[str], max_pfn: int | None = None) -> dict[str, object]:
+def lkdf(path: str | os.PathLike[str], *more: str | os.PathLike[str], max_pfn: int | None = None,
+         machphys: bool = False) -> dict[str, object]:
     """libkdumpfile's view of a dump (or of a split set: ``path, *more``):
     max_pfn, release, VMCOREINFO keys, page digests."""
     st = os.stat(path)
-    key = (os.fspath(path) + "".join("," + os.fspath(m) for m in more), st.st_mtime, st.st_size)
+    key = (os.fspath(path) + "".join("," + os.fspath(m) for m in more) + ("+m" if machphys else ""), st.st_mtime,
+           st.st_size)
     if key not in _LKDF_CACHE:
-        extra = ["--max-pfn", str(max_pfn)] if max_pfn is not None else []
+        extra = (["--max-pfn", str(max_pfn)] if max_pfn is not None else []) + (["--machphys"] if machphys else [])
         cmd = ["/usr/bin/python3", str(LKDF), os.fspath(path), *map(os.fspath, more), *extra]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if p.returncode != 0:

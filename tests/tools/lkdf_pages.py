@@ -5,7 +5,8 @@ print one line per pfn range: digests of the pages it holds.
 Runs under Debian's /usr/bin/python3 (python3-libkdumpfile).  Output (JSON on
 stdout): {"max_pfn": N, "vmcoreinfo_keys": [...], "release": "...",
 "pages": {pfn: blake2b-8 hex}} for each pfn in the given ranges whose read
-succeeds; excluded pages are absent.  usage: lkdf_pages.py DUMP [--max-pfn N]; or the parts of a split set with
+succeeds; excluded pages are absent.  usage: lkdf_pages.py DUMP [--max-pfn N] [--machphys]
+(machine-physical reads, for a dump whose kernel libkdumpfile cannot set up); or the parts of a split set with
 --max-pfn N (4 KiB pages)."""
 import hashlib
 import json
@@ -15,6 +16,9 @@ import kdumpfile
 
 args = sys.argv[1:]
 max_pfn = None
+machphys = "--machphys" in args  # read machine-physical addresses (no kernel-physical mapping set up)
+if machphys:
+    args.remove("--machphys")
 if "--max-pfn" in args:
     i = args.index("--max-pfn")
     max_pfn = int(args[i + 1])
@@ -56,7 +60,7 @@ mp = max_pfn if max_pfn is not None else k.attr["max_pfn"]
 pages = {}
 for pfn in range(mp):
     try:
-        data = k.read(kdumpfile.KDUMP_KPHYSADDR, pfn * ps, ps)
+        data = k.read(kdumpfile.KDUMP_MACHPHYSADDR if machphys else kdumpfile.KDUMP_KPHYSADDR, pfn * ps, ps)
     except Exception:  # noqa: BLE001 - NoData (excluded) and friends
         continue
     pages[pfn] = hashlib.blake2b(bytes(data), digest_size=8).hexdigest()

@@ -19,7 +19,8 @@ from pymakedumpfile.core.context import Attributes
 from pymakedumpfile.filter import make_write_context
 
 PKG = Path(__file__).resolve().parents[2] / "pymakedumpfile"
-NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter", "image", "lime", "xen", "s390dump")
+NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter",
+              "image", "lime", "xen", "s390dump", "lkcd")
 KEYISH = re.compile("(?:" + "|".join(NAMESPACES) + r")\.[A-Za-z0-9_.{}]+\Z|max_pfn\Z")
 
 
@@ -109,8 +110,11 @@ def _all_contexts(tmp: Path) -> list[Any]:
     build_lime(tmp / "lime", [(0, bytes(mem))], avml=True)
     build_xc_core(tmp / "xen", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)})
     build_s390dump(tmp / "s390", [bytes(mem)], len(mem))
+    from gen.lkcd import build_lkcd
+
+    build_lkcd(tmp / "lkcd", [(p, bytes(mem[p * PS : (p + 1) * PS])) for p in range(16)])
     return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")]),
-            open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390")]
+            open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390"), open_dump(tmp / "lkcd")]
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:
