@@ -35,6 +35,15 @@ class PageMap(Protocol):
     def to_bytes(self, start: int = 0, end: int | None = None) -> bytes: ...
 
 
+def runs_to_bytes(pm: PageMap, start: int = 0, end: int | None = None) -> bytes:
+    """The bitmap of ``pm``'s pfns in [start, end), built from its runs."""
+    end = pm.max_pfn if end is None else end
+    bm = Bitmap.empty(end - start)
+    for a, b in pm.runs(start, end):
+        bm.set_range(a - start, b - start)
+    return bytes(bm.buf)
+
+
 class RangeMap:
     """A page map made of sorted, disjoint, half-open pfn ranges."""
 
@@ -71,11 +80,7 @@ class RangeMap:
         return sum(b - a for a, b in self.runs(start, end))
 
     def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
-        end = self.max_pfn if end is None else end
-        bm = Bitmap.empty(end - start)
-        for a, b in self.runs(start, end):
-            bm.set_range(a - start, b - start)
-        return bytes(bm.buf)
+        return runs_to_bytes(self, start, end)
 
 
 class Restricted:
@@ -102,11 +107,7 @@ class Restricted:
         return sum(self.inner.count(max(a, start), min(b, end)) for a, b in self.ranges if max(a, start) < min(b, end))
 
     def to_bytes(self, start: int = 0, end: int | None = None) -> bytes:
-        end = self.max_pfn if end is None else end
-        bm = Bitmap.empty(end - start)
-        for a, b in self.runs(start, end):
-            bm.set_range(a - start, b - start)
-        return bytes(bm.buf)
+        return runs_to_bytes(self, start, end)
 
 
 RUNS_PIECE_BYTES = 1 << 17  # bitmap bytes read at a time by Bitmap.runs (2^20 pfns)

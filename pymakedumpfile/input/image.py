@@ -22,11 +22,21 @@ from ..core.pagemap import RangeMap
 from ..core.vmcoreinfo import VmcoreInfo
 from ..translate import ArchInfo
 from .base import DumpReader
+from .source import Source
 
 Fetch = Callable[[int, int], bytes]  # (offset in the extent, size) -> exactly those bytes
 SCAN_CHUNK = 4 << 20
 VMCOREINFO_NAME = b"VMCOREINFO\0"  # the note's name (namesz 11, padded to 12)
 MAX_VMCOREINFO = 1 << 16
+
+
+def file_fetch(source: Source, base: int, what: str) -> Fetch:
+    """A :data:`Fetch` of the bytes stored in ``source`` from offset ``base`` on."""
+
+    def fetch(off: int, n: int) -> bytes:
+        return source.read_exact(base + off, n, what)
+
+    return fetch
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .. import codecs
 from ..core.errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
 from ..formats import diskdump as dd
 from ..formats import lime as lf
-from .image import Extent, Fetch, ImageReader
+from .image import Extent, ImageReader, file_fetch
 from .source import Source
 
 MAX_RANGES = 1 << 20
@@ -60,7 +60,7 @@ class LimeReader(ImageReader):
                 if data + size > source.size:
                     raise TruncatedDumpError(f"Cannot read the image: range {h.start:#x}-{h.end:#x} at {off:#x} "
                                              f"runs past the end of the file ({source.size:#x})", self.name)
-                self.extents.append(Extent(h.start, h.end, _file_fetch(source, data)))
+                self.extents.append(Extent(h.start, h.end, file_fetch(source, data, "image data")))
                 off = data + size
         self.settle(endian=endian)
 
@@ -69,13 +69,6 @@ class LimeReader(ImageReader):
         a["file.compression"] = "snappy" if self.avml else "none"
         a["lime.avml"] = self.avml
         return a
-
-
-def _file_fetch(source: Source, base: int) -> Fetch:
-    def fetch(off: int, n: int) -> bytes:
-        return source.read_exact(base + off, n, "image data")
-
-    return fetch
 
 
 class _SnappyStream:

@@ -10,7 +10,7 @@ import os
 import re
 
 from ..core.errors import UsageError
-from .image import Extent, Fetch, ImageReader
+from .image import Extent, ImageReader, file_fetch
 from .source import Source, open_source
 
 _SPEC = re.compile(r"^(?P<path>.+)@(?P<addr>0[xX][0-9a-fA-F]+|[0-9]+)$")
@@ -46,7 +46,8 @@ class RawReader(ImageReader):
         self.sources = [src for src, _ in regions]
         self.source = self.sources[0]
         try:
-            self.extents = [Extent(addr, addr + src.size, _fetch(src, addr)) for src, addr in regions if src.size]
+            self.extents = [Extent(addr, addr + src.size, file_fetch(src, 0, f"memory from {addr:#x}"))
+                            for src, addr in regions if src.size]
             self.settle()
         except BaseException:
             self.close()
@@ -72,10 +73,3 @@ class RawReader(ImageReader):
     def close(self) -> None:
         for s in self.sources:
             s.close()
-
-
-def _fetch(src: Source, addr: int) -> Fetch:
-    def fetch(off: int, n: int) -> bytes:
-        return src.read_exact(off, n, f"memory at {addr + off:#x}")
-
-    return fetch

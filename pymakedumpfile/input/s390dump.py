@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
 from ..formats import s390dump as sf
 from ..translate import get_arch
-from .image import Extent, Fetch, ImageReader
+from .image import Extent, ImageReader, file_fetch
 from .source import Source
 
 
@@ -42,7 +42,7 @@ class S390DumpReader(ImageReader):
         if marker != sf.END_MARKER or tod < h["tod"]:
             raise CorruptDumpError(f"Cannot read S390DUMP: no end marker after the memory (at {hdr + size:#x})",
                                    self.name)
-        self.extents = [Extent(0, size, _fetch(source, hdr))] if size else []
+        self.extents = [Extent(0, size, file_fetch(source, hdr, "S390DUMP memory"))] if size else []
         self.settle(arch=get_arch(arch), endian=">")
 
     def scan_vmcoreinfo(self):  # type: ignore[no-untyped-def]
@@ -59,10 +59,3 @@ class S390DumpReader(ImageReader):
         a["s390dump.version"] = self.header["version"]
         a["s390dump.cpus"] = self.header["cpu_cnt"]
         return a
-
-
-def _fetch(source: Source, base: int) -> Fetch:
-    def fetch(off: int, n: int) -> bytes:
-        return source.read_exact(base + off, n, "S390DUMP memory")
-
-    return fetch

@@ -16,7 +16,7 @@ from ..core.errors import CorruptDumpError, UnsupportedDumpError
 from ..formats import elf as elff
 from ..translate import arch_from_elf_machine
 from .elf import sections
-from .image import Extent, Fetch, ImageReader
+from .image import Extent, ImageReader, file_fetch
 from .source import Source
 
 XEN_NOTE_NAME = b"Xen"
@@ -98,7 +98,7 @@ class XcCoreReader(ImageReader):
             while k + n < len(order) and order[k + n] == (p0 + n, i0 + n):
                 n += 1
             self.extents.append(Extent(p0 * page_size, (p0 + n) * page_size,
-                                       _fetch(source, pages.sh_offset + i0 * page_size)))
+                                       file_fetch(source, pages.sh_offset + i0 * page_size, ".xen_pages")))
             k += n
         self.description = f"Xen {'HVM' if self.hvm else 'PV'} domain dump"
         self.settle(arch=arch, endian=endian)
@@ -119,10 +119,3 @@ class XcCoreReader(ImageReader):
         a["xen.version"] = self.xen_version
         a["xen.vcpus"] = self.nr_vcpus
         return a
-
-
-def _fetch(source: Source, base: int) -> Fetch:
-    def fetch(off: int, n: int) -> bytes:
-        return source.read_exact(base + off, n, ".xen_pages")
-
-    return fetch
