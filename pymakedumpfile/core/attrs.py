@@ -46,7 +46,7 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("image.ranges", tuple, "a memory image's ranges of physical memory, (first byte, byte after)", "input"),
     _D("image.vmcoreinfo_at", int, "where in a memory image's memory the VMCOREINFO used was found", "input"),
     _D("lime.avml", bool, "the LiME image is AVML's (snappy-compressed ranges)", "input"),
-    _D("xen.type", str, "what Xen dump this is (domain: a domain's memory)", "input"),
+    _D("xen.type", str, "the Xen dump's kind: domain (a domain's memory) or hypervisor (a host's crash)", "input"),
     _D("xen.hvm", bool, "the Xen domain is HVM or auto-translated (pages by pfn), not paravirtual", "input"),
     _D("xen.version", str, "the Xen version that wrote the domain dump", "input"),
     _D("xen.vcpus", int, "the Xen domain's virtual CPUs", "input"),

@@ -96,6 +96,11 @@ def make_write_context(
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
     done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
     level = dump_level | done
+    if refilter and level & ~1 and src.attr.get("xen.type") == "hypervisor":
+        # its memory is the machine's: no Linux mem_map describes it (makedumpfile's -X filters
+        # it to the hypervisor and dom0, which we do not do yet)
+        raise UnsupportedDumpError(f"Cannot filter a Xen host's dump at dump level {level} (-X is not supported "
+                                   "yet): only levels 0 and 1", src.name)
     # zero pages: the kdump writer finds them as it reads each page; ELF output needs a pre-pass
     if refilter:
         pagemap, stats = classify(src, level, zero_pages=format == "elf", progress=progress, cyclic=cyclic,

@@ -20,7 +20,9 @@ from ..translate import ARCHES, arch_from_elf_machine
 from .base import DumpReader
 from .source import Source
 
-MAX_PHNUM = 1 << 22  # far beyond any real vmcore; bounds the header read
+MAX_PHNUM = 1 << 22
+XEN_NOTE_NAME = b"Xen"
+XEN_ELFNOTE_CRASH_INFO = 0x1000001  # far beyond any real vmcore; bounds the header read
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,17 @@ class ElfReader(DumpReader):
             "domainname": "",
         }
 
+    @property
+    def xen_hypervisor(self) -> bool:
+        """The dump of a Xen host's crash (all of the machine's memory: the hypervisor's and
+        every domain's), told by a note named Xen of type XEN_ELFNOTE_CRASH_INFO."""
+        return any(n.name == XEN_NOTE_NAME and n.type == XEN_ELFNOTE_CRASH_INFO for n in self.parse_notes())
+
     def attributes(self) -> dict[str, object]:
         a = super().attributes()
+        if self.xen_hypervisor:
+            a["xen.type"] = "hypervisor"
+            a["file.description"] = f"ELF{self.bits} dump of a Xen host (hypervisor and all domains)"
         a["elf.class"] = self.bits
         a["elf.machine"] = self.ehdr.e_machine
         a["elf.loads"] = tuple((ld.paddr, ld.vaddr, ld.memsz) for ld in self.loads)

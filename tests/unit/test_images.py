@@ -386,3 +386,27 @@ def test_lkcd_damage_is_named(tmp_path: Path) -> None:
             with open_dump(p) as ctx:
                 ctx.read_pfn(1)
         assert isinstance(ei2.value, cls) and str(p) in str(ei2.value), (name, ei2.value)
+
+
+def test_xen_hypervisor_dump_is_named_and_not_filtered(tmp_path: Path) -> None:
+    """An ELF dump of a Xen host (a note Xen of type XEN_ELFNOTE_CRASH_INFO): its memory is the
+    machine's, which no dom0 mem_map describes: --info says what it is, levels above 1 are refused
+    with one line (not filtered wrongly), -d 1 converts."""
+    from gen import build_elf, prstatus_note
+
+    mem, vi = machine()
+    notes = prstatus_note() + make_note(b"Xen", 0x1000001, bytes(48)) + make_note(b"VMCOREINFO", 0, vi)
+    path = tmp_path / "xen-host"
+    build_elf(path, [(0, 0xFFFF830000000000, bytes(mem), len(mem))], notes=notes)
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0 and "Xen host" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-l", "-d", "31", str(path), str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode != 0 and len(err) == 1 and "-X" in err[0] and str(path) in err[0], r.stderr
+    assert not (tmp_path / "o").exists()
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-l", "-d", "1", str(path), str(tmp_path / "o1")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with open_dump(tmp_path / "o1") as ctx:
+        assert all(ctx.read_pfn(p) == bytes(mem[p * PS : (p + 1) * PS]) for p in range(NPAGES) if ctx.pagemap.test(p))
