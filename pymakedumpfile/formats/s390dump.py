@@ -7,6 +7,10 @@ from __future__ import annotations
 import struct
 
 MAGIC = 0xA8190173618F23FD
+MAGIC_EXT = 0xA8190173618F23FE  # the extended format: memory in segments, each after a 4 KiB header
+SEGMENT = struct.Struct(">QQQ")  # a segment's first address, its length, and whether it is the last
+SEGMENT_HEADER = 0x1000
+ZLIB_ENTRY_SIZE = 0x62  # u32 in newer headers: nonzero when the segments are compressed
 # magic, version, hdr_size, dump_level, page_size, mem_size, mem_start, mem_end, num_pages, (4 pad),
 # tod, cpu_id, arch, volnr, build_arch, mem_size_real, mvdump, cpu_cnt, real_cpu_cnt: packed
 HEADER = struct.Struct(">QIIIIQQQI4xQQIIIQBHH")  # 97 bytes

@@ -683,6 +683,11 @@ def image_seeds(w: Writer) -> None:
     p = w.path("s390")
     build_s390dump(p, [bytes(smem)], len(smem))
     w.put("s390dump", "gen-lowcore", p.read_bytes())
+    from gen.s390dump import build_s390dump_ext
+
+    p = w.path("s390-ext")
+    build_s390dump_ext(p, [(0, bytes(smem[: 10 * PS])), (12 * PS, bytes(smem[12 * PS :]))], len(smem))
+    w.put("s390dump", "gen-extended", p.read_bytes())
     # LKCD: v9 zlib (the records start at the header's buffer size), v7 RLE 32-bit, v1, big-endian v10
     from gen.lkcd import build_lkcd
 

@@ -410,3 +410,24 @@ def test_xen_hypervisor_dump_is_named_and_not_filtered(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     with open_dump(tmp_path / "o1") as ctx:
         assert all(ctx.read_pfn(p) == bytes(mem[p * PS : (p + 1) * PS]) for p in range(NPAGES) if ctx.pagemap.test(p))
+
+
+def test_s390dump_extended(tmp_path: Path) -> None:
+    """The extended S390DUMP: segments with memory between them not dumped (read as excluded)."""
+    from gen.s390dump import build_s390dump_ext
+
+    mem = s390_memory()
+    segs = [(0, mem[: 12 * PS]), (16 * PS, mem[16 * PS : 24 * PS]), (28 * PS, mem[28 * PS :])]
+    path = tmp_path / "ext"
+    build_s390dump_ext(path, segs, len(mem))
+    with open_dump(path) as ctx:
+        assert ctx.attr["file.format"] == "s390dump" and ctx.attr["image.vmcoreinfo_at"] == 20 * PS
+        held = {p for s, d in segs for p in range(s // PS, (s + len(d)) // PS)}
+        assert {p for p in range(32) if ctx.pagemap.test(p)} == held
+        assert all(ctx.read_pfn(p) == mem[p * PS : (p + 1) * PS] for p in held)
+    data = path.read_bytes()
+    bad = tmp_path / "bad"
+    bad.write_bytes(data[: 4096 + 4096 + 12 * PS + 8] + struct.pack(">Q", 1 << 40) + data[4096 + 4096 + 12 * PS + 16 :])
+    with pytest.raises(CorruptDumpError) as ei:
+        open_dump(bad)
+    assert str(bad) in str(ei.value)
