@@ -431,3 +431,45 @@ def test_s390dump_extended(tmp_path: Path) -> None:
     with pytest.raises(CorruptDumpError) as ei:
         open_dump(bad)
     assert str(bad) in str(ei.value)
+
+
+def test_info_json_names_format_and_arch_of_every_format(tmp_path: Path) -> None:
+    """--info --json on one file of each format we read: the format and the architecture."""
+    from gen import Page, build_elf, build_kdump, flatten, split_files
+    from gen.lkcd import build_lkcd
+    from gen.s390dump import build_s390dump
+
+    mem, vi = machine()
+    pages = {p: Page(bytes(mem[p * PS : (p + 1) * PS])) for p in range(NPAGES)}
+    files: dict[str, tuple[list[str], str, str]] = {}  # name -> (arguments, format, arch)
+    build_elf(tmp_path / "elf", [(0, 0xFFFF888000000000, bytes(mem), len(mem))],
+              notes=make_note(b"VMCOREINFO", 0, vi))
+    files["elf"] = ([str(tmp_path / "elf")], "elf", "x86_64")
+    build_kdump(tmp_path / "kdump", pages, max_mapnr=NPAGES, vmcoreinfo=vi)
+    files["kdump"] = ([str(tmp_path / "kdump")], "kdump", "x86_64")
+    flatten(tmp_path / "kdump", tmp_path / "flat")
+    files["flattened"] = ([str(tmp_path / "flat")], "kdump", "x86_64")
+    split_files([tmp_path / "s0", tmp_path / "s1"], pages, max_mapnr=NPAGES, vmcoreinfo=vi)
+    files["split"] = ([str(tmp_path / "s0"), str(tmp_path / "s1")], "kdump", "x86_64")
+    build_kdump(tmp_path / "dd0", pages, max_mapnr=NPAGES, header_version=0, signature=b"DISKDUMP")
+    files["diskdump-v0"] = ([str(tmp_path / "dd0")], "kdump", "x86_64")
+    build_lime(tmp_path / "lime", [(0, bytes(mem))])
+    files["lime"] = ([str(tmp_path / "lime")], "lime", "x86_64")
+    build_lime(tmp_path / "avml", [(0, bytes(mem))], avml=True)
+    files["avml"] = ([str(tmp_path / "avml")], "lime", "x86_64")
+    (tmp_path / "raw").write_bytes(bytes(mem))
+    files["raw"] = ([f"{tmp_path / 'raw'}@0"], "raw", "x86_64")
+    build_xc_core(tmp_path / "xen", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(NPAGES)})
+    files["xc_core"] = ([str(tmp_path / "xen")], "xc_core", "x86_64")
+    build_lkcd(tmp_path / "lkcd", [(p, bytes(mem[p * PS : (p + 1) * PS])) for p in range(NPAGES)])
+    files["lkcd"] = ([str(tmp_path / "lkcd")], "lkcd", "x86_64")
+    s390 = s390_memory()
+    build_s390dump(tmp_path / "s390", [s390], len(s390))
+    files["s390dump"] = ([str(tmp_path / "s390")], "s390dump", "s390x")
+    for name, (args, fmt, arch) in files.items():
+        r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "--info", "--json", *args], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, (name, r.stderr)
+        info = json.loads(r.stdout)
+        assert (info["format"], info["arch"]) == (fmt, arch), name
+        assert info["description"] and info["pages"]["ram"] > 0, name
