@@ -206,3 +206,13 @@ def test_libkdumpfile_agrees(fmt: str, images: dict[str, Path], libkdumpfile: st
     assert our_digests(images[fmt]) == theirs["pages"]
     with open_dump(images[fmt]) as ctx:
         assert ctx.max_pfn == theirs["max_pfn"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dump_dmesg_as_from_the_elf(fmt: str, images: dict[str, Path], mem512: Path, tmp_path: Path) -> None:
+    """--dump-dmesg of an image: the kernel log the ELF file of the same memory gives (our reader
+    of the ELF is checked against makedumpfile's --dump-dmesg in test_dmesg_real)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_cli("--dump-dmesg", str(images[fmt]), str(a))
+    run_cli("--dump-dmesg", str(mem512 / "qemu-elf"), str(b))
+    assert a.read_bytes() == b.read_bytes() and len(a.read_bytes()) > 1000
