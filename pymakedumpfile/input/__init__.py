@@ -21,6 +21,7 @@ from .lime import LimeReader
 from .lkcd import LkcdReader
 from .raw import RawReader, parse_spec
 from .s390dump import S390DumpReader
+from .sadump import SadumpReader
 from .source import Source, open_source
 from .split import SplitReader
 from .xc_core import XcCoreReader
@@ -35,10 +36,11 @@ class ReaderClass(Protocol):
     def __call__(self, source: Source) -> DumpReader: ...
 
 
-READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader)
+READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader,
+                                    SadumpReader)
 
 KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
-         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, and those inside a zstd or lz4 stream")
+         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, SADUMP, and those inside a zstd or lz4 stream")
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 

@@ -32,7 +32,7 @@ Input formats (``make_seeds.py`` writes seeds in these formats):
 ``classify``
     ``<H n>`` VMCOREINFO text, ``<B dump_level> <I pfn0> <H count>``, then
     raw ``struct page`` bytes: ``build_params`` then ``accel.classify``.
-``lime``, ``xc_core``, ``s390dump``, ``lkcd``
+``lime``, ``xc_core``, ``s390dump``, ``lkcd``, ``sadump``
     the image file itself.
 ``raw``
     ``<B n>`` then n regions ``<Q address> <I length>`` and their bytes.
@@ -79,6 +79,7 @@ from pymakedumpfile.input.lime import LimeReader  # noqa: E402
 from pymakedumpfile.input.lkcd import LkcdReader  # noqa: E402
 from pymakedumpfile.input.raw import RawReader  # noqa: E402
 from pymakedumpfile.input.s390dump import S390DumpReader  # noqa: E402
+from pymakedumpfile.input.sadump import SadumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
 from pymakedumpfile.input.xc_core import XcCoreReader  # noqa: E402
@@ -272,6 +273,12 @@ def target_s390dump(data: bytes) -> None:
 def target_lkcd(data: bytes) -> None:
     """LKCD dumps: the header layouts, the page records, RLE and zlib pages."""
     open_and_exercise(lambda: LkcdReader(MemSource(data)))
+
+
+def target_sadump(data: bytes) -> None:
+    """SADUMP: the partition header's magic numbers, the dump header, the CPU states, the two
+    bitmaps."""
+    open_and_exercise(lambda: SadumpReader(MemSource(data)))
 
 
 def target_raw(data: bytes) -> None:
@@ -717,6 +724,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "raw": target_raw,
     "s390dump": target_s390dump,
     "lkcd": target_lkcd,
+    "sadump": target_sadump,
     "flat": target_flat,
     "split": target_split,
     "file": target_file,

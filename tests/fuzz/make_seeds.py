@@ -698,6 +698,14 @@ def image_seeds(w: Writer) -> None:
         p = w.path(f"lkcd-{name}")
         build_lkcd(p, recs[::-1] if name == "v1" else recs, raw_every=5, **kw)  # type: ignore[arg-type]
         w.put("lkcd", f"gen-{name}", p.read_bytes())
+    # SADUMP: single partition (RAM not all dumped) and media backup
+    from gen.sadump import build_sadump
+
+    for name, media in (("single", False), ("media", True)):
+        p = w.path(f"sadump-{name}")
+        build_sadump(p, {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(24) if q % 5}, max_mapnr=24,
+                     ram=set(range(22)), media=media)
+        w.put("sadump", f"gen-{name}", p.read_bytes())
 
 
 # ---------------------------------------------------------------- regressions
@@ -761,11 +769,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
-                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd)")
+                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, sadump)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
-        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd"):
+        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd", "sadump"):
             shutil.rmtree(args.out / t, ignore_errors=True)
         try:
             image_seeds(w)

@@ -1,5 +1,5 @@
-"""Memory images of a real guest: LiME, AVML, a Xen xc_core and an LKCD container holding the memory of
-the rig's x86_64 guest, as QEMU saved it (mem512/qemu-elf, taken while the guest ran, before the
+"""Memory images of a real guest: LiME, AVML, Xen xc_core, LKCD and SADUMP containers holding the
+memory of the rig's x86_64 guest, as QEMU saved it (mem512/qemu-elf, taken while the guest ran, before the
 panic: a live machine, as LiME and AVML capture one).
 
 The images are written by tests/gen from QEMU's ELF file, read here with plain struct (the
@@ -102,11 +102,15 @@ def images(qemu_elf: ElfMemory, tmp_path_factory: pytest.TempPathFactory) -> Ite
     d = tmp_path_factory.mktemp("images")
     from gen.lkcd import build_lkcd
 
-    out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core", "lkcd": d / "mem.lkcd"}
+    from gen.sadump import build_sadump
+
+    out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core", "lkcd": d / "mem.lkcd",
+           "sadump": d / "mem.sadump"}
     build_lime(out["lime"], list(qemu_elf.ranges()))
     build_lime(out["avml"], list(qemu_elf.ranges()), avml=True)
     build_xc_core(out["xc_core"], qemu_elf, nr_vcpus=2)
     build_lkcd(out["lkcd"], ((p, qemu_elf[p]) for p in qemu_elf), version=9, compression=2, raw_every=7)
+    build_sadump(out["sadump"], qemu_elf, max_mapnr=max(qemu_elf) + 1, ram=set(qemu_elf))
     yield out
     for p in out.values():
         p.unlink(missing_ok=True)
@@ -152,7 +156,7 @@ def test_kdump_ends_at_the_last_mem_map(level: str, qemu_copy: Path, makedumpfil
     theirs.unlink()
 
 
-FORMATS = ["lime", "avml", "xc_core", "lkcd"]
+FORMATS = ["lime", "avml", "xc_core", "lkcd", "sadump"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

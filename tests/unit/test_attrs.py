@@ -20,7 +20,7 @@ from pymakedumpfile.filter import make_write_context
 
 PKG = Path(__file__).resolve().parents[2] / "pymakedumpfile"
 NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter",
-              "image", "lime", "xen", "s390dump", "lkcd")
+              "image", "lime", "xen", "s390dump", "lkcd", "sadump")
 KEYISH = re.compile("(?:" + "|".join(NAMESPACES) + r")\.[A-Za-z0-9_.{}]+\Z|max_pfn\Z")
 
 
@@ -113,8 +113,12 @@ def _all_contexts(tmp: Path) -> list[Any]:
     from gen.lkcd import build_lkcd
 
     build_lkcd(tmp / "lkcd", [(p, bytes(mem[p * PS : (p + 1) * PS])) for p in range(16)])
+    from gen.sadump import build_sadump
+
+    build_sadump(tmp / "sadump", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, max_mapnr=16)
     return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")]),
-            open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390"), open_dump(tmp / "lkcd")]
+            open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390"), open_dump(tmp / "lkcd"),
+            open_dump(tmp / "sadump")]
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:

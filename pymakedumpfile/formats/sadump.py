@@ -1,0 +1,51 @@
+"""SADUMP (Fujitsu's firmware dump): the partition header, the dump header and the CPU state
+layout.  Layout: docs/images.md.
+"""
+
+from __future__ import annotations
+
+import struct
+
+PART_SIGNATURE = b"sadump\0\0"  # the u32s 0x75646173, 0x706d: the same bytes as the dump header's
+DUMP_SIGNATURE = b"sadump\0\0"
+MEDIA_HEADER = 4096  # a media backup file: a media header block, then the partition header
+# signature[2], enable, reboot, compress, recycle, label[16] (u32), three GUIDs, an EFI time,
+# set_disk_set, pad, used_device: then the magic numbers to the end of the block
+PART = struct.Struct("<8s4I64s16s16s16s16sIIQ")  # 168 bytes
+# signature, header_version, pad, timestamp, status, compress, block_size, extra_hdr_size,
+# sub_hdr_size, bitmap_blocks, dumpable_bitmap_blocks, max_mapnr, total_ram_blocks,
+# device_blocks, written_blocks, current_cpu, nr_cpus, pad, then four u64 (version 1)
+HEADER = struct.Struct("<8sII16s13I4xQQQQ")
+HEADER_FIELDS = ("signature", "header_version", "_pad1", "timestamp", "status", "compress", "block_size",
+                 "extra_hdr_size", "sub_hdr_size", "bitmap_blocks", "dumpable_bitmap_blocks", "max_mapnr",
+                 "total_ram_blocks", "device_blocks", "written_blocks", "current_cpu", "nr_cpus", "max_mapnr_64",
+                 "total_ram_blocks_64", "device_blocks_64", "written_blocks_64")
+APIC_STATE = 16  # u64 apic_id, ldr: one per CPU, after the u32 size of the CPU states
+SMRAM_STATE = 1024  # sizeof(struct sadump_smram_cpu_state)
+SMRAM_IA32_EFER = 992  # its ia32_efer (bit 10, LMA: the CPU ran in long mode)
+EFER_LMA = 1 << 10
+
+
+def part_fields(buf: bytes) -> dict[str, object]:
+    v = PART.unpack_from(buf, 0)
+    return {"signature": v[0], "enable": v[1], "set_disk_set": v[10], "used_device": v[12],
+            "sadump_id": v[6], "disk_set_id": v[7], "time_stamp": v[9]}
+
+
+def magic_block_size(buf: bytes) -> int:
+    """The block size the magic numbers after the partition header give: they run to the end of
+    the block, each 11 * (previous + 7) as a u32; 0 when they do not."""
+    n = PART.size
+    prev = int.from_bytes(buf[n : n + 4], "little")
+    n += 4
+    while n + 4 <= len(buf):
+        m = int.from_bytes(buf[n : n + 4], "little")
+        if m != (11 * (prev + 7)) & 0xFFFFFFFF:
+            break
+        prev = m
+        n += 4
+    return n if n & (n - 1) == 0 else 0
+
+
+def header_fields(buf: bytes) -> dict[str, int | bytes]:
+    return dict(zip(HEADER_FIELDS, HEADER.unpack_from(buf, 0)))

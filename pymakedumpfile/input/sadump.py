@@ -1,0 +1,143 @@
+"""SADUMP: Fujitsu's firmware dumps (x86), single partition or a media backup file of one.
+
+A partition header block (its size: where the magic numbers after it end), the dump header,
+the CPU states (sub header), a bitmap of RAM and a bitmap of the pages dumped (both with pfn 0
+in the top bit of the first byte), then the pages dumped, in pfn order, a block each.  A page of
+RAM that was not dumped reads as zeros (as makedumpfile reads it).  Nothing
+names the kernel: it is found in memory (:mod:`.image`).  Layout: docs/images.md.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..core.errors import CorruptDumpError, UnsupportedDumpError
+from ..formats import sadump as sf
+from ..translate import get_arch
+from .image import Extent, ImageReader, file_fetch
+from .source import Source
+
+MAX_BITMAP = 1 << 30
+
+
+class SadumpReader(ImageReader):
+    format_name = "sadump"
+
+    @classmethod
+    def probe(cls, source: Source) -> bool:
+        return sf.PART_SIGNATURE in (source.pread(0, 8), source.pread(sf.MEDIA_HEADER, 8))
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        media = source.pread(0, 8) != sf.PART_SIGNATURE
+        pos = sf.MEDIA_HEADER if media else 0
+        block = source.pread(pos, 1 << 16)
+        if block[:8] != sf.PART_SIGNATURE or len(block) < sf.PART.size + 8:
+            raise UnsupportedDumpError("Cannot open: not a SADUMP partition or media backup", self.name)
+        part = sf.part_fields(block)
+        bs = sf.magic_block_size(block)
+        if not bs:
+            raise CorruptDumpError(f"Cannot read SADUMP: the magic numbers after the partition header at {pos:#x} "
+                                   "do not fill a block", self.name)
+        if part["set_disk_set"] and not media:
+            raise UnsupportedDumpError(f"Cannot read a SADUMP disk set (this is disk {part['set_disk_set']}): "
+                                       "not supported yet", self.name)
+        hpos = pos + bs
+        h = sf.header_fields(source.read_exact(hpos, sf.HEADER.size, "SADUMP header"))
+        if h["signature"] != sf.DUMP_SIGNATURE:
+            raise CorruptDumpError(f"Cannot read SADUMP: no dump header at {hpos:#x}", self.name)
+        if h["block_size"] != bs:
+            raise CorruptDumpError(f"Cannot read SADUMP: block size {h['block_size']} in the header, {bs} by the "
+                                   "magic numbers", self.name)
+        max_mapnr = int(h["max_mapnr"] if h["header_version"] == 0 else h["max_mapnr_64"])
+        bitmap_len, dump_len = int(h["bitmap_blocks"]) * bs, int(h["dumpable_bitmap_blocks"]) * bs
+        if not bitmap_len or not dump_len or dump_len > MAX_BITMAP or max_mapnr > dump_len * 8:
+            raise CorruptDumpError(f"Cannot read SADUMP: bitmaps of {bitmap_len:#x} and {dump_len:#x} bytes for "
+                                   f"{max_mapnr:#x} pfns", self.name)
+        self.header = h
+        self.description = "SADUMP media backup" if media else "SADUMP single partition"
+        bmp = hpos + bs * (1 + int(h["sub_hdr_size"]))
+        data = bmp + bitmap_len + dump_len
+        self._cpu_states(hpos + bs, int(h["sub_hdr_size"]) * bs, int(h["nr_cpus"]))
+        nbytes = (max_mapnr + 7) // 8
+        ram = _msb0_runs(source.read_exact(bmp, nbytes, "SADUMP memory bitmap"), max_mapnr)
+        dumped = _msb0_runs(source.read_exact(bmp + bitmap_len, nbytes, "SADUMP dumpable bitmap"), max_mapnr)
+        # a page of RAM the firmware did not dump reads as zeros, as makedumpfile reads it
+        self.extents = [Extent(a * bs, b * bs, _zeros) for a, b in _minus(ram, dumped)]
+        i = 0
+        for a, b in dumped:
+            self.extents.append(Extent(a * bs, b * bs, file_fetch(source, data + i * bs, "SADUMP page data")))
+            i += b - a
+        if data + i * bs > source.size:
+            raise CorruptDumpError(f"Cannot read SADUMP: {i} pages of data from {data:#x} run past the end of the "
+                                   f"file ({source.size:#x})", self.name)
+        self.settle(page_size=bs)
+        if self.arch is None:
+            self.arch = get_arch("x86_64" if self.long_mode else "ia32")
+
+    def _cpu_states(self, pos: int, size: int, cpus: int) -> None:
+        """Whether a CPU ran in long mode (x86_64): its SMRAM state's IA32_EFER.LMA."""
+        self.long_mode = False
+        if not size or not cpus or cpus > 8192:
+            return
+        (total,) = struct.unpack("<I", self.source.read_exact(pos, 4, "SADUMP CPU states"))
+        each = total // cpus
+        if each < sf.SMRAM_STATE:
+            return
+        at = pos + 4 + cpus * sf.APIC_STATE
+        for i in range(cpus):
+            efer = self.source.pread(at + i * each + sf.SMRAM_IA32_EFER, 8)
+            if len(efer) == 8 and int.from_bytes(efer, "little") & sf.EFER_LMA:
+                self.long_mode = True
+                return
+
+    def attributes(self) -> dict[str, object]:
+        a = super().attributes()
+        a["sadump.header_version"] = int(self.header["header_version"])
+        a["sadump.cpus"] = int(self.header["nr_cpus"])
+        return a
+
+
+def _zeros(off: int, n: int) -> bytes:
+    return bytes(n)
+
+
+def _minus(runs: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``runs`` outside ``cut`` (both sorted, disjoint)."""
+    out, j = [], 0
+    for a, b in runs:
+        while j < len(cut) and cut[j][1] <= a:
+            j += 1
+        k = j
+        while a < b:
+            if k < len(cut) and cut[k][0] < b:
+                if cut[k][0] > a:
+                    out.append((a, cut[k][0]))
+                a = max(a, cut[k][1])
+                k += 1
+            else:
+                out.append((a, b))
+                break
+    return out
+
+
+def _msb0_runs(bitmap: bytes, count: int) -> list[tuple[int, int]]:
+    """The runs of set bits of a bitmap whose pfn 0 is the top bit of byte 0."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, byte in enumerate(bitmap):
+        if byte in (0, 0xFF) and (start is None) == (byte == 0):
+            continue  # a whole byte that continues the current state
+        for bit in range(8):
+            pfn = i * 8 + bit
+            if pfn >= count:
+                break
+            on = byte >> (7 - bit) & 1
+            if on and start is None:
+                start = pfn
+            elif not on and start is not None:
+                runs.append((start, pfn))
+                start = None
+    if start is not None:
+        runs.append((start, count))
+    return runs
