@@ -769,7 +769,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
-                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, sadump)")
+                    help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, "
+                         "sadump)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
