@@ -101,7 +101,6 @@ def images(qemu_elf: ElfMemory, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     d = tmp_path_factory.mktemp("images")
     from gen.lkcd import build_lkcd
-
     from gen.sadump import build_sadump
 
     out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core", "lkcd": d / "mem.lkcd",
