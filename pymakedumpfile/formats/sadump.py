@@ -47,5 +47,9 @@ def magic_block_size(buf: bytes) -> int:
     return n if n & (n - 1) == 0 else 0
 
 
-def header_fields(buf: bytes) -> dict[str, int | bytes]:
-    return dict(zip(HEADER_FIELDS, HEADER.unpack_from(buf, 0)))
+def header_fields(buf: bytes) -> tuple[bytes, dict[str, int]]:
+    """The dump header's signature, and its numbers by name."""
+    values = dict(zip(HEADER_FIELDS, HEADER.unpack_from(buf, 0)))
+    sig = values.pop("signature")
+    values.pop("timestamp")
+    return sig, values  # type: ignore[return-value]

@@ -43,8 +43,8 @@ class SadumpReader(ImageReader):
             raise UnsupportedDumpError(f"Cannot read a SADUMP disk set (this is disk {part['set_disk_set']}): "
                                        "not supported yet", self.name)
         hpos = pos + bs
-        h = sf.header_fields(source.read_exact(hpos, sf.HEADER.size, "SADUMP header"))
-        if h["signature"] != sf.DUMP_SIGNATURE:
+        sig, h = sf.header_fields(source.read_exact(hpos, sf.HEADER.size, "SADUMP header"))
+        if sig != sf.DUMP_SIGNATURE:
             raise CorruptDumpError(f"Cannot read SADUMP: no dump header at {hpos:#x}", self.name)
         if h["block_size"] != bs:
             raise CorruptDumpError(f"Cannot read SADUMP: block size {h['block_size']} in the header, {bs} by the "
