@@ -52,4 +52,4 @@ def header_fields(buf: bytes) -> tuple[bytes, dict[str, int]]:
     values = dict(zip(HEADER_FIELDS, HEADER.unpack_from(buf, 0)))
     sig = values.pop("signature")
     values.pop("timestamp")
-    return sig, values  # type: ignore[return-value]
+    return sig, values
