@@ -46,6 +46,7 @@ class Extent:
     start: int
     end: int
     fetch: Fetch
+    zeros: bool = False  # memory the file does not hold but reads as zeros (not searched)
 
 
 class ImageReader(DumpReader):
@@ -141,6 +142,8 @@ class ImageReader(DumpReader):
         starts with OSRELEASE=."""
         seen = set()
         for e in self.extents:
+            if e.zeros:
+                continue
             size = e.end - e.start
             for pos in range(0, size, SCAN_CHUNK):
                 lo = max(pos - 12, 0)  # a header cut by the chunk boundary is found in this chunk

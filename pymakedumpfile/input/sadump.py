@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
+from ..core.pagemap import Bitmap
 from ..formats import sadump as sf
 from ..translate import get_arch
 from .image import Extent, ImageReader, file_fetch
@@ -63,7 +64,7 @@ class SadumpReader(ImageReader):
         ram = _msb0_runs(source.read_exact(bmp, nbytes, "SADUMP memory bitmap"), max_mapnr)
         dumped = _msb0_runs(source.read_exact(bmp + bitmap_len, nbytes, "SADUMP dumpable bitmap"), max_mapnr)
         # a page of RAM the firmware did not dump reads as zeros, as makedumpfile reads it
-        self.extents = [Extent(a * bs, b * bs, _zeros) for a, b in _minus(ram, dumped)]
+        self.extents = [Extent(a * bs, b * bs, _zeros, zeros=True) for a, b in _minus(ram, dumped)]
         i = 0
         for a, b in dumped:
             self.extents.append(Extent(a * bs, b * bs, file_fetch(source, data + i * bs, "SADUMP page data")))
@@ -121,23 +122,9 @@ def _minus(runs: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tupl
     return out
 
 
+_BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
 def _msb0_runs(bitmap: bytes, count: int) -> list[tuple[int, int]]:
     """The runs of set bits of a bitmap whose pfn 0 is the top bit of byte 0."""
-    runs: list[tuple[int, int]] = []
-    start = None
-    for i, byte in enumerate(bitmap):
-        if byte in (0, 0xFF) and (start is None) == (byte == 0):
-            continue  # a whole byte that continues the current state
-        for bit in range(8):
-            pfn = i * 8 + bit
-            if pfn >= count:
-                break
-            on = byte >> (7 - bit) & 1
-            if on and start is None:
-                start = pfn
-            elif not on and start is not None:
-                runs.append((start, pfn))
-                start = None
-    if start is not None:
-        runs.append((start, count))
-    return runs
+    return list(Bitmap(bitmap.translate(_BIT_REVERSED), count).runs())
