@@ -157,6 +157,17 @@ def numbers(msg: Messages, o: modes.Options) -> None:
         msg.warn(f"-b {o['block_order']}: ignored (we write in 4 MiB blocks whatever the order)")
     if o["splitblock_size"] is not None and o["splitblock_size"] <= 0:
         o["splitblock_size"] = None  # makedumpfile: 0 is the default, 1 GiB
+    if o["xen_phys_start"] is not None:
+        t = o["xen_phys_start"].strip().lower()
+        try:  # C's strtoul base 0: 0x hex, a leading 0 octal, else decimal
+            o["xen_phys_start"] = int(t, 16 if t.startswith("0x") else 8 if t.startswith("0") and len(t) > 1 else 10)
+        except ValueError:
+            msg.fail(f"--xen_phys_start {o['xen_phys_start']}: not an address")
+    if not o["exclude_xen_dom"] and o["gen_vmcoreinfo"] is None:
+        for key, opt in (("xen_syms", "--xen-syms"), ("xen_vmcoreinfo", "--xen-vmcoreinfo"),
+                         ("xen_phys_start", "--xen_phys_start")):
+            if o[key] is not None:
+                msg.warn(f"{opt}: ignored without -X")
 
 
 # click 8.2+ raises this for a bare command line; older releases (Python 3.9's) have no such class

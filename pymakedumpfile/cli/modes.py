@@ -21,16 +21,28 @@ Options = dict[str, Any]  # click's keyword arguments, by the names in options.O
 
 
 def gen_vmcoreinfo(run: Run, o: Options) -> None:
-    """-g VMCOREINFO -x VMLINUX: the VMCOREINFO of a debug kernel image, to a file."""
-    if o["vmlinux"] is None:
-        run.msg.fail("-g VMCOREINFO needs -x VMLINUX.")
+    """-g VMCOREINFO -x VMLINUX: the VMCOREINFO of a debug kernel image, to a file (with
+    --xen-syms XEN-SYMS: the hypervisor's, for -X --xen-vmcoreinfo)."""
+    if o["vmlinux"] is None and o["xen_syms"] is None:
+        run.msg.fail("-g VMCOREINFO needs -x VMLINUX or --xen-syms XEN-SYMS.")
+    if o["vmlinux"] is not None and o["xen_syms"] is not None:
+        run.msg.fail("-g VMCOREINFO takes one of -x VMLINUX and --xen-syms XEN-SYMS.")
     if o["args"]:
-        run.msg.fail("-g VMCOREINFO -x VMLINUX takes no other file.")
+        run.msg.fail("-g VMCOREINFO takes no other file.")
     if o["check_params"]:
         return
-    from ..tools.vmcoreinfo import write_vmcoreinfo
+    if o["xen_syms"] is not None:
+        from ..filter.xen import xen_vmcoreinfo_from_syms
+        from ..output.target import check_target
 
-    write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"])
+        text = xen_vmcoreinfo_from_syms(o["xen_syms"])
+        check_target(o["gen_vmcoreinfo"], run.force)
+        with open(o["gen_vmcoreinfo"], "wb") as f:
+            f.write(text)
+    else:
+        from ..tools.vmcoreinfo import write_vmcoreinfo
+
+        write_vmcoreinfo(o["vmlinux"], o["gen_vmcoreinfo"])
     run.msg.say(ML_COMMON, f"\nThe vmcoreinfo is saved to {o['gen_vmcoreinfo']}.\n\n{PROG} Completed.")
 
 
@@ -163,7 +175,8 @@ def split(run: Run, o: Options) -> None:
     with run.open_input(vmcore) as src:
         said_level(run, src, vmcore, o["levels"][0])
         w = make_write_context(src, format="kdump", compression=o["comp"] or "none", dump_level=o["levels"][0],
-                               progress=msg.progress("Excluding unnecessary pages"), threads=run.threads)
+                               progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,
+                               xen=xen_options(o))
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=run.force, threads=run.threads,
                                   splitblock_size=kb * 1024 if kb else DEFAULT_SPLITBLOCK_SIZE, on_plan=said)
@@ -224,6 +237,15 @@ def convert(run: Run, o: Options) -> None:
     _convert(run, vmcore, dumpfile, o, vtop=vtop, force=run.force)
 
 
+def xen_options(o: Options) -> Any:
+    """-X and its options (None without -X)."""
+    if not o["exclude_xen_dom"]:
+        return None
+    from ..filter.xen import XenOptions
+
+    return XenOptions(vmcoreinfo=o["xen_vmcoreinfo"], syms=o["xen_syms"], phys_start=o["xen_phys_start"])
+
+
 def said_level(run: Run, src: Any, vmcore: str, level: int) -> None:
     """Refiltering a kdump file: its own dump level is OR-ed in; say so as makedumpfile does."""
     done = int(src.attr.get("kdump.dump_level", 0))
@@ -261,7 +283,7 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
             said_level(run, src, vmcore, level)
             w = make_write_context(
                 src, format="elf" if o["elf"] else "kdump", compression=o["comp"] or "none", dump_level=level,
-                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,
+                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads, xen=xen_options(o),
             )
             for warning in w.attr["filter.stats"].warnings:
                 msg.say(ML_COMMON, f"WARNING: {warning}")

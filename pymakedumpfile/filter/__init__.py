@@ -16,7 +16,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import accel
 from ..core.context import Context
@@ -27,6 +27,9 @@ from ..translate import get_arch
 from .freelist import exclude_free_lists
 from .memmap import find_mem_map
 from .params import C, Cnt, MissingInfo, build_params, scan_needed
+
+if TYPE_CHECKING:
+    from .xen import XenOptions
 
 log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
@@ -59,6 +62,8 @@ class FilterStats:
     free: int = 0
     hwpoison: int = 0
     offline: int = 0
+    #: frames of Xen domains other than dom0, and free ones (-X); makedumpfile counts them nowhere
+    xen: int = 0
     warnings: list[str] = field(default_factory=list)
     #: ``(pfn, reason)`` of pages the input could not give while filtering
     #: (the ELF zero-page pass reads every page); they are excluded
@@ -66,7 +71,8 @@ class FilterStats:
 
     @property
     def excluded(self) -> int:
-        return self.zero + self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline
+        return (self.zero + self.cache + self.cache_private + self.user + self.free + self.hwpoison + self.offline
+                + self.xen)
 
 
 def make_write_context(
@@ -79,6 +85,7 @@ def make_write_context(
     cyclic: bool | None = None,
     threads: int | None = None,
     refilter: bool = True,
+    xen: XenOptions | None = None,
 ) -> Context:
     """A clone of ``src`` set up to be written: its ``file.format``, ``file.compression``,
     ``filter.dump_level``, ``filter.stats`` and the ``file.pagemap`` of the pages to write
@@ -91,18 +98,22 @@ def make_write_context(
     :param cyclic, threads, progress: as for :func:`classify`.
     :param refilter: classify the pages again; False keeps the input's pages as they are (a split
         set reassembled: nothing to decide, so no ``struct page`` information is needed).
+    :param xen: ``-X``: keep only the hypervisor's and dom0's frames of a Xen host's dump
+        (:mod:`.xen`); dump levels 0 and 1 only.
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
     done = int(src.attr.get("kdump.dump_level", 0))  # what the input was already filtered at
     level = dump_level | done
     if refilter and level & ~1 and src.attr.get("xen.type") == "hypervisor":
-        # its memory is the machine's: no Linux mem_map describes it (makedumpfile's -X filters
-        # it to the hypervisor and dom0, which we do not do yet)
-        raise UnsupportedDumpError(f"Cannot filter a Xen host's dump at dump level {level} (-X is not supported "
-                                   "yet): only levels 0 and 1", src.name)
+        # its memory is the machine's: no Linux mem_map describes it (makedumpfile reads dom0's
+        # through dom0's p2m table, which we do not do yet)
+        raise UnsupportedDumpError(f"Cannot filter a Xen host's dump at dump level {level}: only levels 0 and 1 "
+                                   "(with -X to keep only the hypervisor and dom0)", src.name)
     # zero pages: the kdump writer finds them as it reads each page; ELF output needs a pre-pass
-    if refilter:
+    if xen is not None:
+        pagemap, stats = _xen_pagemap(src, xen, level, format == "elf", progress)
+    elif refilter:
         pagemap, stats = classify(src, level, zero_pages=format == "elf", progress=progress, cyclic=cyclic,
                                   threads=threads)
     else:
@@ -123,6 +134,20 @@ def make_write_context(
         w.attr["memory.pagemap"] = Restricted(src.attr["memory.pagemap"], [(0, end)])
         w.attr["file.pagemap"] = Restricted(w.attr["file.pagemap"], [(0, end)])
     return w
+
+
+def _xen_pagemap(src: Context, options: XenOptions, level: int, elf: bool,
+                 progress: Callable[[int, int], None] | None) -> tuple[PageMap, FilterStats]:
+    """-X: the frames of the hypervisor and dom0 (and, for ELF output at an odd level, not zero)."""
+    from .xen import XenHost
+
+    host = XenHost(src, options)
+    stats = FilterStats()
+    keep = Bitmap.copy_of(src.attr["file.pagemap"])
+    stats.xen = host.exclude(keep, list(src.attr["file.pagemap"].runs()))
+    if elf and level & DumpLevel.EXCLUDE_ZERO:
+        stats.zero = exclude_zero_pages(src, keep, progress, stats.unreadable)
+    return keep, stats
 
 
 def mem_map_end(ctx: Context) -> int | None:

@@ -663,6 +663,23 @@ class Dwarf:
         r = self._find_member(d, member) if d else None
         return r[0] if r else None
 
+    def member_path_offset(self, struct_name: str, path: str) -> int | None:
+        """The offset of ``a.b.c`` in ``struct_name``: member ``a``, member ``b`` of its type,
+        and so on (each found as :meth:`member_offset` finds one)."""
+        d = self.struct_die(struct_name)
+        off = 0
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            r = self._find_member(d, part) if d is not None else None
+            if r is None:
+                return None
+            off += r[0]
+            if i + 1 < len(parts):
+                d = self._strip(r[1].type_ref)
+                if d is None or d.tag not in (T_STRUCT, T_UNION):
+                    return None
+        return off
+
     def _array_length(self, type_off: int | None) -> int | None:
         t = self._strip(type_off)
         if t is None or t.tag != T_ARRAY:

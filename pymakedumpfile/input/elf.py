@@ -10,6 +10,7 @@ file (makedumpfile's filtered ELF): those pages are excluded.
 from __future__ import annotations
 
 import bisect
+import struct
 from dataclasses import dataclass
 
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
@@ -23,6 +24,8 @@ from .source import Source
 MAX_PHNUM = 1 << 22
 XEN_NOTE_NAME = b"Xen"
 XEN_ELFNOTE_CRASH_INFO = 0x1000001  # far beyond any real vmcore; bounds the header read
+XEN_VMCOREINFO_NAME = b"VMCOREINFO_XEN"
+XEN_CRASH_INFO_V2 = 80  # eight unsigned longs, then xen_phys_start and dom0's p2m frame list
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,10 @@ class ElfReader(DumpReader):
         return 0
 
     def _fallback_uts(self) -> dict[str, str]:
+        if self.xen_hypervisor and not self.vmcoreinfo.osrelease:
+            # the machine ran Xen, not Linux: nothing to say (makedumpfile leaves a kdump
+            # file's utsname of such a dump empty, and so do we)
+            return dict.fromkeys(("sysname", "nodename", "release", "version", "machine", "domainname"), "")
         mach = {"x86_64": "x86_64", "ia32": "i686"}.get(self.arch.name, self.arch.name) if self.arch else ""
         return {
             "sysname": "Linux",
@@ -226,13 +233,30 @@ class ElfReader(DumpReader):
     def xen_hypervisor(self) -> bool:
         """The dump of a Xen host's crash (all of the machine's memory: the hypervisor's and
         every domain's), told by a note named Xen of type XEN_ELFNOTE_CRASH_INFO."""
-        return any(n.name == XEN_NOTE_NAME and n.type == XEN_ELFNOTE_CRASH_INFO for n in self.parse_notes())
+        return self.xen_crash_info is not None
+
+    @property
+    def xen_crash_info(self) -> bytes | None:
+        """The Xen crash-info note's descriptor (None: not a Xen host's dump)."""
+        return next((n.desc for n in self.parse_notes() if n.name == XEN_NOTE_NAME
+                     and n.type == XEN_ELFNOTE_CRASH_INFO), None)
+
+    @property
+    def xen_vmcoreinfo(self) -> bytes | None:
+        """The hypervisor's own VMCOREINFO (the VMCOREINFO_XEN note), for -X."""
+        return next((n.desc for n in self.parse_notes() if n.name == XEN_VMCOREINFO_NAME), None)
 
     def attributes(self) -> dict[str, object]:
         a = super().attributes()
-        if self.xen_hypervisor:
+        ci = self.xen_crash_info
+        if ci is not None:
             a["xen.type"] = "hypervisor"
             a["file.description"] = f"ELF{self.bits} dump of a Xen host (hypervisor and all domains)"
+            if len(ci) >= 16:
+                major, minor = struct.unpack_from(self.endian + "QQ", ci)
+                a["xen.version"] = f"{major}.{minor}"
+            if len(ci) >= XEN_CRASH_INFO_V2:
+                a["xen.phys_start"] = struct.unpack_from(self.endian + "Q", ci, 64)[0]
         a["elf.class"] = self.bits
         a["elf.machine"] = self.ehdr.e_machine
         a["elf.loads"] = tuple((ld.paddr, ld.vaddr, ld.memsz) for ld in self.loads)

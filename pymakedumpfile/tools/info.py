@@ -54,7 +54,7 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
         info["image"] = {"ranges": [list(r) for r in a["image.ranges"]],
                          "vmcoreinfo_at": a.get("image.vmcoreinfo_at")}
     if "xen.type" in a:
-        info["xen"] = {k: a.get(f"xen.{k}") for k in ("type", "hvm", "version", "vcpus")}
+        info["xen"] = {k: a.get(f"xen.{k}") for k in ("type", "hvm", "version", "vcpus", "phys_start")}
     regs = registers(ctx)
     if regs:
         info["registers"] = regs
@@ -145,8 +145,13 @@ def format_text(info: dict[str, Any]) -> str:
                         "given (-i/-x)" if info["kernel"]["release"] else "not found (give -i or -x)"))
     if "xen" in info:
         x = info["xen"]
-        lines.append(f"Xen             : {x['type']} ({'HVM' if x['hvm'] else 'PV'}), Xen {x['version'] or '?'}, "
-                     f"{x['vcpus']} vCPUs")
+        if x["type"] == "hypervisor":
+            at = f", image at {x['phys_start']:#x}" if x["phys_start"] is not None else ""
+            lines.append(f"Xen             : host's crash, Xen {x['version'] or '?'}{at} (-X keeps the hypervisor "
+                         "and dom0)")
+        else:
+            lines.append(f"Xen             : {x['type']} ({'HVM' if x['hvm'] else 'PV'}), Xen {x['version'] or '?'}, "
+                         f"{x['vcpus']} vCPUs")
     p = info["pages"]
     lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
                  f"{p['excluded']} excluded")
