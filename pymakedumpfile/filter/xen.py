@@ -158,6 +158,9 @@ class XenHost:
         missing = [k for k in NEEDED if k not in vi.lines]
         if missing:
             raise UnsupportedDumpError(f"Cannot filter Xen domains: {', '.join(missing)} not given", where)
+        bad = [k for k in NEEDED if k.partition("(")[2][:-1] not in getattr(vi, k.partition("(")[0])]
+        if bad:
+            raise UnsupportedDumpError(f"Cannot filter Xen domains: {', '.join(bad)} not a number", where)
         self.vmcoreinfo = vi
         phys_start = opts.phys_start if opts.phys_start is not None else self.crash.phys_start
         if phys_start is None:

@@ -53,12 +53,11 @@ class XenAddressSpace:
         would are not in the dump)."""
         if not HYPERVISOR_START <= vaddr < HYPERVISOR_END:
             return None
-        if self.image_start <= vaddr < self.image_start + IMAGE_WINDOW:
-            return vaddr - self.image_start + self.phys_start
-        if DIRECTMAP_START <= vaddr < self.directmap_end:
-            return vaddr - DIRECTMAP_START
+        direct = self._direct(vaddr)
+        if direct is not None:
+            return direct
         if self._pgd_phys is None:
-            pgd = self.vtop(self.pgd_l4)
+            pgd = self._direct(self.pgd_l4)  # the table is in the image: not itself through a table
             if pgd is None:
                 return None
             self._pgd_phys = pgd
@@ -74,6 +73,14 @@ class XenAddressSpace:
                 return (entry & ENTRY_MASK & ~((1 << shift) - 1)) | (vaddr & ((1 << shift) - 1))
             table = entry & ENTRY_MASK
         return table | (vaddr & ((1 << PAGE_SHIFT) - 1))
+
+    def _direct(self, vaddr: int) -> int | None:
+        """The image window and the direct map: no table needed."""
+        if self.image_start <= vaddr < self.image_start + IMAGE_WINDOW:
+            return vaddr - self.image_start + self.phys_start
+        if DIRECTMAP_START <= vaddr < self.directmap_end:
+            return vaddr - DIRECTMAP_START
+        return None
 
     def read(self, vaddr: int, size: int) -> bytes | None:
         """``size`` bytes at ``vaddr`` (within one page); None if not mapped or not dumped."""

@@ -281,6 +281,47 @@ def target_sadump(data: bytes) -> None:
     open_and_exercise(lambda: SadumpReader(MemSource(data)))
 
 
+XEN_MAX_FRAMES = 4096  # frames -X looks at per input (a mutated PT_LOAD can claim terabytes)
+
+
+def target_xenhost(data: bytes) -> None:
+    """A Xen host's crash dump and -X: the crash-info and VMCOREINFO_XEN notes, the
+    hypervisor's address space (image window, direct map, page tables), the domain list and
+    the frame table."""
+    from pymakedumpfile.core.pagemap import Bitmap
+    from pymakedumpfile.filter.xen import XenHost
+
+    try:
+        reader = ElfReader(MemSource(data))
+    except DumpError:
+        return
+    try:
+        try:
+            ctx = Context(reader)
+            host = XenHost(ctx)
+        except DumpError:
+            return
+        runs, budget = [], XEN_MAX_FRAMES
+        for a, b in ctx.pagemap.runs():
+            b = min(b, a + budget)
+            runs.append((a, b))
+            budget -= b - a
+            if budget <= 0:
+                break
+        keep = Bitmap.empty(max((b for _, b in runs), default=0))
+        for a, b in runs:
+            keep.set_range(a, b)
+        before = keep.count()
+        try:
+            cleared = host.exclude(keep, runs)
+        except DumpError:
+            return
+        if cleared != before - keep.count():
+            raise OracleError(f"-X says it cleared {cleared} frames, the map lost {before - keep.count()}")
+    finally:
+        reader.close()
+
+
 def target_raw(data: bytes) -> None:
     """Raw images: ``<B n>`` then n regions ``<Q address> <I length>`` and their bytes (a length
     past the end takes the rest)."""
@@ -725,6 +766,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "s390dump": target_s390dump,
     "lkcd": target_lkcd,
     "sadump": target_sadump,
+    "xenhost": target_xenhost,
     "flat": target_flat,
     "split": target_split,
     "file": target_file,

@@ -706,6 +706,18 @@ def image_seeds(w: Writer) -> None:
         build_sadump(p, {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(24) if q % 5}, max_mapnr=24,
                      ram=set(range(22)), media=media)
         w.put("sadump", f"gen-{name}", p.read_bytes())
+    # Xen hosts' crash dumps (-X): 32 frames, the hypervisor's variables in its first pages;
+    # crash info version 2 and 1
+    from gen.xen import XEN_VIRT_START, build_xen_host
+
+    syms = {"pgd_l4": XEN_VIRT_START + 0x1000, "domain_list": XEN_VIRT_START + 0x2000,
+            "dom_xen": XEN_VIRT_START + 0x2008, "dom_io": XEN_VIRT_START + 0x2010,
+            "frame_table": XEN_VIRT_START + 0x2018, "max_page": XEN_VIRT_START + 0x2020}
+    for name, ci in (("v2", 2), ("v1", 1)):
+        p = w.path(f"xenhost-{name}")
+        build_xen_host(p, ram=((0, 0x20000),), symbols=syms, xen_phys_start=0x1000, image_pages=3, heap_at=4,
+                       crash_info=ci)
+        w.put("xenhost", f"gen-{name}", p.read_bytes())
 
 
 # ---------------------------------------------------------------- regressions
@@ -770,11 +782,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
                     help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, "
-                         "sadump)")
+                         "sadump, xenhost)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
-        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd", "sadump"):
+        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd", "sadump", "xenhost"):
             shutil.rmtree(args.out / t, ignore_errors=True)
         try:
             image_seeds(w)

@@ -143,7 +143,8 @@ XEN_LAYOUT = {"SIZE(page_info)": 32, "OFFSET(page_info.count_info)": 8, "OFFSET(
 def build_xen_host(path: str | os.PathLike[str], *, seed: int = 1, crash_info: int = 2,
                    vmcoreinfo_note: bool = True, version: tuple[int, int] = (4, 17),
                    ram: tuple[tuple[int, int], ...] = ((0, 0xA0000), (0x100000, 0x2000000)),
-                   symbols: dict[str, int] | None = None, layout: dict[str, int] | None = None) -> XenHost:
+                   symbols: dict[str, int] | None = None, layout: dict[str, int] | None = None,
+                   xen_phys_start: int = 0x400000, image_pages: int = 64, heap_at: int = 2000) -> XenHost:
     """Write the crash dump of an x86_64 Xen host with dom0, two other domains and Xen's own
     pages.  ``crash_info`` is the crash-info note's version (0, 1, 2; -1: no note, so not
     recognised as a Xen dump); without ``vmcoreinfo_note`` the VMCOREINFO_XEN note is left out
@@ -157,7 +158,9 @@ def build_xen_host(path: str | os.PathLike[str], *, seed: int = 1, crash_info: i
 
     ``symbols`` (``pgd_l4``, ``domain_list``, ``dom_xen``, ``dom_io``, ``frame_table``,
     ``max_page`` -> address in the image's first 256 KiB) and ``layout`` (as
-    :data:`XEN_LAYOUT`) place the variables and members elsewhere: a compiled xen-syms's."""
+    :data:`XEN_LAYOUT`) place the variables and members elsewhere: a compiled xen-syms's.
+    ``xen_phys_start``, ``image_pages`` and ``heap_at`` (the first frame of Xen's heap: page
+    tables, struct domains, then the frame table) place the hypervisor in a smaller machine."""
     import random
 
     from .elf import build_elf
@@ -167,20 +170,20 @@ def build_xen_host(path: str | os.PathLike[str], *, seed: int = 1, crash_info: i
     h = XenHost()
     frames = [f for a, b in ram for f in range(a // ps, b // ps)]
     max_frame = frames[-1] + 1
-    h.xen_phys_start = 0x400000
+    h.xen_phys_start = xen_phys_start
     img0 = h.xen_phys_start // ps
-    img = range(img0, img0 + 64)  # 256 KiB image
+    img = range(img0, img0 + image_pages)
     lay = {**XEN_LAYOUT, **(layout or {})}
     pi_size = lay["SIZE(page_info)"]
     o_count, o_dom = lay["OFFSET(page_info.count_info)"], lay["OFFSET(page_info._domain)"]
     o_id, o_next = lay["OFFSET(domain.domain_id)"], lay["OFFSET(domain.next_in_list)"]
     # Xen's heap frames: page tables, the frame table, domains
-    l3, l2, l1 = 2000, 2001, 2002
+    l3, l2, l1 = heap_at, heap_at + 1, heap_at + 2
     ft_pages = -(-max_frame * pi_size // ps)
-    ft = range(3000, 3000 + ft_pages)
+    ft = range(heap_at + 8, heap_at + 8 + ft_pages)
     unmapped_ft = ft_pages - 2  # one frame table page left unmapped: its frames have no page_info
-    doms = {"dom0": (2100, 0), "dom1": (2101, 1), "dom2": (2102, 2), "domxen": (2103, DOMID_XEN),
-            "domio": (2104, DOMID_IO)}
+    doms = {"dom0": (heap_at + 3, 0), "dom1": (heap_at + 4, 1), "dom2": (heap_at + 5, 2),
+            "domxen": (heap_at + 6, DOMID_XEN), "domio": (heap_at + 7, DOMID_IO)}
     heap = {l1, l2, l3, *ft, *(f for f, _ in doms.values())}
     s = {"pgd_l4": 0x10000, "domain_list": 0x20000, "dom_xen": 0x20008, "dom_io": 0x20010,
          "frame_table": 0x20018, "max_page": 0x20020}
