@@ -32,6 +32,26 @@ def part_fields(buf: bytes) -> dict[str, object]:
             "sadump_id": v[6], "disk_set_id": v[7], "time_stamp": v[9]}
 
 
+EFI_TIME = struct.Struct("<HBBBBBBIhBB")  # year, month, day, hour, minute, second, pad, ns, timezone, daylight, pad
+EFI_UNSPECIFIED_TIMEZONE = 0x07FF
+
+
+def efi_time(buf: bytes) -> int | None:
+    """Seconds since the epoch of an EFI time (None: not a date).  Its timezone is minutes
+    from UTC, local time being UTC plus it (UEFI); unspecified, the time is taken as UTC
+    (makedumpfile takes it as the local time of the machine that reads it)."""
+    import calendar
+
+    year, month, day, hour, minute, second, _, _, tz, _, _ = EFI_TIME.unpack_from(buf, 0)
+    if not (1900 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60
+            and second < 60):
+        return None
+    t = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if tz != EFI_UNSPECIFIED_TIMEZONE and -1440 <= tz <= 1440:
+        t -= tz * 60
+    return t
+
+
 def magic_block_size(buf: bytes) -> int:
     """The block size the magic numbers after the partition header give: they run to the end of
     the block, each 11 * (previous + 7) as a u32; 0 when they do not."""

@@ -56,6 +56,8 @@ class SadumpReader(ImageReader):
             raise CorruptDumpError(f"Cannot read SADUMP: bitmaps of {bitmap_len:#x} and {dump_len:#x} bytes for "
                                    f"{max_mapnr:#x} pfns", self.name)
         self.header = h
+        ts = part["time_stamp"]
+        self.crashtime = sf.efi_time(ts) if isinstance(ts, bytes) else None
         self.description = "SADUMP media backup" if media else "SADUMP single partition"
         bmp = hpos + bs * (1 + int(h["sub_hdr_size"]))
         data = bmp + bitmap_len + dump_len
@@ -96,6 +98,10 @@ class SadumpReader(ImageReader):
         a = super().attributes()
         a["sadump.header_version"] = int(self.header["header_version"])
         a["sadump.cpus"] = int(self.header["nr_cpus"])
+        if self.crashtime is not None and "linux.crashtime" not in a:
+            a["linux.crashtime"] = self.crashtime  # the partition header's time, as makedumpfile's header has it
+        if not a.get("cpu.number"):
+            a["cpu.number"] = int(self.header["nr_cpus"])  # the CPUs whose states the firmware saved
         return a
 
 
