@@ -105,6 +105,10 @@ def command(**o: Any) -> None:
     numbers(msg, o)
     run = Run(msg, force=o["force"], threads=o["num_threads"], ignore_read_errors=o["ignore_read_errors"],
               closed=_CLOSED)
+    if o["diskset"]:
+        if len(o["diskset"]) < 2:
+            msg.fail("--diskset: a SADUMP disk set has two disks at least: give each with --diskset, disk 1 first")
+        o["args"] = (list(o["diskset"]), *o["args"])  # VMCORE: the disks
     if o["gen_vmcoreinfo"] is not None:
         modes.gen_vmcoreinfo(run, o)
         return

@@ -53,7 +53,7 @@ def dump_dmesg(run: Run, o: Options) -> None:
     if len(o["args"]) != 2:
         run.msg.fail("--dump-dmesg takes VMCORE LOGFILE.")
     vmcore, logfile = o["args"]
-    if os.path.exists(logfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, logfile):
+    if os.path.exists(logfile) and any(os.path.exists(v) and os.path.samefile(v, logfile) for v in inputs(vmcore)):
         run.msg.fail(f"{logfile}: the log file is the input file")
     from ..output.target import check_target
 
@@ -105,7 +105,7 @@ def info(run: Run, o: Options) -> None:
         run.msg.fail("--info takes DUMPFILE (or the files of a split dump).")
     from ..tools.info import dump_info, format_text
 
-    with run.open_input(list(o["args"])) as ctx:
+    with run.open_input([f for a in o["args"] for f in inputs(a)]) as ctx:
         report = dump_info(ctx)
     if o["as_json"]:
         import json
@@ -222,7 +222,7 @@ def convert(run: Run, o: Options) -> None:
     comp = o["comp"] or "none"
     if not codecs.is_available(comp):  # only the codec asked for is imported (crash kernel memory)
         msg.fail(f"-{codecs.CODECS[comp].option}: {comp} support is not installed")
-    if os.path.exists(dumpfile) and os.path.exists(vmcore) and os.path.samefile(vmcore, dumpfile):
+    if os.path.exists(dumpfile) and any(os.path.exists(v) and os.path.samefile(v, dumpfile) for v in inputs(vmcore)):
         msg.fail(f"{dumpfile}: the dump file is the input file")
     if not o["dry_run"]:
         from ..output.target import check_target
@@ -235,6 +235,11 @@ def convert(run: Run, o: Options) -> None:
     if o["stream_compress"] and o["limit_bytes"] is not None:
         msg.fail("--stream-compress cannot be combined with -L.")
     _convert(run, vmcore, dumpfile, o, vtop=vtop, force=run.force)
+
+
+def inputs(vmcore: Any) -> list[str]:
+    """The input files: VMCORE, or the disks of --diskset."""
+    return list(vmcore) if isinstance(vmcore, (list, tuple)) else [vmcore]
 
 
 def xen_options(o: Options) -> Any:

@@ -19,7 +19,6 @@ NOT_YET = {
     "config": "--config",
     "eppic": "--eppic",
     "exclude_vmemmap": "-e",
-    "diskset": "--diskset",
     "extension": "--extension",
 }
 
@@ -104,7 +103,8 @@ OPTIONS = [
     click.option("--xen_phys_start", "xen_phys_start", metavar="XEN_PHYS_START_ADDRESS",
                  help="-X: the machine address of the hypervisor's image, for dumps that do not say it."),
     click.option("--diskset", "diskset", multiple=True, metavar="VMCORE",
-                 help="A disk of a sadump disk set. [not supported yet]"),
+                 help="A disk of a SADUMP disk set, disk 1 first (repeated for each disk; VMCORE is then left "
+                      "out)."),
     click.option("--extension", "extension", metavar="ARG", help="[not supported yet]"),
     click.argument("args", nargs=-1, metavar="VMCORE DUMPFILE"),
 ]

@@ -58,6 +58,7 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("lkcd.dump_level", int, "the LKCD header's dump level (LKCD's own meaning, not makedumpfile's)", "input"),
     _D("sadump.header_version", int, "the SADUMP dump header's version", "input"),
     _D("sadump.cpus", int, "the CPUs the SADUMP header counts", "input"),
+    _D("sadump.disks", int, "the disks of a SADUMP disk set (absent: one partition)", "input"),
     _D("file.set.missing", list, "the pfn ranges (start, end) of a split set that no file given covers "
        "(they read as excluded)", "input"),
     # the machine's memory

@@ -26,10 +26,18 @@ SMRAM_IA32_EFER = 992  # its ia32_efer (bit 10, LMA: the CPU ran in long mode)
 EFER_LMA = 1 << 10
 
 
+# a disk set's header on disk 1, after its partition header: u32 its size in blocks, u32 disks,
+# u64 the set's size, then a volume record per disk after the first (15 at most): GUID, u64 size,
+# u32 status, u32 cache size
+DISK_SET_HEAD = struct.Struct("<IIQ")
+VOLUME = struct.Struct("<16sQII")
+MAX_DISKS = 16
+
+
 def part_fields(buf: bytes) -> dict[str, object]:
     v = PART.unpack_from(buf, 0)
     return {"signature": v[0], "enable": v[1], "set_disk_set": v[10], "used_device": v[12],
-            "sadump_id": v[6], "disk_set_id": v[7], "time_stamp": v[9]}
+            "sadump_id": v[6], "disk_set_id": v[7], "vol_id": v[8], "time_stamp": v[9]}
 
 
 EFI_TIME = struct.Struct("<HBBBBBBIhBB")  # year, month, day, hour, minute, second, pad, ns, timezone, daylight, pad

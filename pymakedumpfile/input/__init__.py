@@ -73,7 +73,8 @@ def open_dump(paths: PathLike | int | Sequence[PathLike], *, vmcoreinfo: bytes |
     """Open a dump as an input :class:`~pymakedumpfile.context.Context`.
 
     :param paths: a file name or an open file descriptor; or several file
-        names, the parts of a split dump in any order.
+        names: the parts of a split dump in any order, or the disks of a SADUMP disk set (disk 1
+        first, the others in any order).
     :param vmcoreinfo: VMCOREINFO text to use in place of the dump's own.
     :param merge: take ``vmcoreinfo`` as makedumpfile's ``-i`` does (:func:`merge_vmcoreinfo`):
         its symbols moved by the dump's KASLR offset, the lines it lacks from the dump's own.
@@ -145,6 +146,21 @@ def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
     return text + "".join(extra).encode()
 
 
+def _sadump_disk_set(paths: list[PathLike]) -> SadumpReader | None:
+    """The disks of a SADUMP disk set (disk 1 first), or None when the first file is not one."""
+    sources: list[Source] = [open_source(paths[0])]
+    try:
+        if not SadumpReader.probe(sources[0]):
+            sources[0].close()
+            return None
+        sources += [open_source(p) for p in paths[1:]]
+        return SadumpReader(sources[0], sources[1:])
+    except BaseException:
+        for s in sources:
+            s.close()
+        raise
+
+
 def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
     if isinstance(paths, (str, os.PathLike, int)):
         return Context(open_reader(paths))
@@ -156,6 +172,9 @@ def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
     specs = [parse_spec(p) for p in paths]
     if all(specs):
         return Context(RawReader.open(specs))  # type: ignore[arg-type]
+    sadump = _sadump_disk_set(paths)
+    if sadump is not None:
+        return Context(sadump)
     readers: list[DumpReader] = []
     try:
         for p in paths:

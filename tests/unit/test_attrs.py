@@ -116,12 +116,14 @@ def _all_contexts(tmp: Path) -> list[Any]:
     from gen.sadump import build_sadump
 
     build_sadump(tmp / "sadump", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, max_mapnr=16)
+    diskset = build_sadump(tmp / "diskset", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, max_mapnr=16,
+                           disks=2)
     from gen.xen import build_xen_host
 
     build_xen_host(tmp / "xenhost", ram=((0, 0x1000000),))  # a Xen host's crash dump (xen.phys_start)
     return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")]),
             open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390"), open_dump(tmp / "lkcd"),
-            open_dump(tmp / "sadump"), open_dump(tmp / "xenhost")]
+            open_dump(tmp / "sadump"), open_dump(tmp / "xenhost"), open_dump(diskset)]
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ from tests.needs import need, need_tool
 NOT_DUMPED = {p for p in range(MEM_PAGES) if p % 97 == 50}  # RAM the firmware left out: reads as zeros
 
 
-@pytest.fixture(scope="module")
-def machine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[int, str], dict[int, bytes]]:
+@pytest.fixture(scope="module", params=[1, 3], ids=["single", "diskset3"])
+def machine(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path, dict[int, str], dict[int, bytes]]:
+    """The SADUMP of the kernel: a single partition, or a set of three disks."""
     d = tmp_path_factory.mktemp("sadump-mdf")
     try:
         k = build_linked_kernel(d)
@@ -34,10 +36,9 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
         need(False, f"cannot build the linked kernel: {e}")
         raise
     dumped = {p: data for p, data in k.pages.items() if p not in NOT_DUMPED or k.kinds[p] == "kernel"}
-    sa = d / "sadump"
-    build_sadump(sa, dumped, max_mapnr=MEM_PAGES)
+    files = build_sadump(d / "sadump", dumped, max_mapnr=MEM_PAGES, disks=request.param)
     pages = {p: dumped.get(p, bytes(PS)) for p in range(MEM_PAGES)}
-    return sa, k.vmlinux, k.kinds, pages
+    return files, k.vmlinux, k.kinds, pages
 
 
 def expected(level: int, kinds: dict[int, str], pages: dict[int, bytes]) -> set[int]:
@@ -52,11 +53,13 @@ def expected(level: int, kinds: dict[int, str], pages: dict[int, bytes]) -> set[
 
 
 @pytest.mark.parametrize("level", [1, 15, 31])
-def test_sadump_to_kdump_equals_makedumpfile(machine: tuple[Path, Path, dict[int, str], dict[int, bytes]],
+def test_sadump_to_kdump_equals_makedumpfile(machine: tuple[list[str], Path, dict[int, str], dict[int, bytes]],
                                              tmp_path: Path, level: int) -> None:
-    sa, vmlinux, kinds, pages = machine
+    files, vmlinux, kinds, pages = machine
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-x", str(vmlinux), "-d", str(level), str(sa),
+    # one disk: VMCORE; a disk set: --diskset for each (ours in another order: any order goes)
+    inp = files if len(files) == 1 else [f"--diskset={f}" for f in (files[0], *files[:0:-1])]
+    r = subprocess.run([sys.executable, "-m", "pymakedumpfile", "-x", str(vmlinux), "-d", str(level), *inp,
                         str(ours)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     want = expected(level, kinds, pages)
@@ -67,7 +70,8 @@ def test_sadump_to_kdump_equals_makedumpfile(machine: tuple[Path, Path, dict[int
         assert c.attr["linux.vmcoreinfo.SYMBOL.mem_section"]  # the VMCOREINFO -x made is in the file
     mdf = need_tool("makedumpfile")
     # makedumpfile reads the SADUMP's time (no timezone) as local time: UTC here, as we read it
-    subprocess.run([mdf, "-x", str(vmlinux), "-d", str(level), str(sa), str(theirs)], check=True,
+    inp = files if len(files) == 1 else [f"--diskset={f}" for f in files]
+    subprocess.run([mdf, "-x", str(vmlinux), "-d", str(level), *inp, str(theirs)], check=True,
                    capture_output=True, env={**os.environ, "TZ": "UTC"})
     a, b = ours.read_bytes(), theirs.read_bytes()
     # the main header (utsname, time, CPUs, sizes) and, past the notes, the bitmaps, descriptors
