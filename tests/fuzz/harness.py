@@ -279,6 +279,15 @@ def target_sadump(data: bytes) -> None:
     """SADUMP: the partition header's magic numbers, the dump header, the CPU states, the two
     bitmaps."""
     open_and_exercise(lambda: SadumpReader(MemSource(data)))
+    # a disk set: the input cut where a second partition header (its magic numbers after it) starts
+    from pymakedumpfile.formats import sadump as sf
+
+    cut = data.find(sf.PART_SIGNATURE, 8)
+    while cut > 0:
+        if sf.magic_block_size(data[cut : cut + (1 << 16)]):
+            open_and_exercise(lambda: SadumpReader(MemSource(data[:cut]), [MemSource(data[cut:])]))
+            return
+        cut = data.find(sf.PART_SIGNATURE, cut + 8)
 
 
 XEN_MAX_FRAMES = 4096  # frames -X looks at per input (a mutated PT_LOAD can claim terabytes)

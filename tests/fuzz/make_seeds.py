@@ -706,6 +706,10 @@ def image_seeds(w: Writer) -> None:
         build_sadump(p, {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(24) if q % 5}, max_mapnr=24,
                      ram=set(range(22)), media=media)
         w.put("sadump", f"gen-{name}", p.read_bytes())
+    # a disk set of two disks, one after the other in one input
+    files = build_sadump(w.path("sadump-diskset"), {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(24) if q % 5},
+                         max_mapnr=24, disks=2)
+    w.put("sadump", "gen-diskset", b"".join(Path(f).read_bytes() for f in files))
     # Xen hosts' crash dumps (-X): 32 frames, the hypervisor's variables in its first pages;
     # crash info version 2 and 1
     from gen.xen import XEN_VIRT_START, build_xen_host
