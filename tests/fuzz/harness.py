@@ -47,6 +47,7 @@ Records (memory of the ``pagetable`` and ``memmap`` targets) are
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import struct
@@ -285,7 +286,7 @@ def target_sadump(data: bytes) -> None:
     cut = data.find(sf.PART_SIGNATURE, 8)
     while cut > 0:
         if sf.magic_block_size(data[cut : cut + (1 << 16)]):
-            open_and_exercise(lambda: SadumpReader(MemSource(data[:cut]), [MemSource(data[cut:])]))
+            open_and_exercise(functools.partial(SadumpReader, MemSource(data[:cut]), [MemSource(data[cut:])]))
             return
         cut = data.find(sf.PART_SIGNATURE, cut + 8)
 
