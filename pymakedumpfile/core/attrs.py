@@ -53,6 +53,7 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("xen.vcpus", int, "the Xen domain's virtual CPUs", "input"),
     _D("s390dump.version", int, "the S390DUMP header's version", "input"),
     _D("s390dump.cpus", int, "the CPUs an S390DUMP header counts", "input"),
+    _D("vmdump.cpus", int, "the CPUs whose registers a z/VM VMDUMP holds", "input"),
     _D("lkcd.version", int, "the LKCD dump's format version (1-10)", "input"),
     _D("lkcd.compression", str, "how the LKCD dump compresses pages: none, rle or gzip (zlib)", "input"),
     _D("lkcd.dump_level", int, "the LKCD header's dump level (LKCD's own meaning, not makedumpfile's)", "input"),

@@ -24,6 +24,7 @@ from .s390dump import S390DumpReader
 from .sadump import SadumpReader
 from .source import Source, open_source
 from .split import SplitReader
+from .vmdump import VmdumpReader
 from .xc_core import XcCoreReader
 
 
@@ -37,10 +38,10 @@ class ReaderClass(Protocol):
 
 
 READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader,
-                                    SadumpReader)
+                                    SadumpReader, VmdumpReader)
 
 KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
-         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, SADUMP, and those inside a zstd or lz4 stream")
+         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, SADUMP, z/VM VMDUMP, and those inside a zstd or lz4 stream")
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 

@@ -83,6 +83,7 @@ from pymakedumpfile.input.s390dump import S390DumpReader  # noqa: E402
 from pymakedumpfile.input.sadump import SadumpReader  # noqa: E402
 from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
+from pymakedumpfile.input.vmdump import VmdumpReader  # noqa: E402
 from pymakedumpfile.input.xc_core import XcCoreReader  # noqa: E402
 from pymakedumpfile.translate import MemoryReader  # noqa: E402
 from pymakedumpfile.translate.x86_64 import X86_64Translator  # noqa: E402
@@ -269,6 +270,11 @@ def target_xc_core(data: bytes) -> None:
 def target_s390dump(data: bytes) -> None:
     """s390 stand-alone dumps: the header, the end marker, the lowcore's VMCOREINFO pointer."""
     open_and_exercise(lambda: S390DumpReader(MemSource(data)))
+
+
+def target_vmdump(data: bytes) -> None:
+    """z/VM VMDUMP: the records, the CPUs' registers, the bitmap index and key pages."""
+    open_and_exercise(lambda: VmdumpReader(MemSource(data)))
 
 
 def target_lkcd(data: bytes) -> None:
@@ -774,6 +780,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "xc_core": target_xc_core,
     "raw": target_raw,
     "s390dump": target_s390dump,
+    "vmdump": target_vmdump,
     "lkcd": target_lkcd,
     "sadump": target_sadump,
     "xenhost": target_xenhost,

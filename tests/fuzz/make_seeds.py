@@ -688,6 +688,14 @@ def image_seeds(w: Writer) -> None:
     p = w.path("s390-ext")
     build_s390dump_ext(p, [(0, bytes(smem[: 10 * PS])), (12 * PS, bytes(smem[12 * PS :]))], len(smem))
     w.put("s390dump", "gen-extended", p.read_bytes())
+    # z/VM VMDUMP of the same storage (zero pages left out) and of a range asked for
+    from gen.vmdump import build_vmdump
+
+    spages = {q: bytes(smem[q * PS : (q + 1) * PS]) for q in range(16)}
+    for name, kw in (("64big", {}), ("range", {"ranges": [(0, 12 * PS - 1)]})):
+        p = w.path(f"vmdump-{name}")
+        build_vmdump(p, spages, len(smem), **kw)  # type: ignore[arg-type]
+        w.put("vmdump", f"gen-{name}", p.read_bytes())
     # LKCD: v9 zlib (the records start at the header's buffer size), v7 RLE 32-bit, v1, big-endian v10
     from gen.lkcd import build_lkcd
 
@@ -786,11 +794,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
                     help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, "
-                         "sadump, xenhost)")
+                         "sadump, xenhost, vmdump)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
-        for t in ("lime", "xc_core", "raw", "s390dump", "lkcd", "sadump", "xenhost"):
+        for t in ("lime", "xc_core", "raw", "s390dump", "vmdump", "lkcd", "sadump", "xenhost"):
             shutil.rmtree(args.out / t, ignore_errors=True)
         try:
             image_seeds(w)

@@ -20,7 +20,7 @@ from pymakedumpfile.filter import make_write_context
 
 PKG = Path(__file__).resolve().parents[2] / "pymakedumpfile"
 NAMESPACES = ("file", "memory", "arch", "cpu", "elf", "kdump", "linux", "filter",
-              "image", "lime", "xen", "s390dump", "lkcd", "sadump")
+              "image", "lime", "xen", "s390dump", "lkcd", "sadump", "vmdump")
 KEYISH = re.compile("(?:" + "|".join(NAMESPACES) + r")\.[A-Za-z0-9_.{}]+\Z|max_pfn\Z")
 
 
@@ -118,12 +118,16 @@ def _all_contexts(tmp: Path) -> list[Any]:
     build_sadump(tmp / "sadump", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, max_mapnr=16)
     diskset = build_sadump(tmp / "diskset", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, max_mapnr=16,
                            disks=2)
+    from gen.vmdump import build_vmdump
     from gen.xen import build_xen_host
+
+    build_vmdump(tmp / "vmdump", {p: bytes(mem[p * PS : (p + 1) * PS]) for p in range(16)}, 16 * PS)
 
     build_xen_host(tmp / "xenhost", ram=((0, 0x1000000),))  # a Xen host's crash dump (xen.phys_start)
     return [open_dump(tmp / "elf"), open_dump(tmp / "kdump"), open_dump([str(tmp / "s1"), str(tmp / "s2")]),
             open_dump(tmp / "lime"), open_dump(tmp / "xen"), open_dump(tmp / "s390"), open_dump(tmp / "lkcd"),
-            open_dump(tmp / "sadump"), open_dump(tmp / "xenhost"), open_dump(diskset)]
+            open_dump(tmp / "sadump"), open_dump(tmp / "xenhost"), open_dump(diskset),
+            open_dump(tmp / "vmdump")]
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:

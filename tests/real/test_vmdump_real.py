@@ -1,0 +1,63 @@
+"""A z/VM VMDUMP (format 64big) of the real s390x guest: the memory of QEMU's ELF file of the
+stopped guest (tests/rig/qemu_rig.py, 512 MiB) written as VMDUMP by tests/gen (its program
+headers read here with struct; pages of zeros are left out, as z/VM leaves them out).  The two
+files hold the same memory, so pages, the kernel found and the pages kept at level 31 must agree
+exactly.  (No reference reader of VMDUMP is packaged by Debian: s390-tools' zgetdump reads it,
+on s390 only.)
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from util import RIG, need, our_digests, rig_release, run_cli
+
+from pymakedumpfile import open_dump
+
+RUN = Path(str(RIG) + "-s390x") / "dumps" / "mem512"
+PS = 4096
+
+
+@pytest.fixture(scope="module")
+def vmdump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from gen.vmdump import build_vmdump
+
+    need((RUN / "qemu-elf").exists(), f"no s390x rig run in {RUN} (tests/rig/make-dumps.sh makes it)")
+    with open(RUN / "qemu-elf", "rb") as f:
+        eh = f.read(64)
+        (phoff,) = struct.unpack_from(">Q", eh, 32)
+        phentsize, phnum = struct.unpack_from(">HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+        loads = [struct.unpack_from(">IIQQQQQQ", ph, i * phentsize) for i in range(phnum)]
+        ram = [(paddr, off, filesz) for t, _, off, _, paddr, filesz, _, _ in loads if t == 1]
+        assert len(ram) == 1 and ram[0][0] == 0, ram  # one range of storage from 0
+        _, off, size = ram[0]
+
+        def page(p: int) -> bytes:
+            f.seek(off + p * PS)
+            return f.read(PS)
+
+        path = tmp_path_factory.mktemp("vmdump") / "dump"
+        build_vmdump(path, page, size)
+    yield path
+    path.unlink()
+
+
+def test_pages_and_kernel(vmdump: Path) -> None:
+    assert our_digests(vmdump) == our_digests(RUN / "qemu-elf")
+    with open_dump(vmdump) as ctx:
+        assert (ctx.attr["file.format"], ctx.attr["arch.name"]) == ("vmdump", "s390x")
+        assert ctx.attr["linux.uts.release"] == rig_release(RUN)
+    info = run_cli("--info", str(vmdump)).stdout
+    assert "z/VM VMDUMP (64big) (vmdump)" in info and rig_release(RUN) in info
+
+
+def test_level_31_as_from_the_elf(vmdump: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_cli("-l", "-d", "31", str(vmdump), str(a))
+    run_cli("-l", "-d", "31", str(RUN / "qemu-elf"), str(b))
+    assert our_digests(a) == our_digests(b)
