@@ -13,7 +13,20 @@ from .image import Extent, ImageReader, file_fetch
 from .source import Source
 
 
-class S390DumpReader(ImageReader):
+class S390Image(ImageReader):
+    """An s390 memory image: the kernel is found from the absolute lowcore's pointer to its
+    VMCOREINFO (exact, and no search of all memory), else by the search of :mod:`.image`."""
+
+    def scan_vmcoreinfo(self):  # type: ignore[no-untyped-def]
+        if self.arch is not None and self.arch.vmcoreinfo_in_memory is not None and self.extents:
+            text = self.arch.vmcoreinfo_in_memory(self.read_phys)
+            if text:
+                yield int.from_bytes(self.read_phys(sf.VMCOREINFO_POINTER, 8), "big"), text.split(b"\0", 1)[0]
+                return
+        yield from super().scan_vmcoreinfo()
+
+
+class S390DumpReader(S390Image):
     format_name = "s390dump"
     description = "S390 stand-alone dump"
 
@@ -77,15 +90,6 @@ class S390DumpReader(ImageReader):
             off, prev = data + length, start + length
             if last:
                 return off
-
-    def scan_vmcoreinfo(self):  # type: ignore[no-untyped-def]
-        """The lowcore's pointer first (exact, and no search of all memory), then the search."""
-        if self.arch is not None and self.arch.vmcoreinfo_in_memory is not None and self.extents:
-            text = self.arch.vmcoreinfo_in_memory(self.read_phys)
-            if text:
-                yield int.from_bytes(self.read_phys(sf.VMCOREINFO_POINTER, 8), "big"), text.split(b"\0", 1)[0]
-                return
-        yield from super().scan_vmcoreinfo()
 
     def attributes(self) -> dict[str, object]:
         a = super().attributes()

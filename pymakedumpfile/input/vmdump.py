@@ -13,10 +13,10 @@ import re
 import struct
 
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
-from ..formats import s390dump as s390f
 from ..formats import vmdump as vf
 from ..translate import get_arch
-from .image import Extent, ImageReader, file_fetch
+from .image import Extent, file_fetch
+from .s390dump import S390Image
 from .source import Source
 
 MAX_PAGES = 1 << 40  # 4 EiB of storage: beyond any guest
@@ -30,7 +30,7 @@ def _zeros(off: int, n: int) -> bytes:
     return bytes(n)
 
 
-class VmdumpReader(ImageReader):
+class VmdumpReader(S390Image):
     format_name = "vmdump"
     description = "z/VM VMDUMP (64big)"
 
@@ -141,15 +141,6 @@ class VmdumpReader(ImageReader):
             desc[PRSTATUS_REG + 144 : PRSTATUS_REG + 208] = rec[acrs : acrs + 64]
             out += struct.pack(">III", 5, PRSTATUS_SIZE, NT_PRSTATUS) + b"CORE\0\0\0\0" + bytes(desc)
         return out
-
-    def scan_vmcoreinfo(self):  # type: ignore[no-untyped-def]
-        """The lowcore's pointer first (exact, and no search of all memory), then the search."""
-        if self.arch is not None and self.arch.vmcoreinfo_in_memory is not None and self.extents:
-            text = self.arch.vmcoreinfo_in_memory(self.read_phys)
-            if text:
-                yield int.from_bytes(self.read_phys(s390f.VMCOREINFO_POINTER, 8), "big"), text.split(b"\0", 1)[0]
-                return
-        yield from super().scan_vmcoreinfo()
 
     def attributes(self) -> dict[str, object]:
         a = super().attributes()

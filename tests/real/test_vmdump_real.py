@@ -8,12 +8,11 @@ on s390 only.)
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from util import RIG, need, our_digests, rig_release, run_cli
+from util import RIG, need, our_digests, rig_release, run_cli, s390_ram
 
 from pymakedumpfile import open_dump
 
@@ -26,16 +25,8 @@ def vmdump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from gen.vmdump import build_vmdump
 
     need((RUN / "qemu-elf").exists(), f"no s390x rig run in {RUN} (tests/rig/make-dumps.sh makes it)")
+    off, size = s390_ram(RUN / "qemu-elf")
     with open(RUN / "qemu-elf", "rb") as f:
-        eh = f.read(64)
-        (phoff,) = struct.unpack_from(">Q", eh, 32)
-        phentsize, phnum = struct.unpack_from(">HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
-        loads = [struct.unpack_from(">IIQQQQQQ", ph, i * phentsize) for i in range(phnum)]
-        ram = [(paddr, off, filesz) for t, _, off, _, paddr, filesz, _, _ in loads if t == 1]
-        assert len(ram) == 1 and ram[0][0] == 0, ram  # one range of storage from 0
-        _, off, size = ram[0]
 
         def page(p: int) -> bytes:
             f.seek(off + p * PS)

@@ -149,3 +149,20 @@ def check_read_back(out: Path, source: Path, release: str, elf: bool, least: int
     assert pages == mine or elf and set(mine) <= set(pages)
     assert all(pages[p] == d for p, d in mine.items())
     assert all(src[p] == d for p, d in mine.items()) and len(mine) >= least
+
+
+def s390_ram(qemu_elf: Path) -> tuple[int, int]:
+    """(file offset, size) of the one range of storage from address 0 in QEMU's big-endian ELF
+    dump of an s390x guest (its program headers read with struct)."""
+    import struct
+
+    with open(qemu_elf, "rb") as f:
+        eh = f.read(64)
+        (phoff,) = struct.unpack_from(">Q", eh, 32)
+        phentsize, phnum = struct.unpack_from(">HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    loads = [struct.unpack_from(">IIQQQQQQ", ph, i * phentsize) for i in range(phnum)]
+    ram = [(paddr, off, filesz) for t, _, off, _, paddr, filesz, _, _ in loads if t == 1]
+    assert len(ram) == 1 and ram[0][0] == 0, ram  # one range of storage from 0
+    return ram[0][1], ram[0][2]
