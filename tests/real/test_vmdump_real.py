@@ -52,3 +52,10 @@ def test_level_31_as_from_the_elf(vmdump: Path, tmp_path: Path) -> None:
     run_cli("-l", "-d", "31", str(vmdump), str(a))
     run_cli("-l", "-d", "31", str(RUN / "qemu-elf"), str(b))
     assert our_digests(a) == our_digests(b)
+
+
+def test_elf_d0_holds_every_page(vmdump: Path, tmp_path: Path) -> None:
+    """-E -d 0: every page of the guest's storage, as QEMU's ELF dump holds it."""
+    out = tmp_path / "d0.elf"
+    run_cli("-E", "-d", "0", str(vmdump), str(out))
+    assert our_digests(out) == our_digests(RUN / "qemu-elf")

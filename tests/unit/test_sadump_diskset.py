@@ -69,3 +69,14 @@ def test_wrong_sets_are_refused(disks: list[str], tmp_path: Path, case: str) -> 
     if case != "one":
         with pytest.raises(DumpError):
             open_dump(given)
+
+
+def test_elf_d0_of_a_disk_set(disks: list[str], tmp_path: Path) -> None:
+    """-E -d 0 of a disk set: every page of RAM, the ones the firmware dumped as the builder gave
+    them, the others (RAM not dumped) as zeros."""
+    out = tmp_path / "d0.elf"
+    r = run("-E", "-d", "0", *(f"--diskset={d}" for d in disks), out)
+    assert r.returncode == 0, r.stderr
+    with open_dump(str(out)) as c:
+        assert {p for a, b in c.pagemap.runs() for p in range(a, b)} == set(range(400))
+        assert all(c.read_pfn(p) == PAGES.get(p, bytes(PS)) for p in range(400))
