@@ -34,7 +34,7 @@ def _msb0(pfns: set[int], nbytes: int) -> bytes:
 def build_sadump(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, max_mapnr: int,
                  ram: set[int] | None = None, block_size: int = 4096, cpus: int = 2, version: int = 1,
                  media: bool = False, long_mode: bool = True, disks: int = 1,
-                 set_guid: bytes | None = None) -> list[str]:
+                 set_guid: bytes | None = None, one_volume_id: bool = False) -> list[str]:
     """``pages``: pfn -> the page dumped (the dumpable bitmap); ``ram`` (default: every pfn below
     max_mapnr): the RAM bitmap.  ``disks`` > 1: a disk set, the pages spread evenly over the
     disks, written to ``path`` (disk 1) and ``path.2``, ``path.3`` ...  Returns the files, in
@@ -47,7 +47,10 @@ def build_sadump(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, ma
     disks 2, 3 ...), then the dump header and the rest as on a single partition.  The page data
     runs on from disk to disk: a disk holds its partition header's bytes used less where its data
     starts (after the bitmaps on disk 1, after the partition header block on the others).
-    ``set_guid``: the disk set's GUID (another dump's disks have another)."""
+    ``set_guid``: the disk set's GUID (another dump's disks have another).  ``one_volume_id``:
+    every disk the same volume GUID (so that a reader that numbers the volume records from disk
+    1, as libkdumpfile does, and one that numbers them from disk 2, as makedumpfile does, both
+    accept the set)."""
     bs = block_size
     guid = bytes(range(16))
     time = struct.pack("<HBBBBBBIhBB", 2026, 12, 3, 22, 0, 0, 0, 0, 0, 0, 0)
@@ -62,7 +65,7 @@ def build_sadump(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, ma
     used = (4096 if media else 0) + bs * (2 + set_blocks + sub_blocks + 2 * bitmap_blocks + len(shares[0]))
 
     def volume(n: int) -> bytes:
-        return bytes([n]) * 16
+        return b"\x77" * 16 if one_volume_id else bytes([n]) * 16
 
     def part_block(disk: int, used: int) -> bytes:
         vol, number = (volume(disk), disk) if disks > 1 else (guid, 0)
@@ -87,8 +90,11 @@ def build_sadump(path: str | os.PathLike[str], pages: Mapping[int, bytes], *, ma
             f.write((guid + guid[::-1] + time + bytes([1, 0, 1, 1])).ljust(4096, b"\0"))
         f.write(part_block(1, used))
         if disks > 1:
+            # a record per disk after the first; with one volume GUID, one for disk 1 too (read
+            # either way, the records then agree)
+            first = 1 if one_volume_id else 2
             vols = b"".join(volume(d) + struct.pack("<QII", bs * (1 + len(shares[d - 1])), 0, 0)
-                            for d in range(2, disks + 1))
+                            for d in range(first, disks + 1))
             f.write((struct.pack("<IIQ", 1, disks, 0) + vols).ljust(bs, b"\0"))
         f.write(hdr.ljust(bs, b"\0"))
         f.write(sub.ljust(sub_blocks * bs, b"\0"))
