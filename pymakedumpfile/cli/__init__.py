@@ -75,8 +75,8 @@ Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
 Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses), s390x and
 ppc64/ppc64le (radix and hash MMUs) are filtered on any host; dump levels 0 and 1 convert a dump of any architecture.
 VMCORE may be an ELF or kdump-compressed dump (flattened, split, in a zstd or lz4 stream), or [pymakedumpfile] a
-LiME or AVML image, a Xen domain dump, an S390DUMP, z/VM VMDUMP, LKCD or SADUMP file, or a raw memory image as
-FILE@ADDRESS: the kernel is found in their memory.
+LiME or AVML image, a Xen domain dump or save image, an S390DUMP, z/VM VMDUMP, LKCD or SADUMP file, or a raw memory
+image as FILE@ADDRESS: the kernel is found in their memory.
 """
 
 

@@ -26,6 +26,7 @@ from .source import Source, open_source
 from .split import SplitReader
 from .vmdump import VmdumpReader
 from .xc_core import XcCoreReader
+from .xc_save import XcSaveReader
 
 
 class ReaderClass(Protocol):
@@ -38,10 +39,11 @@ class ReaderClass(Protocol):
 
 
 READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader,
-                                    SadumpReader, VmdumpReader)
+                                    SadumpReader, VmdumpReader, XcSaveReader)
 
 KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
-         "LiME, AVML, Xen xc_core, S390DUMP, LKCD, SADUMP, z/VM VMDUMP, and those inside a zstd or lz4 stream")
+         "LiME, AVML, Xen xc_core and save images, S390DUMP, LKCD, SADUMP, z/VM VMDUMP, and those inside a zstd or "
+         "lz4 stream")
 
 PathLike = Union[str, "os.PathLike[str]"]  # a runtime alias: typing.Union, as Python 3.9 has no X | Y of types
 

@@ -85,6 +85,7 @@ from pymakedumpfile.input.source import FlattenedSource, Source  # noqa: E402
 from pymakedumpfile.input.split import SplitReader  # noqa: E402
 from pymakedumpfile.input.vmdump import VmdumpReader  # noqa: E402
 from pymakedumpfile.input.xc_core import XcCoreReader  # noqa: E402
+from pymakedumpfile.input.xc_save import XcSaveReader  # noqa: E402
 from pymakedumpfile.translate import MemoryReader  # noqa: E402
 from pymakedumpfile.translate.x86_64 import X86_64Translator  # noqa: E402
 
@@ -265,6 +266,11 @@ def target_lime(data: bytes) -> None:
 def target_xc_core(data: bytes) -> None:
     """Xen domain dumps: ELF sections, the dump-core notes, the pfn/p2m table."""
     open_and_exercise(lambda: XcCoreReader(MemSource(data)))
+
+
+def target_xc_save(data: bytes) -> None:
+    """Xen save images (legacy format): the configuration, the batches, pages sent again."""
+    open_and_exercise(lambda: XcSaveReader(MemSource(data)))
 
 
 def target_s390dump(data: bytes) -> None:
@@ -778,6 +784,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "kdump": target_kdump,
     "lime": target_lime,
     "xc_core": target_xc_core,
+    "xc_save": target_xc_save,
     "raw": target_raw,
     "s390dump": target_s390dump,
     "vmdump": target_vmdump,

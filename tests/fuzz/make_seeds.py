@@ -670,6 +670,13 @@ def image_seeds(w: Writer) -> None:
         p = w.path(f"xc-{name}")
         build_xc_core(p, held, gmfns=gmfns, nr_vcpus=1)
         w.put("xc_core", f"gen-{name}", p.read_bytes())
+    # a save image of the same memory: batches of 8, a page sent again, an invalid entry
+    from gen.xen import build_xc_save
+
+    p = w.path("xc-save")
+    build_xc_save(p, {q: bytes(mem[q * PS : (q + 1) * PS]) for q in range(len(mem) // PS) if q != 3},
+                  len(mem) // PS, batch=8, resend={5: bytes(mem[6 * PS : 7 * PS])}, invalid=(3,))
+    w.put("xc_save", "gen-batches", p.read_bytes())
     regions = [(0, bytes(mem[: 10 * PS])), (14 * PS, bytes(mem[14 * PS :]))]
     w.put("raw", "gen-two", bytes([len(regions)]) + b"".join(struct.pack("<QI", a, len(d)) + d for a, d in regions))
     w.put("raw", "gen-one", bytes([1]) + struct.pack("<QI", 0, len(mem)) + bytes(mem))
@@ -794,11 +801,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "seeds")
     ap.add_argument("--images-only", action="store_true",
                     help="write only the seeds of the memory-image targets (lime, xc_core, raw, s390dump, lkcd, "
-                         "sadump, xenhost, vmdump)")
+                         "sadump, xenhost, vmdump, xc_save)")
     args = ap.parse_args()
     if args.images_only:
         w = Writer(args.out)
-        for t in ("lime", "xc_core", "raw", "s390dump", "vmdump", "lkcd", "sadump", "xenhost"):
+        for t in ("lime", "xc_core", "xc_save", "raw", "s390dump", "vmdump", "lkcd", "sadump", "xenhost"):
             shutil.rmtree(args.out / t, ignore_errors=True)
         try:
             image_seeds(w)

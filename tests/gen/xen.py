@@ -344,3 +344,55 @@ def build_xen_syms(out: str | os.PathLike[str]) -> dict[str, int]:
         if len(parts) == 3 and parts[2] in names:
             syms[names[parts[2]]] = int(parts[0], 16)
     return syms
+
+
+# --- A domain save image, legacy format ("LinuxGuestRecord", xm save of a 64-bit PV guest) ------
+#
+# Facts (from crash's description of the format it reads as "xendump", written out here): the
+# signature "LinuxGuestRecord"; a big-endian u32 length and the configuration text; u64 nr_pfns;
+# the pfn-to-mfn frame list, a u64 per 512 pfns; batches of an i32 count (0 ends them; -1: the
+# pages that follow are sent again, to be verified), that many u64 entries (the pfn, the page's
+# type in bits 28-31; 0xf: invalid, no page follows) and a page per entry that has one; then an
+# i32 count of pfns not in the pseudo-physical map and those pfns, the vCPU contexts, and the
+# shared info page last.
+
+XTAB = 0xF << 28
+
+
+def build_xc_save(path: str | os.PathLike[str], pages: Mapping[int, bytes], nr_pfns: int, *,
+                  batch: int = 1024, resend: Mapping[int, bytes] | None = None, invalid: tuple[int, ...] = (),
+                  verify: bool = False, config: bytes = b"(domain (name gen) (memory 64))") -> None:
+    """Write the save image of a guest whose pfn -> page data is ``pages`` (sent in pfn order,
+    ``batch`` entries a batch, with an invalid entry for each pfn of ``invalid``); ``resend``:
+    pages sent again after, in one more batch (they hold what the guest wrote meanwhile: read
+    as sent last); ``verify``: all pages sent once more after a -1 count."""
+    out = bytearray(b"LinuxGuestRecord")
+    out += struct.pack(">I", len(config)) + config
+    out += struct.pack("<Q", nr_pfns)
+    out += struct.pack(f"<{-(-nr_pfns // 512)}Q", *range(0x1000, 0x1000 + -(-nr_pfns // 512)))
+    entries: list[tuple[int, bytes | None]] = [(p, pages[p]) for p in sorted(pages)]
+    entries += [(p, None) for p in invalid]
+
+    def batches(items: list[tuple[int, bytes | None]]) -> bytes:
+        b = bytearray()
+        for i in range(0, len(items), batch):
+            chunk = items[i : i + batch]
+            b += struct.pack("<i", len(chunk))
+            b += struct.pack(f"<{len(chunk)}Q", *(p if d is not None else p | XTAB for p, d in chunk))
+            for _, d in chunk:
+                if d is not None:
+                    assert len(d) == 4096
+                    b += d
+        return bytes(b)
+
+    out += batches(entries)
+    if resend:
+        out += batches(sorted(resend.items()))
+    if verify:
+        out += struct.pack("<i", -1) + batches([(p, pages[p]) for p in sorted(pages)])
+    out += struct.pack("<i", 0)
+    out += struct.pack("<i", 1) + struct.pack("<Q", nr_pfns + 7)  # one pfn not in the map
+    out += bytes(5168)  # a vCPU context (zeros)
+    out += bytes(4096)  # the shared info page
+    with open(path, "wb") as f:
+        f.write(out)

@@ -1,4 +1,4 @@
-"""Memory images of a real guest: LiME, AVML, Xen xc_core, LKCD and SADUMP containers holding the
+"""Memory images of a real guest: LiME, AVML, Xen xc_core and save images, LKCD and SADUMP containers holding the
 memory of the rig's x86_64 guest, as QEMU saved it (mem512/qemu-elf, taken while the guest ran, before the
 panic: a live machine, as LiME and AVML capture one).
 
@@ -97,19 +97,20 @@ def qemu_elf(mem512: Path) -> ElfMemory:
 @pytest.fixture(scope="module")
 def images(qemu_elf: ElfMemory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     from gen.lime import build_lime
-    from gen.xen import build_xc_core
+    from gen.xen import build_xc_core, build_xc_save
 
     d = tmp_path_factory.mktemp("images")
     from gen.lkcd import build_lkcd
     from gen.sadump import build_sadump
 
     out = {"lime": d / "mem.lime", "avml": d / "mem.avml", "xc_core": d / "mem.xc_core", "lkcd": d / "mem.lkcd",
-           "sadump": d / "mem.sadump"}
+           "sadump": d / "mem.sadump", "xc_save": d / "mem.xc_save"}
     build_lime(out["lime"], list(qemu_elf.ranges()))
     build_lime(out["avml"], list(qemu_elf.ranges()), avml=True)
     build_xc_core(out["xc_core"], qemu_elf, nr_vcpus=2)
     build_lkcd(out["lkcd"], ((p, qemu_elf[p]) for p in qemu_elf), version=9, compression=2, raw_every=7)
     build_sadump(out["sadump"], qemu_elf, max_mapnr=max(qemu_elf) + 1, ram=set(qemu_elf))
+    build_xc_save(out["xc_save"], qemu_elf, max(qemu_elf) + 1)
     yield out
     for p in out.values():
         p.unlink(missing_ok=True)
@@ -155,7 +156,7 @@ def test_kdump_ends_at_the_last_mem_map(level: str, qemu_copy: Path, makedumpfil
     theirs.unlink()
 
 
-FORMATS = ["lime", "avml", "xc_core", "lkcd", "sadump"]
+FORMATS = ["lime", "avml", "xc_core", "lkcd", "sadump", "xc_save"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
