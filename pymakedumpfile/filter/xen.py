@@ -24,6 +24,8 @@ domain.domain_id, domain.next_in_list)``; and ``xen_phys_start`` from the crash-
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 
 from ..core.context import Context
@@ -225,10 +227,15 @@ class XenHost:
 
     def exclude(self, keep: Bitmap, pfn_runs: list[tuple[int, int]]) -> int:
         """Clear in ``keep`` the frames of ``pfn_runs`` that -X leaves out (a frame whose
-        ``page_info`` cannot be read too, as makedumpfile does); returns how many were set."""
+        ``page_info`` cannot be read too, as makedumpfile does); returns how many were set.
+
+        Where whole ``page_info`` entries tile the frame table's pages (Xen's 32 bytes do), a
+        page of the table is read once and its entries taken as arrays; else entry by entry."""
         size, oc, od, ft = self.page_info_size, self.off_count, self.off_domain, self.frame_table
-        dom0 = self.dom0_owners
         ps = 1 << PAGE_SHIFT
+        if ps % size == 0 and ft % ps == 0 and size % 8 == 0 and oc % 8 == 0 and od % 4 == 0:
+            return self._exclude_by_page(keep, pfn_runs)
+        dom0 = self.dom0_owners
         pages: dict[int, bytes | None] = {}  # frame-table pages read (a few at a time)
 
         def field(va: int, n: int) -> bytes | None:
@@ -263,6 +270,41 @@ class XenHost:
                 if drop:
                     keep.clear(p)
                     cleared += 1
+        return cleared
+
+    def _exclude_by_page(self, keep: Bitmap, pfn_runs: list[tuple[int, int]]) -> int:
+        """:meth:`exclude` a frame-table page at a time: ``count_info`` and ``_domain`` of its
+        entries as arrays (little endian, as x86_64 Xen writes them)."""
+        size, ft = self.page_info_size, self.frame_table
+        ps = 1 << PAGE_SHIFT
+        per = ps // size
+        qs, qo, ws, wo = size // 8, self.off_count // 8, size // 4, self.off_domain // 4
+        dom0 = self.dom0_owners
+        swap = sys.byteorder != "little"
+        cleared = 0
+        for a, b in pfn_runs:
+            p = a
+            while p < b:
+                first = p - p % per  # the first frame the table page describes
+                end = min(b, first + per)
+                page = self.space.read(ft + first * size, ps)
+                if page is None:  # no page_info for these frames
+                    for q in range(p, end):
+                        if keep.test(q):
+                            keep.clear(q)
+                            cleared += 1
+                    p = end
+                    continue
+                counts, owners = array("Q", page), array("I", page)
+                if swap:
+                    counts.byteswap()
+                    owners.byteswap()
+                for q in range(p, end):
+                    i = q - first
+                    if keep.test(q) and _drop(counts[i * qs + qo], owners[i * ws + wo], dom0):
+                        keep.clear(q)
+                        cleared += 1
+                p = end
         return cleared
 
 

@@ -154,7 +154,8 @@ def build_xen_host(path: str | os.PathLike[str], *, seed: int = 1, crash_info: i
     heap: page tables, the frame table, struct domain), ``dom0``, ``dom1``, ``dom2``, ``domxen``
     (owned by dom_xen), ``anon`` (allocated, no owner), ``inuse`` (in use, not allocated,
     an owner set), ``free``, ``offlined``, ``broken``, ``offlining0``/``offlining1`` (being
-    offlined, owned by dom0/dom1) and ``noinfo`` (its page_info is not mapped).
+    offlined, owned by dom0/dom1) and ``noinfo`` (its ``count_info`` or ``_domain`` lies in a page of
+    the frame table that is not mapped).
 
     ``symbols`` (``pgd_l4``, ``domain_list``, ``dom_xen``, ``dom_io``, ``frame_table``,
     ``max_page`` -> address in the image's first 256 KiB) and ``layout`` (as
@@ -202,7 +203,7 @@ def build_xen_host(path: str | os.PathLike[str], *, seed: int = 1, crash_info: i
             k = "xen"
         elif f in heap:
             k = "heap"
-        elif (f * pi_size) // ps == unmapped_ft or ((f + 1) * pi_size - 1) // ps == unmapped_ft:
+        elif any((f * pi_size + o + k) // ps == unmapped_ft for o, n in ((o_count, 8), (o_dom, 4)) for k in (0, n - 1)):
             k = "noinfo"
         else:
             k = rng.choice(kinds)

@@ -112,6 +112,22 @@ def test_x_output_is_makedumpfiles(host: tuple[Path, XenHost], tmp_path: Path, l
                 assert all(a.read_pfn(f) == b.read_pfn(f) for f in kept(ours))
 
 
+def test_page_info_that_straddles_pages(tmp_path: Path) -> None:
+    """A ``struct page_info`` of 40 bytes does not tile a page: entries straddle two pages of the
+    frame table and are read field by field (Xen's 32 bytes are read a table page at a time)."""
+    src, out = tmp_path / "h40.elf", tmp_path / "out"
+    layout = {"SIZE(page_info)": 40, "OFFSET(page_info.count_info)": 8, "OFFSET(page_info._domain)": 36}
+    h = build_xen_host(src, layout=layout)
+    assert any(k == "noinfo" for k in h.kind.values())
+    r = run("-X", "-d", "0", src, out)
+    assert r.returncode == 0, r.stderr
+    assert kept(out) == h.keep
+    mdf = need_tool("makedumpfile")
+    theirs = tmp_path / "m"
+    subprocess.run([mdf, "-X", "-d", "0", str(src), str(theirs)], check=True, capture_output=True)
+    assert out.read_bytes() == theirs.read_bytes()
+
+
 def test_crash_info_without_phys_start(tmp_path: Path) -> None:
     """A crash-info note of version 1 does not say where Xen's image is: --xen_phys_start must."""
     src, out = tmp_path / "v1.elf", tmp_path / "out"
