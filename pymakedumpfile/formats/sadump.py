@@ -64,15 +64,17 @@ def magic_block_size(buf: bytes) -> int:
     """The block size the magic numbers after the partition header give: they run to the end of
     the block, each 11 * (previous + 7) as a u32; 0 when they do not."""
     n = PART.size
-    prev = int.from_bytes(buf[n : n + 4], "little")
-    n += 4
-    while n + 4 <= len(buf):
-        m = int.from_bytes(buf[n : n + 4], "little")
+    words = (len(buf) - n) // 4
+    if words < 1:
+        return 0
+    vals = struct.unpack_from(f"<{words}I", buf, n)
+    count = 1
+    for prev, m in zip(vals, vals[1:]):
         if m != (11 * (prev + 7)) & 0xFFFFFFFF:
             break
-        prev = m
-        n += 4
-    return n if n & (n - 1) == 0 else 0
+        count += 1
+    end = n + 4 * count
+    return end if end & (end - 1) == 0 else 0
 
 
 def header_fields(buf: bytes) -> tuple[bytes, dict[str, int]]:
