@@ -55,6 +55,8 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
                          "vmcoreinfo_at": a.get("image.vmcoreinfo_at")}
     if "xen.type" in a:
         info["xen"] = {k: a.get(f"xen.{k}") for k in ("type", "hvm", "version", "vcpus", "phys_start")}
+        if a["xen.type"] == "hypervisor":
+            info["xen"]["domains"] = xen_domains(ctx)
     regs = registers(ctx)
     if regs:
         info["registers"] = regs
@@ -65,6 +67,17 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
 
 # struct elf_prstatus of a 64-bit kernel: pr_pid at 32, pr_reg (unsigned long each) at 112
 PRSTATUS_PID, PRSTATUS_REG = 32, 112
+
+
+def xen_domains(ctx: Context) -> list[int] | None:
+    """The domain ids of a Xen host's dump (domain_list, then dom_xen and dom_io); None when
+    they cannot be read (no VMCOREINFO_XEN, Xen 3, ...)."""
+    from ..filter.xen import XenHost
+
+    try:
+        return [did for _, did in XenHost(ctx).domains]
+    except DumpError:
+        return None
 
 
 def registers(ctx: Context) -> list[dict[str, Any]]:
@@ -147,8 +160,10 @@ def format_text(info: dict[str, Any]) -> str:
         x = info["xen"]
         if x["type"] == "hypervisor":
             at = f", image at {x['phys_start']:#x}" if x["phys_start"] is not None else ""
-            lines.append(f"Xen             : host's crash, Xen {x['version'] or '?'}{at} (-X keeps the hypervisor "
-                         "and dom0)")
+            doms = x.get("domains")
+            ids = ", ".join(f"{d:#x}" if d >= 0x7FF0 else str(d) for d in doms) if doms else "not read"
+            lines.append(f"Xen             : host's crash, Xen {x['version'] or '?'}{at}; domains {ids} (-X keeps the "
+                         "hypervisor and dom0)")
         else:
             lines.append(f"Xen             : {x['type']} ({'HVM' if x['hvm'] else 'PV'}), Xen {x['version'] or '?'}, "
                          f"{x['vcpus']} vCPUs")

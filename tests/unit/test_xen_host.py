@@ -200,12 +200,18 @@ def test_refused(tmp_path: Path, host: tuple[Path, XenHost]) -> None:
     assert r.returncode == 0 and "ignored without -X" in r.stderr
 
 
-def test_info_names_the_xen_version(host: tuple[Path, XenHost]) -> None:
+def test_info_names_the_xen_version(host: tuple[Path, XenHost], tmp_path: Path) -> None:
     import json
 
     src, h = host
     r = run("--info", "--json", src)
     assert r.returncode == 0, r.stderr
-    a = json.loads(r.stdout)
-    flat = json.dumps(a)
-    assert '"4.17"' in flat and str(h.xen_phys_start) in flat
+    x = json.loads(r.stdout)["xen"]
+    assert (x["type"], x["version"], x["phys_start"]) == ("hypervisor", "4.17", h.xen_phys_start)
+    assert x["domains"] == [0, 1, 2, 0x7FF2, 0x7FF1]  # domain_list, then dom_xen and dom_io
+    r = run("--info", src)
+    assert "Xen 4.17, image at 0x400000; domains 0, 1, 2, 0x7ff2, 0x7ff1" in r.stdout
+    bare = tmp_path / "nonote.elf"
+    build_xen_host(bare, vmcoreinfo_note=False)
+    r = run("--info", "--json", bare)
+    assert r.returncode == 0 and json.loads(r.stdout)["xen"]["domains"] is None
