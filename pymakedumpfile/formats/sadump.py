@@ -4,6 +4,7 @@ layout.  Layout: docs/images.md.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 PART_SIGNATURE = b"sadump\0\0"  # the u32s 0x75646173, 0x706d: the same bytes as the dump header's
@@ -60,6 +61,15 @@ def efi_time(buf: bytes) -> int | None:
     return t
 
 
+@functools.lru_cache(maxsize=4)
+def _magic_chain(first: int, words: int) -> bytes:
+    """The magic numbers that start with *first*, *words* of them, packed."""
+    vals = [first]
+    for _ in range(words - 1):
+        vals.append((11 * (vals[-1] + 7)) & 0xFFFFFFFF)
+    return struct.pack(f"<{words}I", *vals)
+
+
 def magic_block_size(buf: bytes) -> int:
     """The block size the magic numbers after the partition header give: they run to the end of
     the block, each 11 * (previous + 7) as a u32; 0 when they do not."""
@@ -67,13 +77,17 @@ def magic_block_size(buf: bytes) -> int:
     words = (len(buf) - n) // 4
     if words < 1:
         return 0
-    vals = struct.unpack_from(f"<{words}I", buf, n)
-    count = 1
-    for prev, m in zip(vals, vals[1:]):
-        if m != (11 * (prev + 7)) & 0xFFFFFFFF:
-            break
-        count += 1
-    end = n + 4 * count
+    got = bytes(buf[n : n + 4 * words])
+    want = _magic_chain(int.from_bytes(got[:4], "little"), words)
+    # the longest common prefix, in words, found by halving (each step one comparison of bytes)
+    lo, hi = 1, words
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if got[: 4 * mid] == want[: 4 * mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    end = n + 4 * lo
     return end if end & (end - 1) == 0 else 0
 
 
