@@ -4,7 +4,6 @@ layout.  Layout: docs/images.md.
 
 from __future__ import annotations
 
-import functools
 import struct
 
 PART_SIGNATURE = b"sadump\0\0"  # the u32s 0x75646173, 0x706d: the same bytes as the dump header's
@@ -61,13 +60,21 @@ def efi_time(buf: bytes) -> int | None:
     return t
 
 
-@functools.lru_cache(maxsize=4)
+_CHAINS: dict[int, bytes] = {}  # first magic number -> the chain it starts, packed, as far as needed
+
+
 def _magic_chain(first: int, words: int) -> bytes:
-    """The magic numbers that start with *first*, *words* of them, packed."""
-    vals = [first]
-    for _ in range(words - 1):
-        vals.append((11 * (vals[-1] + 7)) & 0xFFFFFFFF)
-    return struct.pack(f"<{words}I", *vals)
+    """The magic numbers that start with *first*, at least *words* of them, packed."""
+    have = _CHAINS.get(first, b"")
+    if len(have) < 4 * words:
+        vals = list(struct.unpack(f"<{len(have) // 4}I", have)) or [first]
+        while len(vals) < words:
+            vals.append((11 * (vals[-1] + 7)) & 0xFFFFFFFF)
+        have = struct.pack(f"<{len(vals)}I", *vals)
+        if len(_CHAINS) >= 8:
+            _CHAINS.clear()
+        _CHAINS[first] = have
+    return have
 
 
 def magic_block_size(buf: bytes) -> int:
@@ -78,9 +85,17 @@ def magic_block_size(buf: bytes) -> int:
     if words < 1:
         return 0
     got = bytes(buf[n : n + 4 * words])
-    want = _magic_chain(int.from_bytes(got[:4], "little"), words)
-    # the longest common prefix, in words, found by halving (each step one comparison of bytes)
-    lo, hi = 1, words
+    first = int.from_bytes(got[:4], "little")
+    # windows of twice the words, as long as they all match: the chain is made only as far as the
+    # numbers in the buffer follow it; then the first mismatch found by halving the last window
+    lo, k = 1, 2
+    while lo < words:
+        k = min(k, words)
+        if got[: 4 * k] != _magic_chain(first, k)[: 4 * k]:
+            break
+        lo, k = k, 2 * k
+    hi = min(k, words) - 1 if lo < words else lo
+    want = _magic_chain(first, hi + 1)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if got[: 4 * mid] == want[: 4 * mid]:
