@@ -9,7 +9,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
-SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c", "accel/zpages.c", "accel/dwarf.c"]
+SOURCES = ["accel/module.c", "accel/lzo.c", "accel/pages.c", "accel/classify.c", "accel/zpages.c", "accel/dwarf.c",
+           "accel/unpages.c"]
 CFLAGS = ["-O2", "-std=c99", "-fvisibility=hidden", "-Wall", "-Wextra"]
 if os.environ.get("PYMAKEDUMPFILE_WERROR") == "1":
     CFLAGS.append("-Werror")

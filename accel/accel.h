@@ -48,6 +48,7 @@ size_t pmd_zero_pages(const uint8_t *buf, size_t page_size, size_t count,
 #define PMD_PAGE_SKIPPED 0xffffffffu /* a zero page: descriptor -> shared zero page */
 #define PMD_DESC_LZO 0x2u
 #define PMD_DESC_ZLIB 0x1u
+#define PMD_DESC_SNAPPY 0x4u
 #define PMD_DESC_ZSTD 0x20u
 
 /* LZO-compress the n pages of buf (page size ps) into out (capacity
@@ -81,6 +82,15 @@ size_t pmd_zstd_pages(const uint8_t *buf, size_t ps, size_t n, const uint8_t *sk
 uint64_t pmd_build_descs(const uint32_t *sizes, const uint32_t *flags, size_t n,
 			 uint64_t data_pos, uint64_t zero_off, uint32_t ps,
 			 int big, uint8_t *out);
+
+/* ---- reading kdump pages (unpages.c) ---- */
+/* The n pages whose 24-byte page descriptors (byte order: big-endian when
+ * big) are in descs, read from fd (a file of file_size bytes whose page data
+ * start at data_start) and decompressed into out (n * ps bytes).  Returns n,
+ * or the index of the first page it could not read or decompress exactly
+ * (pages before it are in out); 0 when out of memory. */
+size_t pmd_kdump_unpack(int fd, const uint8_t *descs, size_t n, int big, size_t ps, uint64_t data_start,
+			uint64_t file_size, uint8_t *out);
 
 /* Number of set bits in bitmap[0:nbytes]. */
 uint64_t pmd_popcount(const uint8_t *bitmap, size_t nbytes);

@@ -347,6 +347,42 @@ accel_build_descs(PyObject *self, PyObject *args)
 	return Py_BuildValue("(NK)", out, end);
 }
 
+/* (fd, descs, big, ps, data_start, file_size) -> (pages, count): the pages of
+ * a kdump file's run read and decompressed; count < the descriptors' when a
+ * page could not be (pages holds those before it, and no more). */
+static PyObject *
+accel_kdump_unpack(PyObject *self, PyObject *args)
+{
+	Py_buffer descs;
+	int fd, big;
+	Py_ssize_t ps;
+	unsigned long long data_start, file_size;
+	PyObject *out;
+	size_t n, got;
+	(void)self;
+	if (!PyArg_ParseTuple(args, "iy*pnKK:kdump_unpack", &fd, &descs, &big, &ps, &data_start, &file_size))
+		return NULL;
+	n = (size_t)descs.len / 24;
+	if (ps <= 0 || (size_t)descs.len % 24 || n > (size_t)PY_SSIZE_T_MAX / (size_t)ps) {
+		PyBuffer_Release(&descs);
+		PyErr_SetString(PyExc_ValueError, "bad page size or descriptors");
+		return NULL;
+	}
+	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)ps));
+	if (!out) {
+		PyBuffer_Release(&descs);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	got = pmd_kdump_unpack(fd, descs.buf, n, big, (size_t)ps, data_start, file_size,
+			       (uint8_t *)PyBytes_AS_STRING(out));
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&descs);
+	if (got < n && _PyBytes_Resize(&out, (Py_ssize_t)(got * (size_t)ps)) < 0)
+		return NULL;
+	return Py_BuildValue("(Nn)", out, (Py_ssize_t)got);
+}
+
 /* glibc's heap for this workload: the page batches (megabytes, freed and
  * allocated again for every batch) stay in one heap and are reused, instead
  * of being mapped and unmapped each time (the default once glibc's dynamic
@@ -474,6 +510,7 @@ static PyMethodDef accel_methods[] = {
 	{"zstd_pages", accel_zstd_pages, METH_VARARGS, NULL},
 #endif
 	{"build_descs", accel_build_descs, METH_VARARGS, NULL},
+	{"kdump_unpack", accel_kdump_unpack, METH_VARARGS, NULL},
 	{"classify", accel_classify, METH_VARARGS, NULL},
 	{"dwarf_skip", accel_dwarf_skip, METH_VARARGS, NULL},
 	{"dwarf_layout", accel_dwarf_layout, METH_VARARGS, NULL},

@@ -156,11 +156,113 @@ def zstd_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | Non
     return _pages_python(buf, page_size, skip, sizes, flags, zstandard.ZstdCompressor(level=level).compress, 0x20, 1)
 
 
+def _unpack_one(data: bytes, flags: int, ps: int, lzo: Callable[[Any, int], bytes], zs: list[Any]) -> bytes | None:
+    """One page of a kdump file, exactly as the native kernel takes it, or None."""
+    import zlib
+
+    if flags == 0:
+        return data if len(data) == ps else None
+    try:
+        if flags == 0x1:
+            d = zlib.decompressobj()
+            page = d.decompress(data, ps)
+            ok = d.eof and not d.unused_data and not d.unconsumed_tail
+        elif flags == DESC_LZO:
+            page, ok = lzo(data, ps), True
+        elif flags == 0x4:
+            import snappy  # python-snappy
+
+            length, shift, i = 0, 0, 0
+            while i < len(data) and shift <= 28:
+                length |= (data[i] & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not data[i - 1] & 0x80:
+                    break
+            else:
+                return None
+            if length != ps:
+                return None
+            page, ok = snappy.uncompress(data), True
+        elif flags == 0x20:
+            import zstandard
+
+            if zstandard.frame_content_size(data) != ps:
+                return None
+            if not zs:
+                zs.append(zstandard.ZstdDecompressor())
+            d = zs[0].decompressobj()
+            page = d.decompress(data)
+            ok = d.eof and not d.unused_data
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - each codec has its own error type
+        return None
+    return bytes(page) if ok and len(page) == ps else None
+
+
+def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_start: int,
+                        file_size: int) -> tuple[bytes, int]:
+    """The pages of a kdump file whose 24-byte page descriptors are ``descs``, read from
+    ``fd`` and decompressed: (their data, how many).  It stops at the first page it cannot
+    take exactly (offset 0 or before ``data_start``, size 0 or over a page or past
+    ``file_size``, flags other than one codec, data that are not exactly one page of that
+    codec with all their bytes used, a short read); the pages before it are returned."""
+    import struct
+
+    ps = page_size
+    unpack = struct.Struct(">qIIQ" if big else "<qIIQ").unpack_from
+    lzo = _g["lzo1x_decompress_safe"]
+    zs: list[Any] = []
+    out = []
+    last: tuple[int, int, int] | None = None
+    last_page = b""
+    n = len(descs) // 24
+    i = 0
+    while i < n:
+        off, size, flags, _ = unpack(descs, 24 * i)
+        if off <= 0 or off < data_start or not 0 < size <= ps or off > file_size or file_size - off < size:
+            break
+        if last == (off, size, flags):
+            out.append(last_page)
+            i += 1
+            continue
+        # the pages whose data follow on, read together (at most 2 MiB)
+        end, j = off + size, i + 1
+        while j < n:
+            o, sz, _, _ = unpack(descs, 24 * j)
+            if o != end or not 0 < sz <= ps or end + sz - off > 2 << 20 or end + sz > file_size:
+                break
+            end += sz
+            j += 1
+        try:
+            buf = os.pread(fd, end - off, off)
+        except OSError:
+            break
+        if len(buf) != end - off:
+            break
+        bad = j
+        for k in range(i, j):
+            o, sz, fl, _ = unpack(descs, 24 * k)
+            page = _unpack_one(buf[o - off : o - off + sz], fl, ps, lzo, zs)
+            if page is None:
+                bad = k
+                break
+            out.append(page)
+        if bad < j:
+            i = bad
+            break
+        if j == i + 1:
+            last, last_page = (off, size, flags), out[-1]
+        i = j
+    return b"".join(out), i
+
+
 # ---- selection -----------------------------------------------------------
 
 NAMES = ("is_zero", "zero_pages", "popcount", "lzo1x_1_compress", "lzo1x_decompress_safe", "classify", "lzo_pages",
          "build_descs", "zlib_pages", "deflate_pages", "zstd_pages", "dwarf_skip",
-         "dwarf_layout")
+         "dwarf_layout", "kdump_unpack")
 _policy = os.environ.get("PYMAKEDUMPFILE_ACCEL", "auto")
 if _policy not in ("auto", "native", "python"):
     raise ImportError(f"PYMAKEDUMPFILE_ACCEL={_policy!r}: expected auto, native or python")
@@ -194,6 +296,7 @@ deflate_pages: Callable[..., bytes]
 zstd_pages: Callable[..., bytes]
 dwarf_skip: Callable[..., tuple[int, int, int]]
 dwarf_layout: Callable[[Any, int], bytes | None]
+kdump_unpack: Callable[..., tuple[bytes, int]]
 
 
 def tune_malloc() -> bool:

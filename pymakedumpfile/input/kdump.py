@@ -20,7 +20,7 @@ from ..formats import diskdump as dd
 from ..formats import elf as elff
 from ..translate import arch_from_machine
 from .base import DumpReader
-from .source import Source
+from .source import FileSource, Source
 
 _RANK_BITS = 4096  # pfns per rank-index entry
 LAZY_BITMAP_BYTES = 1 << 20  # a larger bitmap (over 32 GiB of memory) is read a piece at a time
@@ -300,6 +300,21 @@ class KdumpReader(DumpReader):
         if self.pagemap.count(pfn, pfn + count) != count:
             for p in range(pfn, pfn + count):
                 self._check(p)
+        head = b""
+        src = self.source
+        if isinstance(src, FileSource) and src.size_known and not self.incomplete:
+            # the run read and decompressed in C (GIL released); from the first page it does not
+            # take exactly, the pages are read below, which says why a page is bad
+            idx = self._rank_of(pfn) - self._first_rank
+            raw = src.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+            raw = raw[: len(raw) - len(raw) % dd.PAGE_DESC_SIZE]  # a file that ends in a descriptor
+            head, got = accel.kdump_unpack(src.fd, raw, self.endian == ">", self.block_size, self.pd_offset,
+                                           src.size)
+            if got == count:
+                return head
+            if got:
+                head = head[: got * self.block_size]
+                pfn, count = pfn + got, count - got
         descs = self._descs(pfn, count)
         # read the data of the whole run in one go when it is contiguous
         first = descs[0][0]
@@ -312,7 +327,7 @@ class KdumpReader(DumpReader):
                 end += size
             else:
                 span = self.source.pread(first, end - first)
-        parts = []
+        parts = [head] if head else []
         for i, d in enumerate(descs):
             parts.append(self._page(pfn + i, d, (span, first) if span is not None else None))
         return b"".join(parts)
