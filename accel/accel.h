@@ -84,13 +84,26 @@ uint64_t pmd_build_descs(const uint32_t *sizes, const uint32_t *flags, size_t n,
 			 int big, uint8_t *out);
 
 /* ---- reading kdump pages (unpages.c) ---- */
+/* Where page data come from: the file descriptor fd (read with pread), or
+ * when fd < 0 the caller's regions of the file (mem[r] holds len[r] bytes
+ * from offset base[r]).  need_off/need_len: the bytes of the file that the
+ * page it stopped at wanted and no region held (0 when it stopped for
+ * another reason). */
+struct pmd_unpack_src {
+	int fd;
+	const uint8_t *mem[2];
+	uint64_t base[2];
+	size_t len[2];
+	uint64_t need_off, need_len;
+};
+
 /* The n pages whose 24-byte page descriptors (byte order: big-endian when
- * big) are in descs, read from fd (a file of file_size bytes whose page data
- * start at data_start) and decompressed into out (n * ps bytes).  Returns n,
- * or the index of the first page it could not read or decompress exactly
- * (pages before it are in out); 0 when out of memory. */
-size_t pmd_kdump_unpack(int fd, const uint8_t *descs, size_t n, int big, size_t ps, uint64_t data_start,
-			uint64_t file_size, uint8_t *out);
+ * big) are in descs, from a file of file_size bytes whose page data start
+ * at data_start, decompressed into out (n * ps bytes).  Returns n, or the
+ * index of the first page it could not read or decompress exactly (pages
+ * before it are in out); 0 when out of memory. */
+size_t pmd_kdump_unpack(struct pmd_unpack_src *src, const uint8_t *descs, size_t n, int big, size_t ps,
+			uint64_t data_start, uint64_t file_size, uint8_t *out);
 
 /* Number of set bits in bitmap[0:nbytes]. */
 uint64_t pmd_popcount(const uint8_t *bitmap, size_t nbytes);

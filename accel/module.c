@@ -4,6 +4,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -347,40 +348,69 @@ accel_build_descs(PyObject *self, PyObject *args)
 	return Py_BuildValue("(NK)", out, end);
 }
 
-/* (fd, descs, big, ps, data_start, file_size) -> (pages, count): the pages of
- * a kdump file's run read and decompressed; count < the descriptors' when a
- * page could not be (pages holds those before it, and no more). */
+/* (fd, descs, big, ps, data_start, file_size[, regions]) -> (pages, count,
+ * need_off, need_len): the pages of a kdump file's run read and decompressed;
+ * count < the descriptors' when a page could not be (pages holds those before
+ * it, and no more).  With fd < 0 the data come from regions, up to two
+ * (offset, buffer) pairs; need_*: the bytes the page it stopped at wanted. */
 static PyObject *
 accel_kdump_unpack(PyObject *self, PyObject *args)
 {
-	Py_buffer descs;
-	int fd, big;
+	Py_buffer descs, mem[2];
+	int fd, big, nreg = 0, ok = 1;
 	Py_ssize_t ps;
 	unsigned long long data_start, file_size;
-	PyObject *out;
-	size_t n, got;
+	PyObject *out = NULL, *regions = NULL, *seq = NULL;
+	struct pmd_unpack_src src;
+	size_t n, got = 0;
 	(void)self;
-	if (!PyArg_ParseTuple(args, "iy*pnKK:kdump_unpack", &fd, &descs, &big, &ps, &data_start, &file_size))
+	memset(&src, 0, sizeof(src));
+	if (!PyArg_ParseTuple(args, "iy*pnKK|O:kdump_unpack", &fd, &descs, &big, &ps, &data_start, &file_size,
+			      &regions))
 		return NULL;
+	src.fd = fd;
 	n = (size_t)descs.len / 24;
 	if (ps <= 0 || (size_t)descs.len % 24 || n > (size_t)PY_SSIZE_T_MAX / (size_t)ps) {
-		PyBuffer_Release(&descs);
 		PyErr_SetString(PyExc_ValueError, "bad page size or descriptors");
-		return NULL;
+		ok = 0;
 	}
-	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)ps));
-	if (!out) {
-		PyBuffer_Release(&descs);
-		return NULL;
+	if (ok && regions && regions != Py_None) {
+		seq = PySequence_Fast(regions, "regions must be a sequence of (offset, buffer)");
+		if (!seq || PySequence_Fast_GET_SIZE(seq) > 2) {
+			if (seq)
+				PyErr_SetString(PyExc_ValueError, "at most two regions");
+			ok = 0;
+		}
+		for (Py_ssize_t r = 0; ok && r < PySequence_Fast_GET_SIZE(seq); r++) {
+			unsigned long long base;
+			if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, r), "Ky*", &base, &mem[nreg])) {
+				ok = 0;
+				break;
+			}
+			src.mem[nreg] = mem[nreg].buf;
+			src.base[nreg] = base;
+			src.len[nreg] = (size_t)mem[nreg].len;
+			nreg++;
+		}
 	}
-	Py_BEGIN_ALLOW_THREADS
-	got = pmd_kdump_unpack(fd, descs.buf, n, big, (size_t)ps, data_start, file_size,
-			       (uint8_t *)PyBytes_AS_STRING(out));
-	Py_END_ALLOW_THREADS
+	if (ok && !(out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * (size_t)ps))))
+		ok = 0;
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS
+		got = pmd_kdump_unpack(&src, descs.buf, n, big, (size_t)ps, data_start, file_size,
+				       (uint8_t *)PyBytes_AS_STRING(out));
+		Py_END_ALLOW_THREADS
+	}
+	for (int r = 0; r < nreg; r++)
+		PyBuffer_Release(&mem[r]);
+	Py_XDECREF(seq);
 	PyBuffer_Release(&descs);
+	if (!ok)
+		return NULL;
 	if (got < n && _PyBytes_Resize(&out, (Py_ssize_t)(got * (size_t)ps)) < 0)
 		return NULL;
-	return Py_BuildValue("(Nn)", out, (Py_ssize_t)got);
+	return Py_BuildValue("(NnKK)", out, (Py_ssize_t)got, (unsigned long long)src.need_off,
+			     (unsigned long long)src.need_len);
 }
 
 /* glibc's heap for this workload: the page batches (megabytes, freed and

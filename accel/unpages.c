@@ -198,8 +198,23 @@ static int read_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-size_t pmd_kdump_unpack(int fd, const uint8_t *descs, size_t n, int big, size_t ps, uint64_t data_start,
-			uint64_t file_size, uint8_t *out)
+/* The window [off, end) of the file: read from the descriptor into win, or
+ * found in one of the caller's regions; NULL when neither (src->need_* then
+ * say which bytes were wanted). */
+static const uint8_t *window(struct pmd_unpack_src *src, uint8_t *win, uint64_t off, uint64_t end)
+{
+	if (src->fd >= 0)
+		return read_all(src->fd, win, (size_t)(end - off), off) == 0 ? win : NULL;
+	for (int r = 0; r < 2; r++)
+		if (src->mem[r] && off >= src->base[r] && end - src->base[r] <= src->len[r])
+			return src->mem[r] + (off - src->base[r]);
+	src->need_off = off;
+	src->need_len = end - off;
+	return NULL;
+}
+
+size_t pmd_kdump_unpack(struct pmd_unpack_src *src, const uint8_t *descs, size_t n, int big, size_t ps,
+			uint64_t data_start, uint64_t file_size, uint8_t *out)
 {
 	struct unpack_state st;
 	uint8_t *win = NULL;
@@ -208,11 +223,11 @@ size_t pmd_kdump_unpack(int fd, const uint8_t *descs, size_t n, int big, size_t 
 	uint32_t last_size = 0, last_flags = 0;
 
 	memset(&st, 0, sizeof(st));
-	win = malloc(WINDOW > ps ? WINDOW : ps);
-	if (!win)
+	src->need_off = src->need_len = 0;
+	if (src->fd >= 0 && !(win = malloc(WINDOW > ps ? WINDOW : ps)))
 		return 0;
 	while (i < n) {
-		const uint8_t *d = descs + 24 * i;
+		const uint8_t *d = descs + 24 * i, *data;
 		uint64_t off = get_u64(d, big), end;
 		uint32_t size = get_u32(d + 8, big), flags = get_u32(d + 12, big);
 		size_t j;
@@ -234,14 +249,14 @@ size_t pmd_kdump_unpack(int fd, const uint8_t *descs, size_t n, int big, size_t 
 				break;
 			end += sz;
 		}
-		if (read_all(fd, win, (size_t)(end - off), off) != 0)
+		if (!(data = window(src, win, off, end)))
 			break;
 		size_t bad = j;
 		for (size_t k = i; k < j; k++) {
 			const uint8_t *e = descs + 24 * k;
 			uint64_t o = get_u64(e, big);
 			uint32_t sz = get_u32(e + 8, big);
-			if (one_page(&st, win + (o - off), sz, get_u32(e + 12, big), out + k * ps, ps) != 0) {
+			if (one_page(&st, data + (o - off), sz, get_u32(e + 12, big), out + k * ps, ps) != 0) {
 				bad = k;
 				break;
 			}

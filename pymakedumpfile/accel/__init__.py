@@ -11,7 +11,7 @@ the tests run every kernel through both.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -201,13 +201,16 @@ def _unpack_one(data: bytes, flags: int, ps: int, lzo: Callable[[Any, int], byte
     return bytes(page) if ok and len(page) == ps else None
 
 
-def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_start: int,
-                        file_size: int) -> tuple[bytes, int]:
-    """The pages of a kdump file whose 24-byte page descriptors are ``descs``, read from
-    ``fd`` and decompressed: (their data, how many).  It stops at the first page it cannot
-    take exactly (offset 0 or before ``data_start``, size 0 or over a page or past
-    ``file_size``, flags other than one codec, data that are not exactly one page of that
-    codec with all their bytes used, a short read); the pages before it are returned."""
+def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_start: int, file_size: int,
+                        regions: Sequence[tuple[int, Any]] = ()) -> tuple[bytes, int, int, int]:
+    """The pages of a kdump file whose 24-byte page descriptors are ``descs``, decompressed:
+    (their data, how many, need_off, need_len).  The data are read from ``fd``, or when it is
+    negative taken from ``regions`` (at most two (file offset, bytes) pairs).  It stops at the
+    first page it cannot take exactly (offset 0 or before ``data_start``, size 0 or over a page
+    or past ``file_size``, flags other than one codec, data that are not exactly one page of
+    that codec with all their bytes used, a short read, data in no region); the pages before
+    it are returned.  need_off/need_len: the bytes of the file that page wanted and no region
+    held (0, 0 when it stopped for another reason)."""
     import struct
 
     ps = page_size
@@ -219,6 +222,7 @@ def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_s
     last_page = b""
     n = len(descs) // 24
     i = 0
+    need = (0, 0)
     while i < n:
         off, size, flags, _ = unpack(descs, 24 * i)
         if off <= 0 or off < data_start or not 0 < size <= ps or off > file_size or file_size - off < size:
@@ -235,12 +239,20 @@ def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_s
                 break
             end += sz
             j += 1
-        try:
-            buf = os.pread(fd, end - off, off)
-        except OSError:
-            break
-        if len(buf) != end - off:
-            break
+        if fd >= 0:
+            try:
+                buf = os.pread(fd, end - off, off)
+            except OSError:
+                break
+            if len(buf) != end - off:
+                break
+        else:
+            held = [(b, m) for b, m in regions[:2] if b <= off and end - b <= len(m)]
+            if not held:
+                need = (off, end - off)
+                break
+            base, mem = held[0]
+            buf = bytes(mem[off - base : end - base])
         bad = j
         for k in range(i, j):
             o, sz, fl, _ = unpack(descs, 24 * k)
@@ -255,7 +267,7 @@ def kdump_unpack_python(fd: int, descs: bytes, big: bool, page_size: int, data_s
         if j == i + 1:
             last, last_page = (off, size, flags), out[-1]
         i = j
-    return b"".join(out), i
+    return b"".join(out), i, need[0], need[1]
 
 
 # ---- selection -----------------------------------------------------------
@@ -296,7 +308,7 @@ deflate_pages: Callable[..., bytes]
 zstd_pages: Callable[..., bytes]
 dwarf_skip: Callable[..., tuple[int, int, int]]
 dwarf_layout: Callable[[Any, int], bytes | None]
-kdump_unpack: Callable[..., tuple[bytes, int]]
+kdump_unpack: Callable[..., tuple[bytes, int, int, int]]
 
 
 def tune_malloc() -> bool:

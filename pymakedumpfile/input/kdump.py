@@ -27,6 +27,9 @@ LAZY_BITMAP_BYTES = 1 << 20  # a larger bitmap (over 32 GiB of memory) is read a
 MAX_BLOCK_SIZE = 1 << 20
 
 
+UNPACK_AHEAD = 4 << 20  # bytes of a flattened (or other non-file) source read at once for the C kernel
+
+
 def _sane(h: dd.DiskDumpHeader) -> bool:
     bs = h.block_size
     return 0 <= h.header_version < 64 and 512 <= bs <= MAX_BLOCK_SIZE and bs & (bs - 1) == 0 and h.sub_hdr_size >= 0
@@ -301,20 +304,11 @@ class KdumpReader(DumpReader):
             for p in range(pfn, pfn + count):
                 self._check(p)
         head = b""
-        src = self.source
-        if isinstance(src, FileSource) and src.size_known and not self.incomplete:
-            # the run read and decompressed in C (GIL released); from the first page it does not
-            # take exactly, the pages are read below, which says why a page is bad
-            idx = self._rank_of(pfn) - self._first_rank
-            raw = src.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
-            raw = raw[: len(raw) - len(raw) % dd.PAGE_DESC_SIZE]  # a file that ends in a descriptor
-            head, got = accel.kdump_unpack(src.fd, raw, self.endian == ">", self.block_size, self.pd_offset,
-                                           src.size)
+        if not self.incomplete and self.source.size_known:
+            got, head = self._unpack(pfn, count)
             if got == count:
                 return head
-            if got:
-                head = head[: got * self.block_size]
-                pfn, count = pfn + got, count - got
+            pfn, count = pfn + got, count - got
         descs = self._descs(pfn, count)
         # read the data of the whole run in one go when it is contiguous
         first = descs[0][0]
@@ -331,6 +325,38 @@ class KdumpReader(DumpReader):
         for i, d in enumerate(descs):
             parts.append(self._page(pfn + i, d, (span, first) if span is not None else None))
         return b"".join(parts)
+
+    def _unpack(self, pfn: int, count: int) -> tuple[int, bytes]:
+        """The pages of the run that the C kernel reads and decompresses (GIL released), up to the
+        first it does not take exactly: (how many, their data).  A file is read by its
+        descriptor; another source (a flattened stream read in place, memory) gives the kernel
+        the bytes it asks for, the main run's data and one side piece (the shared zero page)."""
+        src = self.source
+        idx = self._rank_of(pfn) - self._first_rank
+        raw = src.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+        raw = raw[: len(raw) - len(raw) % dd.PAGE_DESC_SIZE]  # a file that ends in a descriptor
+        big, ps = self.endian == ">", self.block_size
+        if isinstance(src, FileSource):
+            data, got, _, _ = accel.kdump_unpack(src.fd, raw, big, ps, self.pd_offset, src.size)
+            return got, data
+        parts, done = [], 0
+        regions: list[tuple[int, bytes]] = []
+        while done < len(raw) // dd.PAGE_DESC_SIZE:
+            data, got, need_off, need_len = accel.kdump_unpack(
+                -1, raw[done * dd.PAGE_DESC_SIZE :], big, ps, self.pd_offset, src.size, regions)
+            parts.append(data)
+            done += got
+            if not need_len or (got == 0 and any(b == need_off for b, _ in regions)):
+                break  # a page the kernel does not take, or one whose data the source cannot give
+            # data before the main piece (the shared zero page, written first) go beside it; the
+            # main piece is read ahead, as far as the rest of the run's pages could reach
+            side = bool(regions) and need_off < regions[0][0]
+            want = need_len if side else max(need_len, min(UNPACK_AHEAD, (len(raw) // dd.PAGE_DESC_SIZE - done) * ps))
+            piece = src.pread(need_off, want)
+            if len(piece) < need_len:
+                break
+            regions = [regions[0], (need_off, piece)] if side else [(need_off, piece)] + regions[1:]
+        return done, b"".join(parts)
 
     def _page(self, pfn: int, desc: tuple[int, int, int, int], span: tuple[bytes, int] | None) -> bytes:
         offset, size, flags, _ = desc

@@ -75,12 +75,20 @@ def _descs(path: Path, n: int) -> tuple[bytes, int]:
 
 
 def _both(path: Path, n: int, big: bool) -> dict[str, tuple[bytes, int]]:
+    """(pages, count) of each implementation, read by descriptor; the same from the whole file
+    given as a region, and from none (then the first window is asked for)."""
     descs, pd = _descs(path, n)
+    whole = path.read_bytes()
     out = {}
     fd = os.open(path, os.O_RDONLY)
     try:
         for backend, fn in accel.implementations("kdump_unpack").items():
-            out[backend] = fn(fd, descs, big, PS, pd, os.fstat(fd).st_size)
+            data, count, need_off, need_len = fn(fd, descs, big, PS, pd, len(whole))
+            assert (need_off, need_len) == (0, 0), backend
+            assert fn(-1, descs, big, PS, pd, len(whole), [(0, whole)])[:2] == (data, count), backend
+            first = fn(-1, descs, big, PS, pd, len(whole), [])
+            assert first[:2] == (b"", 0) and (first[3] > 0 or count == 0), backend
+            out[backend] = (data, count)
     finally:
         os.close(fd)
     return out
@@ -108,7 +116,7 @@ def _read_both_ways(path: Path, n: int, monkeypatch: pytest.MonkeyPatch) -> list
     for take in (True, False):
         with monkeypatch.context() as m:
             if not take:
-                m.setattr(kdump_mod.accel, "kdump_unpack", lambda *a: (b"", 0))
+                m.setattr(kdump_mod.accel, "kdump_unpack", lambda *a: (b"", 0, 0, 0))
             try:
                 with open_dump(path) as ctx:
                     results.append(ctx.reader.read_pages(0, n))
@@ -175,17 +183,25 @@ def test_truncated_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert with_kernel == without and isinstance(without, str)
 
 
-def test_flattened_and_memory_sources_still_read(tmp_path: Path) -> None:
-    """Only a file with a descriptor goes to the kernel; a flattened stream reads as before."""
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_flattened_stream_read_in_place(tmp_path: Path, shuffle: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source without a descriptor gives the kernel the pieces it asks for: the main run's data
+    and the shared zero page beside it; the pages are those of the generator."""
     from gen.flat import flatten
 
-    pages = _pages("zlib", 30, seed=5)
+    pages = _pages("zlib", 900, seed=5, zero_every=4)
     path = _build(tmp_path, pages)
     flat = tmp_path / "flat"
-    flatten(path, flat)
+    flatten(path, flat, shuffle=shuffle, chunk=5000)
     want = b"".join(p.data for p in pages.values())
+    calls = []
+    real = kdump_mod.accel.kdump_unpack
+    monkeypatch.setattr(kdump_mod.accel, "kdump_unpack", lambda *a: calls.append(a[6]) or real(*a))
     with open_dump(flat) as ctx:
-        assert ctx.reader.read_pages(0, 30) == want
+        assert ctx.reader.read_pages(0, 900) == want
+        assert ctx.reader.read_pages(17, 512) == want[17 * PS : 529 * PS]
+    # a few pieces, not one per zero page: the zero page stays beside the run
+    assert len(calls) < 20, len(calls)
 
 
 @pytest.mark.parametrize("how", ["zlib", "lzo", "snappy", "zstd"])
