@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The benchmark set: pymakedumpfile and makedumpfile on the same inputs, the same options,
+alternating, each case on all CPUs and on one (taskset -c 0, as in a crash kernel booted with
+nr_cpus=1).  Prints a Markdown table of median wall times, their ratio and peak RSS.
+
+usage: benchmarks/suite.py VMCORE [--rounds 3] [--only NAME]... [--big GIB]... [--work DIR]
+
+VMCORE is an ELF vmcore (the rig's 4 GiB guest: ~/.cache/pymakedumpfile/rig/dumps/mem4096/
+vmcore.elf, made by PMD_RIG_BIG=1 tests/rig/make-dumps.sh).  The inputs of the other cases are
+made from it once, by makedumpfile, in --work (default /var/tmp/pmd-suite): its -l -d 0 and
+-c -d 0 files, a 4-part split and a flattened stream of -l -d 0.  --big GIB adds the ELF->kdump
+and refilter cases on a synthetic machine of GIB GiB (benchmarks/memory.py builds it).
+
+Cases (makedumpfile cannot do some; then we are timed alone):
+  elf->kdump        -l -d 31, -c -d 0 of VMCORE
+  refilter          -l -d 31 of makedumpfile's -l -d 0 and -c -d 0 files; -E -d 0 of its -l file
+  split/reassemble  --split -l -d 31 into 4; --reassemble of a 4-part -l -d 0 split
+  flattened         -R of a flattened -l -d 0 stream (from standard input)
+  info x100         --info of the -l -d 0 file, 100 times (start-up; makedumpfile has no --info)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare import timed  # noqa: E402
+from memory import synthetic  # noqa: E402
+
+OURS = [sys.executable, "-m", "pymakedumpfile"]
+
+
+def prepare(vmcore: Path, work: Path) -> dict[str, Path]:
+    """makedumpfile's files of ``vmcore`` that the refilter, reassemble and -R cases read."""
+    work.mkdir(parents=True, exist_ok=True)
+    mdf = shutil.which("makedumpfile") or "makedumpfile"
+    files = {"l": work / "l.d0", "c": work / "c.d0", "flat": work / "flat.l.d0"}
+    parts = [work / f"split.{i}" for i in range(1, 5)]
+    stamp = work / "source"
+    if not stamp.exists() or stamp.read_text() != f"{vmcore} {vmcore.stat().st_mtime}":
+        for f in [*files.values(), *parts]:
+            f.unlink(missing_ok=True)
+        q = ["--message-level", "0"]
+        subprocess.run([mdf, *q, "-l", "-d", "0", str(vmcore), str(files["l"])], check=True)
+        subprocess.run([mdf, *q, "-c", "-d", "0", str(vmcore), str(files["c"])], check=True)
+        subprocess.run([mdf, *q, "--split", "-l", "-d", "0", str(vmcore), *map(str, parts)], check=True)
+        with open(files["flat"], "wb") as f:
+            subprocess.run([mdf, *q, "-F", "-l", "-d", "0", str(vmcore)], stdout=f, check=True)
+        stamp.write_text(f"{vmcore} {vmcore.stat().st_mtime}")
+    files.update({f"s{i}": p for i, p in enumerate(parts, 1)})
+    return files
+
+
+Case = tuple[str, list[str], "str | None", bool]  # name, arguments, standard input, makedumpfile can
+
+
+def cases(vmcore: Path, f: dict[str, Path], out: Path, big: list[Path]) -> list[Case]:
+    """The cases on these inputs, writing to ``out``."""
+    o = str(out)
+    v = str(vmcore)
+    parts = [str(f[f"s{i}"]) for i in range(1, 5)]
+    rows: list[Case] = [
+        ("-l -d 31 (ELF)", ["-l", "-d", "31", v, o], None, True),
+        ("-c -d 0 (ELF)", ["-c", "-d", "0", v, o], None, True),
+        ("refilter -l -d 31 of -l -d 0", ["-l", "-d", "31", str(f["l"]), o], None, True),
+        ("refilter -l -d 31 of -c -d 0", ["-l", "-d", "31", str(f["c"]), o], None, True),
+        ("-E -d 0 of -l -d 0", ["-E", "-d", "0", str(f["l"]), o], None, False),
+        ("--split 4 -l -d 31", ["--split", "-l", "-d", "31", v] + [f"{o}.{i}" for i in range(1, 5)], None, True),
+        ("--reassemble 4 parts", ["--reassemble", *parts, o], None, True),
+        ("-R flattened", ["-R", o], str(f["flat"]), True),
+    ]
+    for b in big:
+        rows.append((f"-l -d 31 ({b.name})", ["-l", "-d", "31", str(b), o], None, True))
+    return rows
+
+
+def run(cmd: list[str], stdin: str | None) -> tuple[float, int]:
+    if stdin is None:
+        return timed(cmd)
+    return timed(["sh", "-c", 'exec "$@" < "$0"', stdin, *cmd])
+
+
+def clean(out: Path) -> None:
+    for p in out.parent.glob(out.name + "*"):
+        p.unlink()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("vmcore", type=Path)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", action="append", help="run the cases whose name contains this")
+    ap.add_argument("--big", type=int, action="append", default=[])
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get("PMD_SUITE_DIR", "/var/tmp/pmd-suite")))
+    a = ap.parse_args()
+    import compileall  # bytecode first, as an installed package has it
+
+    compileall.compile_dir(str(HERE.parent / "pymakedumpfile"), quiet=1)
+    mdf = shutil.which("makedumpfile")
+    if not mdf:
+        sys.exit("makedumpfile is not installed")
+    files = prepare(a.vmcore, a.work)
+    out = a.work / "out"
+    print(f"{a.vmcore} ({a.vmcore.stat().st_size / 2**30:.1f} GiB), {os.cpu_count()} CPUs, medians of {a.rounds}")
+    print("| case | CPUs | makedumpfile | pymakedumpfile | ratio | RSS mdf / ours |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, args, stdin, mdf_can in cases(a.vmcore, files, out, [synthetic(g) for g in a.big]):
+        if a.only and not any(s in name for s in a.only):
+            continue
+        for pin in ([], ["taskset", "-c", "0"]):
+            t: dict[str, list[float]] = {"mdf": [], "ours": []}
+            rss: dict[str, int] = {"mdf": 0, "ours": 0}
+            for _ in range(a.rounds):
+                for who in ("mdf", "ours") if mdf_can else ("ours",):
+                    clean(out)
+                    cmd = pin + ([mdf] if who == "mdf" else OURS) + ["--message-level", "0"] + args
+                    w, r = run(cmd, stdin)
+                    t[who].append(w)
+                    rss[who] = max(rss[who], r)
+            clean(out)
+            ours = statistics.median(t["ours"])
+            cpus = "1" if pin else "all"
+            if mdf_can:
+                m = statistics.median(t["mdf"])
+                print(f"| {name} | {cpus} | {m:.2f} s | {ours:.2f} s | {ours / m:.2f} | "
+                      f"{rss['mdf'] / 1024:.0f} / {rss['ours'] / 1024:.0f} MB |", flush=True)
+            else:
+                print(f"| {name} | {cpus} | (cannot) | {ours:.2f} s | | - / {rss['ours'] / 1024:.0f} MB |", flush=True)
+    # --info in a loop: start-up and probing, 100 times
+    if not a.only or any("info" in s for s in a.only):
+        for pin in ([], ["taskset", "-c", "0"]):
+            w, _ = timed(["sh", "-c", 'for i in $(seq 100); do "$@" >/dev/null || exit 1; done', "sh",
+                          *pin, *OURS, "--info", str(files["l"])])
+            print(f"| --info x100 | {'1' if pin else 'all'} | (no --info) | {w:.2f} s | | |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
