@@ -27,6 +27,8 @@
 #include <zstd.h>
 #endif
 
+static __thread uint8_t *tl_win; /* this thread's window (kept until the thread ends) */
+static __thread size_t tl_cap;
 #define WINDOW (2u << 20) /* bytes of page data read at once, at most (under the mmap threshold) */
 
 static uint64_t get_u64(const uint8_t *p, int big)
@@ -224,8 +226,20 @@ size_t pmd_kdump_unpack(struct pmd_unpack_src *src, const uint8_t *descs, size_t
 
 	memset(&st, 0, sizeof(st));
 	src->need_off = src->need_len = 0;
-	if (src->fd >= 0 && !(win = malloc(WINDOW > ps ? WINDOW : ps)))
-		return 0;
+	if (src->fd >= 0) {
+		/* one window per thread, kept: a fresh one each call would be new
+		 * pages each time (malloc gives the top of the heap back when it is
+		 * freed), and pread into them costs a page fault per 4 KiB */
+		size_t need = WINDOW > ps ? WINDOW : ps;
+		if (tl_cap < need) {
+			free(tl_win);
+			tl_cap = 0;
+			if (!(tl_win = malloc(need)))
+				return 0;
+			tl_cap = need;
+		}
+		win = tl_win;
+	}
 	while (i < n) {
 		const uint8_t *d = descs + 24 * i, *data;
 		uint64_t off = get_u64(d, big), end;
@@ -273,7 +287,6 @@ size_t pmd_kdump_unpack(struct pmd_unpack_src *src, const uint8_t *descs, size_t
 		}
 		i = j;
 	}
-	free(win);
 #ifdef PMD_HAVE_LIBDEFLATE
 	if (st.inflater)
 		libdeflate_free_decompressor(st.inflater);
