@@ -49,6 +49,15 @@ def timed(cmd: list[str], stdout: int | None = None, may_fail: bool = False) -> 
     return wall, rss
 
 
+def compile_package() -> None:
+    """The package's bytecode made first, as an installed package has it (with
+    PYTHONDONTWRITEBYTECODE set, every timed run would compile ~100 modules: 0.1-0.15 s)."""
+    import compileall
+
+    compileall.compile_dir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pymakedumpfile"),
+                           quiet=1)
+
+
 def check_sample(vmcore: str, out: str, n: int = 2000) -> int:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from pymakedumpfile import open_dump
@@ -75,12 +84,7 @@ def main() -> None:
     a = ap.parse_args()
     cases = a.case or ["-l -d 31", "-c -d 0"]
     outdir = a.outdir or tempfile.mkdtemp(prefix="pmd-bench-", dir=os.path.dirname(os.path.abspath(a.vmcore)))
-    # the package's bytecode made first, as an installed package has it (with
-    # PYTHONDONTWRITEBYTECODE set, every run would compile ~100 modules: 0.1-0.15 s)
-    import compileall
-
-    compileall.compile_dir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pymakedumpfile"),
-                           quiet=1)
+    compile_package()
     pin = ["taskset", "-c", a.cpus] if a.cpus else []
     ours = pin + [sys.executable, "-m", "pymakedumpfile"]
     mdf = shutil.which("makedumpfile")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from compare import timed  # noqa: E402
+from compare import compile_package, timed  # noqa: E402
 from memory import synthetic  # noqa: E402
 
 OURS = [sys.executable, "-m", "pymakedumpfile"]
@@ -100,9 +100,7 @@ def main() -> int:
     ap.add_argument("--big", type=int, action="append", default=[])
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("PMD_SUITE_DIR", "/var/tmp/pmd-suite")))
     a = ap.parse_args()
-    import compileall  # bytecode first, as an installed package has it
-
-    compileall.compile_dir(str(HERE.parent / "pymakedumpfile"), quiet=1)
+    compile_package()
     mdf = shutil.which("makedumpfile")
     if not mdf:
         sys.exit("makedumpfile is not installed")

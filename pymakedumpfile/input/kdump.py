@@ -264,10 +264,15 @@ class KdumpReader(DumpReader):
         return a
 
     # ---- page access ----
-    def _descs(self, pfn: int, count: int) -> list[tuple[int, int, int, int]]:
+    def _desc_bytes(self, pfn: int, count: int) -> bytes:
+        """The page descriptors of ``count`` dumped pages from ``pfn``, as the file has them (fewer
+        where the file ends)."""
         idx = self._rank_of(pfn) - self._first_rank
+        return self.source.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+
+    def _descs(self, pfn: int, count: int) -> list[tuple[int, int, int, int]]:
         pds = dd.page_desc_struct(self.endian)
-        raw = self.source.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+        raw = self._desc_bytes(pfn, count)
         if len(raw) < count * dd.PAGE_DESC_SIZE and not self.incomplete:
             raise TruncatedDumpError(
                 f"Cannot read the page descriptor of pfn {pfn + len(raw) // dd.PAGE_DESC_SIZE:#x}: "
@@ -332,8 +337,7 @@ class KdumpReader(DumpReader):
         descriptor; another source (a flattened stream read in place, memory) gives the kernel
         the bytes it asks for, the main run's data and one side piece (the shared zero page)."""
         src = self.source
-        idx = self._rank_of(pfn) - self._first_rank
-        raw = src.pread(self.pd_offset + idx * dd.PAGE_DESC_SIZE, count * dd.PAGE_DESC_SIZE)
+        raw = self._desc_bytes(pfn, count)
         raw = raw[: len(raw) - len(raw) % dd.PAGE_DESC_SIZE]  # a file that ends in a descriptor
         big, ps = self.endian == ">", self.block_size
         if isinstance(src, FileSource):
