@@ -16,9 +16,6 @@ from types import ModuleType
 from typing import Any
 
 from ..core.compat import bit_count
-from . import classify_py as _classify_py
-from . import dwarf_py as _dwarf_py
-from . import lzo_py as _lzo_py
 
 _native: ModuleType | None
 try:
@@ -59,9 +56,45 @@ def popcount_python(buf: bytes | memoryview) -> int:
     return bit_count(int.from_bytes(buf, "little"))
 
 
-classify_python = _classify_py.classify_python
-dwarf_skip_python = _dwarf_py.dwarf_skip_python
-dwarf_layout_python = _dwarf_py.dwarf_layout_python
+# The longer twins live in their own modules, imported on first call: the native module is what
+# runs, and a command line that never calls a twin does not pay for loading it.
+
+
+def classify_python(*args: Any, **kwargs: Any) -> int:
+    """The twin of the native ``classify``: :func:`.classify_py.classify_python`."""
+    from .classify_py import classify_python as f
+
+    return f(*args, **kwargs)
+
+
+def dwarf_skip_python(*args: Any) -> tuple[int, int, int]:
+    """The twin of the native ``dwarf_skip``: :func:`.dwarf_py.dwarf_skip_python`."""
+    from .dwarf_py import dwarf_skip_python as f
+
+    return f(*args)
+
+
+def dwarf_layout_python(*args: Any) -> bytes | None:
+    """The twin of the native ``dwarf_layout``: :func:`.dwarf_py.dwarf_layout_python`."""
+    from .dwarf_py import dwarf_layout_python as f
+
+    return f(*args)
+
+
+def lzo1x_1_compress_python(data: Any) -> bytes:
+    """The twin of the native ``lzo1x_1_compress``: :func:`.lzo_py.lzo1x_1_compress`."""
+    from .lzo_py import lzo1x_1_compress
+
+    return lzo1x_1_compress(data)
+
+
+def lzo1x_decompress_safe_python(data: Any, out_len: int) -> bytes:
+    """The twin of the native ``lzo1x_decompress_safe``: :func:`.lzo_py.lzo1x_decompress_safe`."""
+    from .lzo_py import lzo1x_decompress_safe
+
+    return lzo1x_decompress_safe(data, out_len)
+
+
 PAGE_SKIPPED = 0xFFFFFFFF  # a page left out (zero): its descriptor points at the shared zero page
 DESC_LZO = 0x2
 
@@ -99,7 +132,9 @@ def lzo_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None
     """LZO-compress the pages of ``buf``; a page that does not shrink stays
     raw (flag 0); pages whose bit is set in ``skip`` get ``PAGE_SKIPPED``.
     Fills ``sizes`` and ``flags`` (uint32 arrays); returns the data."""
-    return _pages_python(buf, page_size, skip, sizes, flags, _lzo_py.lzo1x_1_compress, DESC_LZO, 0)
+    from .lzo_py import lzo1x_1_compress
+
+    return _pages_python(buf, page_size, skip, sizes, flags, lzo1x_1_compress, DESC_LZO, 0)
 
 
 def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, page_size: int,
@@ -120,10 +155,6 @@ def build_descs_python(sizes: Any, flags: Any, data_pos: int, zero_off: int, pag
             out.append(pk(data_pos, size, flag, 0))
             data_pos += size
     return b"".join(out), data_pos
-
-
-lzo1x_1_compress_python = _lzo_py.lzo1x_1_compress
-lzo1x_decompress_safe_python = _lzo_py.lzo1x_decompress_safe
 
 
 def zlib_pages_python(buf: bytes | memoryview, page_size: int, skip: bytes | None, sizes: Any, flags: Any,

@@ -1,32 +1,26 @@
 """Input contexts: open a dump file (or a split set) whatever its format.
 
-Readers are probed in the order of :data:`READERS`; each reads through the
-transport layer (:mod:`.source`), which unwraps flattened streams, so every
-format can also be read flattened.
+Readers are probed in the order of :data:`READER_NAMES`, each imported when its turn comes (an
+ELF vmcore loads no other reader); each reads through the transport layer (:mod:`.source`),
+which unwraps flattened streams, so every format can also be read flattened.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Sequence
-from typing import Protocol, Union
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ..core.context import Context
 from ..core.errors import DumpError, ReleaseMismatchError, UnsupportedDumpError, UsageError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import DumpReader
-from .elf import ElfReader
-from .kdump import KdumpReader
-from .lime import LimeReader
-from .lkcd import LkcdReader
 from .raw import RawReader, parse_spec
-from .s390dump import S390DumpReader
-from .sadump import SadumpReader
 from .source import Source, open_source
-from .split import SplitReader
-from .vmdump import VmdumpReader
-from .xc_core import XcCoreReader
-from .xc_save import XcSaveReader
+
+if TYPE_CHECKING:
+    from .sadump import SadumpReader
 
 
 class ReaderClass(Protocol):
@@ -38,8 +32,28 @@ class ReaderClass(Protocol):
     def __call__(self, source: Source) -> DumpReader: ...
 
 
-READERS: tuple[ReaderClass, ...] = (XcCoreReader, ElfReader, KdumpReader, LimeReader, S390DumpReader, LkcdReader,
-                                    SadumpReader, VmdumpReader, XcSaveReader)
+# (module, class) in probing order: xc_core before elf, as an xc_core file is an ELF file too
+READER_NAMES: tuple[tuple[str, str], ...] = (
+    ("xc_core", "XcCoreReader"), ("elf", "ElfReader"), ("kdump", "KdumpReader"), ("lime", "LimeReader"),
+    ("s390dump", "S390DumpReader"), ("lkcd", "LkcdReader"), ("sadump", "SadumpReader"), ("vmdump", "VmdumpReader"),
+    ("xc_save", "XcSaveReader"),
+)
+
+
+def _reader(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def readers() -> Iterator[ReaderClass]:
+    """The reader classes in probing order, each imported when reached."""
+    for module, name in READER_NAMES:
+        yield _reader(module, name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "READERS":  # every reader class, in probing order (imports them all)
+        return tuple(readers())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 KNOWN = ("ELF (a vmcore, QEMU's or makedumpfile's -E), kdump-compressed (KDUMP/DISKDUMP), flattened, "
          "LiME, AVML, Xen xc_core and save images, S390DUMP, LKCD, SADUMP, z/VM VMDUMP, and those inside a zstd or "
@@ -56,7 +70,7 @@ def open_reader(path: PathLike | int, name: str | None = None) -> DumpReader:
         return RawReader.open([spec])
     src: Source = open_source(path, name)
     try:
-        for cls in READERS:
+        for cls in readers():
             if cls.probe(src):
                 return cls(src)
         head = src.pread(0, 8)
@@ -151,6 +165,8 @@ def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
 
 def _sadump_disk_set(paths: list[PathLike]) -> SadumpReader | None:
     """The disks of a SADUMP disk set (disk 1 first), or None when the first file is not one."""
+    from .sadump import SadumpReader
+
     sources: list[Source] = [open_source(paths[0])]
     try:
         if not SadumpReader.probe(sources[0]):
@@ -178,19 +194,22 @@ def _open(paths: PathLike | int | Sequence[PathLike]) -> Context:
     sadump = _sadump_disk_set(paths)
     if sadump is not None:
         return Context(sadump)
-    readers: list[DumpReader] = []
+    from .kdump import KdumpReader
+    from .split import SplitReader
+
+    opened: list[DumpReader] = []
     try:
         for p in paths:
-            readers.append(open_reader(p))
+            opened.append(open_reader(p))
         kd = []
-        for r in readers:
+        for r in opened:
             if not isinstance(r, KdumpReader):
                 raise UnsupportedDumpError("Cannot open split set: only kdump-compressed files can be split parts",
                                            r.name)
             kd.append(r)
         return Context(SplitReader(kd))
     except BaseException:
-        for r in readers:
+        for r in opened:
             r.close()
         raise
 
