@@ -105,20 +105,19 @@ def registers(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _categories(ctx: Context) -> dict[str, Any]:
-    """Pages of RAM per makedumpfile category, and how many of each are stored."""
+    """Pages of RAM per makedumpfile category, and how many of each are stored.
+
+    One pass with every category's level bit (2|4|8|16): each page counts in the first
+    category that takes it, in makedumpfile's order, as makedumpfile's own report of a
+    ``-d 31`` run counts them."""
     from ..filter import make_write_context
 
-    out: dict[str, Any] = {}
     try:
-        # each level bit alone, so that every page counts in its own category
-        for name, level in (("cache", 2), ("cache_private", 4), ("user", 8), ("free", 16)):
-            w = make_write_context(_as_unfiltered(ctx), format="kdump", dump_level=level)
-            st = w.attr["filter.stats"]
-            out[name] = st.cache_private if name == "cache_private" else getattr(st, name)
-        out["hwpoison"], out["offline"] = st.hwpoison, st.offline
+        st = make_write_context(_as_unfiltered(ctx), format="kdump", dump_level=30).attr["filter.stats"]
     except DumpError as e:
         return {"error": str(e)}
-    return out
+    return {"cache": st.cache, "cache_private": st.cache_private, "user": st.user, "free": st.free,
+            "hwpoison": st.hwpoison, "offline": st.offline}
 
 
 def _as_unfiltered(ctx: Context) -> Context:
