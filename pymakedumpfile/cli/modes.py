@@ -272,13 +272,16 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
     the next level, as makedumpfile's -d A,B does."""
     from ..filter import make_write_context
     from ..output import write_dump
-    from ..output.flattened import stdout_binary
 
     msg = run.msg
     levels: list[int] = o["levels"]
     t0 = time.monotonic()
     unreadable = 0
-    stream = stdout_binary() if dumpfile is None else None
+    stream = None
+    if dumpfile is None:  # -F
+        from ..output.flattened import stdout_binary
+
+        stream = stdout_binary()
     src = run.open_input(vmcore)
     try:
         print_debug(run, src, sys.argv[1:])

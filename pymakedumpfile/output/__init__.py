@@ -8,18 +8,22 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..core.context import Context
 from ..core.errors import UsageError
 from ..core.pipeline import default_threads
-from .elf import write_elf
-from .flattened import FlatTarget, rearrange
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
-from .stream import CompressedFileTarget
 from .target import NullTarget, Target, WriteTarget, check_target
 
-WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": write_elf}
+
+def _write_elf(*args: Any, **kwargs: Any) -> WriteResult:
+    from .elf import write_elf  # imported for -E only
+
+    return write_elf(*args, **kwargs)
+
+
+WRITERS: dict[str, Callable[..., WriteResult]] = {"kdump": write_kdump, "elf": _write_elf}
 DEFAULT_SPLITBLOCK_SIZE = 1 << 30  # bytes, makedumpfile's default
 
 
@@ -59,11 +63,15 @@ def write_dump(
     if dry_run:
         target = NullTarget(path or "<stdout>", limit=limit)
     elif stream is not None:
+        from .flattened import FlatTarget  # -F
+
         target = FlatTarget(stream, limit=limit, compress=stream_compress)
     elif path is not None:
         target = Target(path, force=force, limit=limit)
         if stream_compress is not None:
             try:
+                from .stream import CompressedFileTarget  # --stream-compress
+
                 target = CompressedFileTarget(target, stream_compress)
             except BaseException:
                 target.remove()
@@ -253,6 +261,8 @@ def rearrange_to(stream: BinaryIO, path: str, *, force: bool = False) -> int:
     target = Target(path, force=force)
     ok = False
     try:
+        from .flattened import rearrange
+
         n = rearrange(stream, target)
         target.finish()
         ok = True
