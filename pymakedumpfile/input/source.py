@@ -9,6 +9,7 @@ so every format can be read from a flattened file with no ``-R`` step.
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 import stat
 from typing import BinaryIO
@@ -20,6 +21,9 @@ from ..formats import flattened as flat
 # reads as zeros, as in the -R output); more means a record far beyond the
 # data, and a read of it would only allocate zeros.
 MAX_GAP = 16 << 20
+# Reads of a sparse file at least this large look for its holes first (two lseek calls) and
+# read only its data: a hole reads as zeros, so none of its bytes need be copied.
+HOLE_MIN_READ = 256 << 10
 
 
 class Source:
@@ -85,12 +89,57 @@ class FileSource(Source):
         else:
             self.size = st.st_size
         self.size_known = stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        # a regular file with fewer blocks than its size has holes (a vmcore copied with
+        # cp --sparse, an ELF dump written with holes); a file of no blocks at all is
+        # /proc/vmcore or another file system's special file: read as it is
+        self.sparse = (stat.S_ISREG(st.st_mode) and 0 < getattr(st, "st_blocks", 0) * 512 < st.st_size
+                       and hasattr(os, "SEEK_DATA"))
 
     def pread(self, offset: int, size: int) -> bytes:
         if self.size_known:  # os.pread allocates the whole size first
             size = min(size, self.size - offset)
         if size <= 0 or offset < 0:
             return b""
+        if self.sparse and size >= HOLE_MIN_READ:
+            return self._pread_sparse(offset, size)
+        return self._pread(offset, size)
+
+    def _pread_sparse(self, offset: int, size: int) -> bytes:
+        """:meth:`pread` of a sparse file: its data extents read, its holes given as zeros."""
+        end = offset + size
+        out: bytearray | None = None
+        pos = offset
+        while pos < end:
+            try:
+                try:
+                    data_at = os.lseek(self.fd, pos, os.SEEK_DATA)
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+                    data_at = end  # no data from pos on
+                if data_at >= end:
+                    break  # a hole to the end of the range
+                hole_at = min(os.lseek(self.fd, data_at, os.SEEK_HOLE), end)
+            except OSError as e:
+                if out is None:  # no SEEK_DATA on this file system: read everything
+                    self.sparse = False
+                    return self._pread(offset, size)
+                raise ReadError(f"Cannot read {size} bytes at {offset:#x}: {e.strerror}", self.name,
+                                e.errno) from None
+            if out is None:
+                if data_at <= offset and hole_at >= end:
+                    return self._pread(offset, size)  # data throughout
+                out = bytearray(size)  # zeros, where the holes are
+            chunk = self._pread(data_at, hole_at - data_at)
+            out[data_at - offset : data_at - offset + len(chunk)] = chunk
+            if len(chunk) < hole_at - data_at:  # the file ends here
+                return bytes(out[: data_at - offset + len(chunk)])
+            pos = hole_at
+        # a hole up to the end of the range: as far as the file still reaches
+        n = min(size, max(0, os.fstat(self.fd).st_size - offset))
+        return bytes(out[:n]) if out is not None else bytes(n)
+
+    def _pread(self, offset: int, size: int) -> bytes:
         try:
             data = os.pread(self.fd, size, offset)
             if len(data) == size or not data:
