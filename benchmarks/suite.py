@@ -4,7 +4,7 @@ alternating, each case on all CPUs and on one (taskset -c 0, as in a crash kerne
 nr_cpus=1).  Prints a Markdown table of median wall times, their ratio and peak RSS.
 
 usage: benchmarks/suite.py VMCORE [--rounds 3] [--only NAME]... [--big GIB]... [--work DIR]
-                           [--mdf-zstd MAKEDUMPFILE]
+                           [--mdf-zstd MAKEDUMPFILE] [--durable]
 
 VMCORE is an ELF vmcore (the rig's 4 GiB guest: ~/.cache/pymakedumpfile/rig/dumps/mem4096/
 vmcore.elf, made by PMD_RIG_BIG=1 tests/rig/make-dumps.sh).  The inputs of the other cases are
@@ -22,6 +22,9 @@ Cases (makedumpfile cannot do some; then we are timed alone):
   zstd              -z -d 0 of VMCORE against --mdf-zstd, a makedumpfile built with zstd (Debian's
                     bookworm build has none: benchmarks/sid-makedumpfile.sh makes sid's 1.7.8 runnable
                     here), output sizes compared, and against `zstd -1 -T2` of the whole VMCORE
+
+--durable times each command until its output is on disk (the command, then sync): we fsync
+what we write, makedumpfile leaves the writeback to the kernel, untimed without --durable.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ def main() -> int:
     ap.add_argument("--only", action="append", help="run the cases whose name contains this")
     ap.add_argument("--big", type=int, action="append", default=[])
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("PMD_SUITE_DIR", "/var/tmp/pmd-suite")))
+    ap.add_argument("--durable", action="store_true", help="time each command and a sync after it")
     ap.add_argument("--mdf-zstd", default=os.environ.get("PMD_MDF_ZSTD"),
                     help="a makedumpfile with zstd (-z) for the -z case (default: $PMD_MDF_ZSTD)")
     a = ap.parse_args()
@@ -141,7 +145,8 @@ def main() -> int:
         sys.exit("makedumpfile is not installed")
     files = prepare(a.vmcore, a.work)
     out = a.work / "out"
-    print(f"{a.vmcore} ({a.vmcore.stat().st_size / 2**30:.1f} GiB), {os.cpu_count()} CPUs, medians of {a.rounds}")
+    print(f"{a.vmcore} ({a.vmcore.stat().st_size / 2**30:.1f} GiB), {os.cpu_count()} CPUs, medians of {a.rounds}"
+          + (", each command timed with a sync after it" if a.durable else ""))
     print("| case | CPUs | makedumpfile | pymakedumpfile | ratio | RSS mdf / ours |")
     print("|---|---|---:|---:|---:|---:|")
     sizes: dict[str, dict[str, int]] = {}
@@ -154,7 +159,8 @@ def main() -> int:
             for _ in range(a.rounds):
                 for who in ("mdf", "ours") if mdf_bin else ("ours",):
                     clean(out)
-                    cmd = pin + ([mdf_bin] if who == "mdf" else OURS) + ["--message-level", "0"] + args
+                    tool = ([mdf_bin] if who == "mdf" else OURS) + ["--message-level", "0"] + args
+                    cmd = pin + (["sh", "-c", '"$@" && sync', "sh"] if a.durable else []) + tool
                     w, r = run(cmd, stdin)
                     t[who].append(w)
                     rss[who] = max(rss[who], r)
