@@ -113,6 +113,14 @@ def command(**o: Any) -> None:
         modes.gen_vmcoreinfo(run, o)
         return
     run.vmlinux = o["vmlinux"]
+    if o["config"] is not None:
+        # read first: a mistake in it is reported before anything is opened or written
+        if o["vmlinux"] is None:
+            msg.fail("--config needs -x VMLINUX: the kernel image with debug information that says where "
+                     "each object is")
+        from ..filter.config import parse_config
+
+        run.config = parse_config(o["config"])
     if o["vmcoreinfo_in"] is not None:
         try:
             with open(o["vmcoreinfo_in"], "rb") as f:

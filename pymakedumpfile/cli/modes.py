@@ -176,7 +176,7 @@ def split(run: Run, o: Options) -> None:
         said_level(run, src, vmcore, o["levels"][0])
         w = make_write_context(src, format="kdump", compression=o["comp"] or "none", dump_level=o["levels"][0],
                                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,
-                               xen=xen_options(o))
+                               xen=xen_options(o), erase=run.erase_plan(src))
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=run.force, threads=run.threads,
                                   splitblock_size=kb * 1024 if kb else DEFAULT_SPLITBLOCK_SIZE, on_plan=said)
@@ -230,6 +230,8 @@ def convert(run: Run, o: Options) -> None:
         check_target(dumpfile, run.force)  # fail before reading anything
     if o["check_params"]:
         return
+    if o["config"] is not None and o["elf"]:
+        msg.fail("--config with -E: not supported yet (the ELF note of what was erased is not written yet)")
     if o["stream_compress"] and not o["elf"]:
         msg.fail("--stream-compress needs -E or -F (a kdump file is not written in order).")
     if o["stream_compress"] and o["limit_bytes"] is not None:
@@ -287,11 +289,13 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
         print_debug(run, src, sys.argv[1:])
         if vtop is not None:
             print_vtop(run, src, vtop)
+        erase = run.erase_plan(src)
         for i, level in enumerate(levels):
             said_level(run, src, vmcore, level)
             w = make_write_context(
                 src, format="elf" if o["elf"] else "kdump", compression=o["comp"] or "none", dump_level=level,
                 progress=msg.progress("Excluding unnecessary pages"), threads=run.threads, xen=xen_options(o),
+                erase=erase,
             )
             for warning in w.attr["filter.stats"].warnings:
                 msg.say(ML_COMMON, f"WARNING: {warning}")

@@ -16,7 +16,6 @@ from .streams import Closed
 # Options makedumpfile has that later work will implement: accepted by the
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
-    "config": "--config",
     "eppic": "--eppic",
     "exclude_vmemmap": "-e",
     "extension": "--extension",
@@ -80,7 +79,8 @@ OPTIONS = [
                       "reported in any case; with this option that still exits 0."),
     click.option("--non-mmap", "non_mmap", is_flag=True,
                  help="Read VMCORE with read(2), not mmap; we always use pread."),
-    click.option("--config", "config", metavar="FILTERCONFIGFILE", help="Filter config file. [not supported yet]"),
+    click.option("--config", "config", metavar="FILTERCONFIGFILE",
+                 help="Erase what this filter configuration names (makedumpfile.conf(5); needs -x VMLINUX)."),
     click.option("--eppic", "eppic", metavar="EPPICMACRO", help="Filter by an eppic macro. [not supported yet]"),
     click.option("--dump-dmesg", "dump_dmesg", is_flag=True,
                  help="VMCORE LOGFILE: write the kernel log of VMCORE (any format we read)."),
@@ -180,6 +180,7 @@ class Run:
     threads: int | None = None
     vmcoreinfo: bytes | None = None  # -i
     vmlinux: str | None = None  # -x
+    config: Any = None  # --config, parsed (filter.config.Config)
     ignore_read_errors: bool = False  # --ignore-read-errors
     closed: Closed = Closed()  # standard descriptors closed at start
 
@@ -193,3 +194,16 @@ class Run:
             self.msg.warn(f"{ctx.name}: pfns {a:#x}-{b:#x} are in no file of the split set given: "
                           "they read as excluded")
         return ctx
+
+    def erase_plan(self, src: Any) -> Any:
+        """The objects --config names in the input ``src`` (None without --config); says what
+        it found."""
+        if self.config is None:
+            return None
+        from ..filter.erase import plan_erase
+
+        assert self.vmlinux is not None  # the command line asks for -x with --config
+        plan = plan_erase(src, self.config, self.vmlinux)
+        for w in plan.warnings:
+            self.msg.warn(w)
+        return plan

@@ -102,6 +102,8 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("linux.vmcoreinfo.NUMBER.{name}", int, "VMCOREINFO's NUMBER(name): a constant of the kernel", "input"),
     # what the filter decided (write contexts)
     _D("filter.dump_level", int, "the dump level the pages were filtered at", "filter"),
+    _D("filter.erase", "EraseSet", "what --config erases, and (once the pages are written) what was erased",
+       "filter"),
     _D("filter.stats", "FilterStats", "pages excluded per category, warnings, pages unreadable while filtering",
        "filter"),
 )
@@ -133,6 +135,8 @@ def check(key: str, value: Any) -> None:
     want = d.type
     if want == "pagemap":
         ok = hasattr(value, "runs") and hasattr(value, "count")
+    elif want == "EraseSet":
+        ok = hasattr(value, "patch") and hasattr(value, "eraseinfo")
     elif want == "FilterStats":
         ok = hasattr(value, "excluded") and hasattr(value, "warnings")
     else:

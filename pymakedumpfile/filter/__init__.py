@@ -29,6 +29,7 @@ from .memmap import find_mem_map
 from .params import C, Cnt, MissingInfo, build_params, scan_needed
 
 if TYPE_CHECKING:
+    from .erase import EraseSet
     from .xen import XenOptions
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def make_write_context(
     threads: int | None = None,
     refilter: bool = True,
     xen: XenOptions | None = None,
+    erase: EraseSet | None = None,
 ) -> Context:
     """A clone of ``src`` set up to be written: its ``file.format``, ``file.compression``,
     ``filter.dump_level``, ``filter.stats`` and the ``file.pagemap`` of the pages to write
@@ -100,6 +102,10 @@ def make_write_context(
         set reassembled: nothing to decide, so no ``struct page`` information is needed).
     :param xen: ``-X``: keep only the hypervisor's and dom0's frames of a Xen host's dump
         (:mod:`.xen`); dump levels 0 and 1 only.
+    :param erase: what ``--config`` erases (:func:`.erase.plan_erase`): the write context
+        reads its pages through an :class:`.erase.ErasingReader`, so the writers store them
+        erased (zero pages are then found in the erased pages), and ``filter.erase`` says
+        what was erased once they are written.
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
@@ -119,6 +125,12 @@ def make_write_context(
     else:
         pagemap, stats = src.attr["file.pagemap"], FilterStats()
     w = src.clone()
+    if erase:
+        from .erase import ErasingReader
+
+        erase = erase.fresh()
+        w.reader = ErasingReader(src.reader, erase)  # type: ignore[assignment]  # a DumpReader by delegation
+        w.attr["filter.erase"] = erase
     w.attr["file.format"] = format
     w.attr["file.compression"] = compression if format == "kdump" else "none"
     w.attr["filter.dump_level"] = level

@@ -95,6 +95,8 @@ class SplitReader(DumpReader):
         a["kdump.num_dumpable"] = sum(p.num_dumpable for p in self.parts)
         a["file.set.number"] = len(self.parts)
         a["file.set.missing"] = list(self.missing)
+        # what filtering erased: each part records its own pages' (makedumpfile's --reassemble joins them)
+        a["file.eraseinfo.raw"] = b"".join(p.eraseinfo for p in self.parts)
         for i, p in enumerate(self.parts):
             a[f"file.set.{i}.name"] = p.name
             a[f"file.set.{i}.start_pfn"] = p.start_pfn

@@ -184,8 +184,13 @@ def write_kdump(
         _write_bitmap(target, a["memory.pagemap"], max_mapnr, one, bitmap_offset)
         _write_bitmap(target, ctx.pagemap, max_mapnr, one, bitmap_offset + one)
         target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
-        _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
-                     bool(level & 1), start, end, own, progress)
+        data_end = _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
+                                bool(level & 1), start, end, own, progress)
+        info = eraseinfo_of(ctx, start, end)
+        if info:  # after the page data, as makedumpfile puts it; the sub header says where
+            target.pwrite(info, data_end)
+            target.pwrite(replace(sub, offset_eraseinfo=data_end, size_eraseinfo=len(info)).pack(endian, layout), ps,
+                          patch=True)
     except StopWriting as e:
         res.incomplete, res.reason = True, e.message
         incomplete = replace(hdr, status=hdr.status | dd.DUMP_DH_COMPRESSED_INCOMPLETE)
@@ -202,6 +207,14 @@ def write_kdump(
 BITMAP_CHUNK = 1 << 20  # pfns of a bitmap written at a time (the cycle of a CyclicMap)
 
 
+def eraseinfo_of(ctx: Context, start: int = 0, end: int | None = None) -> bytes:
+    """What the output of ``ctx`` records as erased: the input's own record (a dump that was
+    erased before), then what ``--config`` erased in the pages written from pfns [start, end)."""
+    old: bytes = ctx.attr.get("file.eraseinfo.raw", b"")
+    erase = ctx.attr.get("filter.erase")
+    return old + (erase.eraseinfo(start, end) if erase is not None else b"")
+
+
 def _write_bitmap(target: WriteTarget, pm: PageMap, max_mapnr: int, size: int, offset: int) -> None:
     """Write the page map ``pm`` as a bitmap of ``size`` bytes at ``offset``,
     a chunk at a time (a cyclic map is never held whole)."""
@@ -215,12 +228,12 @@ def _write_bitmap(target: WriteTarget, pm: PageMap, max_mapnr: int, size: int, o
 
 def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struct.Struct, res: WriteResult, pd_pos: int,
                  data_pos: int, exclude_zero: bool, start: int, end: int, total: int,
-                 progress: Callable[[int, int], None] | None) -> None:
+                 progress: Callable[[int, int], None] | None) -> int:
     """Page data and descriptors through a pipeline: worker threads read and
     compress batches of pages (the C kernels and the codecs release the GIL)
     while this thread lays out descriptors and writes, in pfn order.  Data is
     written before the descriptors that point to it in each flush, so a
-    descriptor never points at data that was not written."""
+    descriptor never points at data that was not written.  Returns where the data ends."""
     ps = ctx.page_size
     big = pds.format.startswith(">")
     zero_off = 0
@@ -288,6 +301,7 @@ def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struc
             if progress is not None:
                 progress(res.pages_written + len(descs) // dd.PAGE_DESC_SIZE, total)
         _flush_descs(target, descs, pd_pos, res)
+        return data_pos
     except StopWriting:
         # a full disk or a signal: the pages whose data is on disk stay
         # readable (the descriptor area was reserved, so this write fits)

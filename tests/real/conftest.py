@@ -22,6 +22,15 @@ def mem512() -> Path:
 
 
 @pytest.fixture(scope="session")
+def vmlinux() -> Path:
+    """The rig kernel's vmlinux with DWARF (from its linux-image-*-dbg package)."""
+    kpkg = (RIG / "kernel" / "KPKG").read_text().strip() if (RIG / "kernel" / "KPKG").exists() else ""
+    v = RIG / "dbg/usr/lib/debug/boot" / f"vmlinux-{kpkg.removeprefix('linux-image-')}"
+    need(bool(kpkg) and v.exists(), f"no debug vmlinux {v} (tests/rig/make-dumps.sh fetches it)")
+    return v
+
+
+@pytest.fixture(scope="session")
 def release(mem512: Path) -> str:
     """The kernel release the rig booted for mem512: its run record, not our reader."""
     return rig_release(mem512)

@@ -9,19 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from util import RIG, need
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
 from pymakedumpfile.input.dwarf import generate_vmcoreinfo
-
-
-@pytest.fixture(scope="module")
-def vmlinux() -> Path:
-    kpkg = (RIG / "kernel" / "KPKG").read_text().strip() if (RIG / "kernel" / "KPKG").exists() else ""
-    v = RIG / "dbg/usr/lib/debug/boot" / f"vmlinux-{kpkg.removeprefix('linux-image-')}"
-    need(bool(kpkg) and v.exists(), f"no debug vmlinux {v} (tests/rig/make-dumps.sh fetches it)")
-    return v
 
 
 @pytest.fixture(scope="module")

@@ -131,11 +131,17 @@ def _all_contexts(tmp: Path) -> list[Any]:
 
 
 def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) -> None:
+    from pymakedumpfile.filter.erase import FILL, EraseSet, Piece, Target
+
     seen: set[str] = set()
-    for ctx in _all_contexts(tmp_path):
+    for i, ctx in enumerate(_all_contexts(tmp_path)):
         with ctx:
             w = make_write_context(ctx, format="kdump", compression="zlib", dump_level=1)
-            for tree in (ctx.attr, w.attr):
+            trees = [ctx.attr, w.attr]
+            if i == 0:  # --config: what to erase (one byte of pfn 0)
+                erase = EraseSet([Target(0, "x", 0, 1, False)], [Piece(0, 0, 1, FILL, 0)], PS, [])
+                trees.append(make_write_context(ctx, format="kdump", dump_level=1, erase=erase).attr)
+            for tree in trees:
                 for key in tree:
                     d = attrs.lookup(key)
                     assert d is not None, f"{ctx.attr['file.format']} sets undeclared {key}"

@@ -1,0 +1,554 @@
+"""Erasing what a filter configuration names (``--config``): find each object in the dump,
+overwrite its bytes as the pages go to the writer, and say what was erased (eraseinfo).
+
+- :class:`DwarfTypes`: symbols and types from a kernel image with DWARF (``-x VMLINUX``).
+  The type model is makedumpfile's: a type is followed through typedefs, qualifiers, pointers
+  and arrays to the type at the end of the chain, and noted as pointer, array, structure or
+  base type on the way (:class:`TypeInfo`).
+- :func:`plan_erase`: each command of the configuration evaluated in the dump's memory: the
+  ranges to overwrite, as physical pieces of pages (:class:`EraseSet`).
+- :class:`ErasingReader`: the reader a write context reads its pages through; it patches the
+  pieces into the pages it returns, before the writer looks for zero pages or compresses,
+  and notes which pieces went out.
+- :meth:`EraseSet.eraseinfo`: the lines the dump records, one per object erased, with the
+  bytes that were erased in the pages written.
+
+docs/erase.md describes the language, what each command erases and where we differ from
+makedumpfile.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from ..core.errors import DumpError
+from .config import Config, ConfigError, Erase, Loop
+
+BASE, ARRAY, PTR, STRUCT, LIST_HEAD = 0x01, 0x02, 0x04, 0x08, 0x10
+FILL = 0x58  # 'X': what an erased byte becomes (a nullified pointer becomes zeros)
+STRLEN_MAX = 1024  # a `char *` erases its string up to this many bytes
+MAX_ITEMS = 1 << 20  # elements a loop may visit before the list is taken as broken
+
+# DWARF tags and attributes (as in input/dwarf.py)
+_T_ARRAY, _T_POINTER, _T_STRUCT, _T_UNION, _T_BASE, _T_SUBRANGE = 0x01, 0x0F, 0x13, 0x17, 0x24, 0x21
+_A_SPECIFICATION = 0x47
+
+
+class TypeInfo(NamedTuple):
+    """A type as makedumpfile sees it: ``flags`` (BASE, ARRAY, PTR, STRUCT, LIST_HEAD) met
+    along the chain, the ``name`` and ``size`` of the type at its end ("void" for a pointer to
+    nothing), the length of the first array met, and the DIE at the end (for members)."""
+
+    flags: int
+    name: str | None
+    size: int
+    length: int
+    die: int | None
+
+
+class DwarfTypes:
+    """Symbols (.symtab) and types (DWARF) of a kernel image, indexed for ``names`` only; a
+    structure met only as a declaration is looked up by name in a second pass."""
+
+    def __init__(self, vmlinux: str, names: frozenset[str]) -> None:
+        from ..input.dwarf import Dwarf
+        from ..input.vmlinux import Elf
+
+        self.path = vmlinux
+        self.elf = Elf(vmlinux)
+        self.names = set(names) | {"list_head"}
+        self.dw = Dwarf(self.elf, frozenset(self.names))
+        self.syms = self.elf.symbols()
+
+    def symbol(self, name: str) -> int | None:
+        v = self.syms.get(name)
+        return v or None
+
+    def variable(self, name: str) -> TypeInfo | None:
+        off = self.dw.variables.get(name)
+        if off is None:
+            return None
+        d = self.dw.die(off)
+        seen = 0
+        while d.type_ref is None and isinstance(d.attrs.get(_A_SPECIFICATION), int) and seen < 4:
+            d = self.dw.die(d.attrs[_A_SPECIFICATION])  # type: ignore[arg-type]
+            seen += 1
+        return self.describe(d.type_ref) if d.type_ref is not None else None
+
+    def describe(self, ref: int | None) -> TypeInfo:
+        flags, length, last = 0, -1, None
+        seen = 0
+        while ref is not None and seen < 64:
+            d = self.dw.die(ref)
+            if d.tag == _T_ARRAY:
+                flags |= ARRAY
+                if length < 0:
+                    length = self._length(d)
+            elif d.tag == _T_POINTER:
+                flags |= PTR
+            elif d.tag == _T_STRUCT:
+                flags |= STRUCT
+            elif d.tag == _T_BASE:
+                flags |= BASE
+            last, ref = d, d.type_ref
+            seen += 1
+        if last is None:
+            return TypeInfo(0, None, 0, 0, None)
+        name = last.name or ("void" if flags == PTR else None)
+        size = last.attrs.get(0x0B)
+        if name == "list_head":
+            flags |= LIST_HEAD
+        return TypeInfo(flags, name, size if isinstance(size, int) else 0, max(length, 0), last.offset)
+
+    def _length(self, d: Any) -> int:
+        for c in d.children:
+            s = self.dw.die(c)
+            if s.tag == _T_SUBRANGE:
+                count, upper = s.attrs.get(0x37), s.attrs.get(0x2F)
+                if isinstance(count, int):
+                    return count
+                return upper + 1 if isinstance(upper, int) else 0
+        return 0
+
+    def _complete(self, t: TypeInfo) -> Any:
+        """The DIE that lists the members of ``t`` (a declaration's definition, found by name)."""
+        if t.die is None:
+            return None
+        d = self.dw.die(t.die)
+        if d.tag not in (_T_STRUCT, _T_UNION):
+            return None
+        if 0x3C not in d.attrs:  # DW_AT_declaration
+            return d
+        if t.name is None:
+            return None
+        return self._struct_die(t.name)
+
+    def _struct_die(self, name: str) -> Any:
+        if name not in self.names:  # index the image again, with this name too
+            from ..input.dwarf import Dwarf
+
+            self.names.add(name)
+            self.dw = Dwarf(self.elf, frozenset(self.names))
+        return self.dw.struct_die(name)
+
+    def member(self, t: TypeInfo, name: str) -> tuple[int, TypeInfo] | None:
+        d = self._complete(t)
+        r = self.dw._find_member(d, name) if d is not None else None
+        if r is None:
+            return None
+        return r[0], self.describe(r[1].type_ref)
+
+    def struct(self, name: str) -> TypeInfo | None:
+        d = self._struct_die(name)
+        if d is None:
+            return None
+        return TypeInfo(STRUCT | (LIST_HEAD if name == "list_head" else 0), name,
+                        int(d.attrs.get(0x0B, 0) or 0), 0, d.offset)
+
+
+class Node(NamedTuple):
+    """An object found in memory: where the expression's last piece is (``sym``), the address
+    it stands for (``addr``: the object itself, or what a pointer points to), its type, and
+    the size it erases by default."""
+
+    sym: int
+    addr: int
+    t: TypeInfo
+    size: int
+
+
+class Target(NamedTuple):
+    """One object to erase: the command it came from, its virtual address and size."""
+
+    command: int
+    text: str
+    vaddr: int
+    size: int
+    nullify: bool
+
+
+class Evaluator:
+    """Evaluates a configuration's commands in a dump's kernel memory."""
+
+    def __init__(self, config: Config, types: DwarfTypes, mem: Any, kaslr: int, text_range: tuple[int, int]) -> None:
+        self.config, self.types, self.mem = config, types, mem
+        self.kaslr, self.text_range = kaslr, text_range
+        self.ptr_size = mem.ptr_size
+        self.line = 0
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(self.config.path, self.line, message)
+
+    def _read_ptr(self, addr: int, what: str) -> int:
+        try:
+            return int(self.mem.ptr(addr))
+        except DumpError as e:
+            raise self.fail(f"Cannot read {what} at {addr:#x}: {e}") from None
+
+    def _strlen(self, addr: int) -> int:
+        n = 0
+        while n < STRLEN_MAX:
+            chunk = min(STRLEN_MAX - n, 4096 - (addr + n) % 4096)
+            try:
+                b = self.mem.read(addr + n, chunk)
+            except DumpError:
+                return n
+            z = b.find(0)
+            if z >= 0:
+                return n + z
+            n += chunk
+        return STRLEN_MAX
+
+    def _finish(self, sym: int, t: TypeInfo) -> Node:
+        """The node of an object at ``sym`` of type ``t``: a pointer (not an array) stands for
+        what it points to; a ``char *`` for its string; a ``void *`` has no size of its own."""
+        addr, size = sym, t.size
+        if t.flags & (ARRAY | PTR) == PTR:
+            addr = self._read_ptr(sym, "a pointer")
+            if t.name == "void":
+                size = 0
+            elif t.flags & BASE and t.name == "char":
+                size = self._strlen(addr) if addr else 0
+        return Node(sym, addr, t, size)
+
+    def _symbol(self, name: str) -> Node:
+        addr = self.types.symbol(name)
+        if addr is None:
+            raise self.fail(f"no symbol '{name}' in {self.types.path}")
+        if self.text_range[0] <= addr <= self.text_range[1]:
+            addr += self.kaslr
+        t = self.types.variable(name)
+        if t is None or (t.name is None and t.die is None):
+            raise self.fail(f"'{name}' has no type in the debug information of {self.types.path}")
+        return self._finish(addr, t)
+
+    def chain(self, expr: tuple[str, ...], var: tuple[str, Node] | None) -> Node | None:
+        """The node of ``expr`` (None: a pointer on the way is NULL, so there is nothing)."""
+        node = var[1] if var is not None and expr[0] == var[0] else self._symbol(expr[0])
+        for i, piece in enumerate(expr[1:], 1):
+            if node.addr == 0:
+                return None
+            if node.t.flags & ARRAY and node.t.flags & PTR:
+                raise self.fail(f"{'.'.join(expr[:i])} is an array of pointers: use it in a 'for' loop")
+            m = self.types.member(node.t, piece)
+            if m is None:
+                what = f"struct {node.t.name}" if node.t.name else "its type"
+                raise self.fail(f"{what} ('{'.'.join(expr[:i])}') has no member '{piece}'")
+            off, mt = m
+            node = self._finish(node.addr + off, mt)
+        return node
+
+    def size_value(self, expr: tuple[str, ...], var: tuple[str, Node] | None) -> int | None:
+        node = self.chain(expr, var)
+        if node is None:
+            return None
+        t = node.t
+        if t.flags & (ARRAY | BASE) != BASE or not 0 < t.size <= 8:
+            raise self.fail(f"size {'.'.join(expr)}: not an integer")
+        try:
+            return int(self.mem.uint(node.addr, t.size))
+        except DumpError as e:
+            raise self.fail(f"Cannot read size {'.'.join(expr)} at {node.addr:#x}: {e}") from None
+
+    def erase(self, index: int, e: Erase, var: tuple[str, Node] | None) -> Target | None:
+        self.line = e.line
+        node = self.chain(e.expr, var)
+        if node is None:
+            return None  # a NULL pointer on the way: nothing there
+        t = node.t
+        if e.nullify:
+            if not t.flags & PTR or t.flags & ARRAY:
+                raise self.fail(f"'{e.text}' is not a pointer: 'nullify' sets a pointer to NULL")
+            return Target(index, e.text, node.sym, self.ptr_size, True)
+        own = t.length * (self.ptr_size if t.flags & PTR else t.size) if t.flags & ARRAY else node.size
+        if e.size is None:
+            size = own
+            if t.flags & (ARRAY | PTR) == PTR and t.name == "void":
+                raise self.fail(f"'{e.text}' is a void pointer: say how much it points to ('size N' or "
+                                f"'size EXPR'), or 'nullify'")
+        elif isinstance(e.size, int):
+            size = e.size
+        else:
+            v = self.size_value(e.size, var)
+            self.line = e.line
+            if v is None:
+                return None
+            size = v
+        pointee = t.flags & (ARRAY | PTR) == PTR
+        if e.size is not None and not pointee and size > own:
+            raise self.fail(f"size {size} is past the end of '{e.text}' ({own} bytes)")
+        if node.addr == 0 or size <= 0:
+            return None
+        return Target(index, e.text, node.addr, size, False)
+
+    def elements(self, loop: Loop) -> Iterator[Node]:
+        """The elements a ``for`` loop visits."""
+        self.line = loop.line
+        node = self.chain(loop.expr, None)
+        if node is None:
+            return
+        t = node.t
+        text = ".".join(loop.expr)
+        if t.flags & ARRAY:
+            if loop.via or loop.within:
+                raise self.fail(f"{text} is an array: 'via' and 'within' are for lists")
+            for i in range(t.length):
+                if t.flags & PTR:
+                    slot = node.addr + i * self.ptr_size
+                    p = self._read_ptr(slot, f"{text}[{i}]")
+                    if p == 0:
+                        continue
+                    size = self._strlen(p) if t.flags & BASE and t.name == "char" else t.size
+                    yield Node(slot, p, t._replace(flags=t.flags & ~ARRAY), size)
+                else:
+                    a = node.addr + i * t.size
+                    yield Node(a, a, t._replace(flags=t.flags & ~ARRAY), t.size)
+            return
+        if t.flags & LIST_HEAD:
+            yield from self._list_head(loop, node, text)
+            return
+        if t.flags & STRUCT:
+            if loop.within:
+                raise self.fail(f"{text} is a structure, not a list_head: use 'via MEMBER'")
+            yield from self._via(loop, node, text)
+            return
+        raise self.fail(f"{text} is not an array, a structure or a list_head: nothing to loop over")
+
+    def _list_head(self, loop: Loop, node: Node, text: str) -> Iterator[Node]:
+        if loop.within is None:
+            raise self.fail(f"{text} is a list_head: say which structures it links ('within STRUCT:MEMBER')")
+        if len(loop.expr) > 1 and loop.expr[-1] == "next" and node.t.flags & PTR:
+            head = node.sym - self._member_off(self.types.struct("list_head"), "next", "list_head")
+        else:
+            head = node.addr
+        s = self.types.struct(loop.within[0])
+        if s is None:
+            raise self.fail(f"no structure '{loop.within[0]}' in {self.types.path}")
+        m = self.types.member(s, loop.within[1])
+        if m is None:
+            raise self.fail(f"struct {loop.within[0]} has no member '{loop.within[1]}'")
+        if m[1].name != "list_head" or m[1].flags & (PTR | ARRAY):
+            raise self.fail(f"{loop.within[0]}.{loop.within[1]} is not a struct list_head")
+        off = m[0]
+        nxt_off = self._member_off(self.types.struct("list_head"), "next", "list_head")
+        p = self._read_ptr(head + nxt_off, f"{text}.next")
+        seen: set[int] = set()
+        while p != head:
+            if p == 0:
+                raise self.fail(f"the list at {text} has a NULL link: it does not return to its head")
+            if p in seen or len(seen) >= MAX_ITEMS:
+                raise self.fail(f"the list at {text} loops without returning to its head")
+            seen.add(p)
+            yield Node(p - off, p - off, s, s.size)
+            p = self._read_ptr(p + nxt_off, f"a link of {text}")
+
+    def _via(self, loop: Loop, node: Node, text: str) -> Iterator[Node]:
+        via = loop.via or "next"
+        m = self.types.member(node.t, via)
+        if m is None:
+            raise self.fail(f"struct {node.t.name} has no member '{via}' to follow")
+        off, mt = m
+        if mt.flags & (PTR | ARRAY) != PTR or mt.name != node.t.name:
+            raise self.fail(f"{node.t.name}.{via} does not point to a struct {node.t.name}")
+        first = node.addr
+        p, sym = first, node.sym
+        t = node.t._replace(flags=node.t.flags & ~PTR)
+        seen: set[int] = set()
+        while p:
+            if p in seen or len(seen) >= MAX_ITEMS:
+                raise self.fail(f"the list from {text} via {via} loops without returning to its start")
+            seen.add(p)
+            yield Node(sym, p, t, t.size)
+            sym = p + off
+            p = self._read_ptr(sym, f"{text}.{via}")
+            if p == first:
+                break
+
+    def _member_off(self, s: TypeInfo | None, member: str, struct: str) -> int:
+        m = self.types.member(s, member) if s is not None else None
+        if m is None:
+            raise self.fail(f"no member {member} in struct {struct} in {self.types.path}")
+        return m[0]
+
+    def targets(self) -> tuple[list[Target], list[str]]:
+        """Every object to erase, in the order of the commands; and the warnings."""
+        out: list[Target] = []
+        warnings: list[str] = []
+        index = 0
+        for section in self.config.sections:
+            if section.name != "vmlinux":
+                raise ConfigError(self.config.path, section.line,
+                                  f"[{section.name}]: erasing in a module is not supported yet")
+            for c in section.commands:
+                if isinstance(c, Erase):
+                    tg = self.erase(index, c, None)
+                    if tg is not None:
+                        out.append(tg)
+                    index += 1
+                    continue
+                base = index
+                index += len(c.body)
+                for el in self.elements(c):
+                    for k, e in enumerate(c.body):
+                        tg = self.erase(base + k, e, (c.var, el))
+                        if tg is not None:
+                            out.append(tg)
+        return out, warnings
+
+
+class Piece(NamedTuple):
+    pfn: int
+    offset: int  # in the page
+    length: int
+    fill: int
+    target: int  # index in EraseSet.targets
+
+
+class EraseSet:
+    """What to erase, as pieces of pages, and which pieces went out."""
+
+    def __init__(self, targets: list[Target], pieces: list[Piece], page_size: int, warnings: list[str]) -> None:
+        self.targets = targets
+        self.page_size = page_size
+        self.warnings = warnings
+        self.by_pfn: dict[int, list[int]] = {}
+        for i, p in enumerate(pieces):
+            self.by_pfn.setdefault(p.pfn, []).append(i)
+        self.pieces = pieces
+        self.pfns = sorted(self.by_pfn)
+        self.applied: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.targets)
+
+    def fresh(self) -> EraseSet:
+        """The same pieces with nothing applied yet (for another write)."""
+        return EraseSet(self.targets, self.pieces, self.page_size, self.warnings)
+
+    def patch(self, pfn: int, data: bytes) -> bytes:
+        """``data``, the pages from ``pfn``, with the pieces that fall in them overwritten."""
+        ps = self.page_size
+        n = len(data) // ps
+        lo = bisect.bisect_left(self.pfns, pfn)
+        hi = bisect.bisect_left(self.pfns, pfn + n)
+        if lo == hi:
+            return data
+        buf = bytearray(data)
+        for q in self.pfns[lo:hi]:
+            base = (q - pfn) * ps
+            for i in self.by_pfn[q]:
+                p = self.pieces[i]
+                buf[base + p.offset : base + p.offset + p.length] = bytes((p.fill,)) * p.length
+                self.applied.add(i)
+        return bytes(buf)
+
+    def eraseinfo(self, start: int = 0, end: int | None = None) -> bytes:
+        """The eraseinfo lines of the pieces written from pfns [start, end): per object, in
+        the order of the commands, ``erase EXPR size N`` (N: the bytes erased in the pages
+        written) or ``erase EXPR nullify``."""
+        done: dict[int, int] = {}
+        for i in self.applied:
+            p = self.pieces[i]
+            if p.pfn >= start and (end is None or p.pfn < end):
+                done[p.target] = done.get(p.target, 0) + p.length
+        # grouped by command, commands in the order their first object was found (in a loop,
+        # every object of its first erase, then of its second...), as makedumpfile lists them
+        order: dict[int, int] = {}
+        for t in self.targets:
+            order.setdefault(t.command, len(order))
+        lines = []
+        for i, t in sorted(enumerate(self.targets), key=lambda it: order[it[1].command]):
+            if i in done:
+                lines.append(f"erase {t.text} nullify\n" if t.nullify else f"erase {t.text} size {done[i]}\n")
+        return "".join(lines).encode()
+
+
+class ErasingReader:
+    """A dump reader whose pages come out erased (everything else is the wrapped reader's)."""
+
+    def __init__(self, reader: Any, erase: EraseSet) -> None:
+        self._reader = reader
+        self._erase = erase
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def read_page(self, pfn: int) -> bytes:
+        return self._erase.patch(pfn, self._reader.read_page(pfn))
+
+    def read_pages(self, pfn: int, count: int) -> bytes:
+        return self._erase.patch(pfn, self._reader.read_pages(pfn, count))
+
+    def read_pages_salvaging(self, pfn: int, count: int, failed: list[tuple[int, str]]) -> bytes:
+        data = self._reader.read_pages_salvaging(pfn, count, failed)
+        if not failed:
+            return self._erase.patch(pfn, data)
+        ps = self._erase.page_size
+        bad = {p for p, _ in failed}
+        out = bytearray(data)
+        for i in range(count):
+            if pfn + i not in bad:
+                out[i * ps : (i + 1) * ps] = self._erase.patch(pfn + i, data[i * ps : (i + 1) * ps])
+        return bytes(out)
+
+
+def plan_erase(ctx: Any, config: Config, vmlinux: str) -> EraseSet:
+    """The objects ``config`` names in the dump ``ctx``, found with the symbols and DWARF of
+    ``vmlinux`` (the dump's kernel), as pieces of pages to overwrite.
+
+    :raises ConfigError: a command names what the kernel does not have, or cannot be
+        evaluated in this dump.
+    """
+    types = DwarfTypes(vmlinux, config.names())
+    mem = ctx.kernel_memory()
+    vi = ctx.reader.vmcoreinfo
+    kaslr = vi.get_int("KERNELOFFSET") or 0
+    lo, hi = types.symbol("_text") or 0, types.symbol("_end") or 0
+    _check_kernel(ctx, types, mem, kaslr)
+    ev = Evaluator(config, types, mem, kaslr, (lo, hi))
+    targets, warnings = ev.targets()
+    # the same start twice: the larger object, named by the first command (as makedumpfile)
+    first: dict[int, int] = {}
+    kept: list[Target] = []
+    for t in targets:
+        j = first.get(t.vaddr)
+        if j is None:
+            first[t.vaddr] = len(kept)
+            kept.append(t)
+        elif t.size > kept[j].size:
+            kept[j] = kept[j]._replace(size=t.size)
+    ps = ctx.page_size
+    pieces: list[Piece] = []
+    for i, t in enumerate(kept):
+        v, left = t.vaddr, t.size
+        while left > 0:
+            n = min(left, ps - v % ps)
+            try:
+                pa = mem.vtop(v)
+            except DumpError as e:
+                raise ConfigError(config.path, 0, f"Cannot find '{t.text}' ({v:#x}) in physical memory: {e}") from None
+            pieces.append(Piece(pa // ps, pa % ps, n, 0 if t.nullify else FILL, i))
+            v += n
+            left -= n
+    return EraseSet(kept, pieces, ps, warnings)
+
+
+def _check_kernel(ctx: Any, types: DwarfTypes, mem: Any, kaslr: int) -> None:
+    """Refuse a kernel image that is not the dump's: its linux_banner must be in the dump."""
+    addr = types.symbol("linux_banner")
+    want = types.elf.read_addr(addr, 64) if addr else None
+    if addr is None or want is None:
+        return
+    try:
+        have = mem.read(addr + kaslr, len(want))
+    except DumpError:
+        return
+    if have != want:
+        cut = want.split(b"\0", 1)[0].decode("ascii", "replace")[:60]
+        raise DumpError(f"Cannot erase with this kernel image: it is not the dump's kernel ({cut!r} is not in "
+                        "the dump)", types.path)
+
+
+__all__ = ["DwarfTypes", "EraseSet", "ErasingReader", "FILL", "plan_erase"]
