@@ -230,8 +230,6 @@ def convert(run: Run, o: Options) -> None:
         check_target(dumpfile, run.force)  # fail before reading anything
     if o["check_params"]:
         return
-    if o["config"] is not None and o["elf"]:
-        msg.fail("--config with -E: not supported yet (the ELF note of what was erased is not written yet)")
     if o["stream_compress"] and not o["elf"]:
         msg.fail("--stream-compress needs -E or -F (a kdump file is not written in order).")
     if o["stream_compress"] and o["limit_bytes"] is not None:

@@ -448,8 +448,16 @@ class EraseSet:
         """The eraseinfo lines of the pieces written from pfns [start, end): per object, in
         the order of the commands, ``erase EXPR size N`` (N: the bytes erased in the pages
         written) or ``erase EXPR nullify``."""
+        return self._lines(self.applied, start, end)
+
+    def planned(self) -> bytes:
+        """The eraseinfo of a write that erases every object whole: an ELF file's note is
+        sized by it before the pages are written (makedumpfile sizes it so too)."""
+        return self._lines(set(range(len(self.pieces))), 0, None)
+
+    def _lines(self, applied: set[int], start: int, end: int | None) -> bytes:
         done: dict[int, int] = {}
-        for i in self.applied:
+        for i in applied:
             p = self.pieces[i]
             if p.pfn >= start and (end is None or p.pfn < end):
                 done[p.target] = done.get(p.target, 0) + p.length

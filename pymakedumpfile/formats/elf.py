@@ -35,6 +35,7 @@ PN_XNUM = 0xFFFF
 
 NT_PRSTATUS = 1
 VMCOREINFO_NOTE_NAME = b"VMCOREINFO"
+ERASEINFO_NOTE_NAME = b"ERASEINFO"  # the note of what --config erased (n_type 0)
 # makedumpfile's ELF "incomplete" marker in e_flags.
 ELF_FLAG_INCOMPLETE = 0x1
 

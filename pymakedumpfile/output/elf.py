@@ -138,6 +138,15 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
     bits = int(a.get("elf.class", 64 if a.get("arch.ptr_size", 8) == 8 else 32))
     endian = "<" if a.get("arch.byte_order", "little") == "little" else ">"
     notes = notes_with_vmcoreinfo(ctx)
+    notes_memsz = len(notes)
+    # what --config erases: a note after the input's, sized for every object erased whole and
+    # filled in once the pages are written (makedumpfile's layout, its p_memsz the input's notes)
+    erase = a.get("filter.erase")
+    planned = erase.planned() if erase is not None else b""
+    erase_at = elff.align4(len(notes)) + elff.nhdr_struct(endian).size + elff.align4(len(elff.ERASEINFO_NOTE_NAME) + 1)
+    if planned:
+        notes = notes.ljust(elff.align4(len(notes)), b"\0") + elff.pack_note(elff.ERASEINFO_NOTE_NAME, 0, planned,
+                                                                              endian)
     segs = plan_segments(ctx)
     nph = 1 + len(segs)
     ehs = elff.Ehdr.struct(endian, bits).size
@@ -167,7 +176,7 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
         ehs, phs, elff.PN_XNUM if xnum else nph, shs if xnum else 0, 1 if xnum else 0, 0,
     )
     hdr = bytearray(eh.pack(endian, bits))
-    hdr += elff.Phdr(elff.PT_NOTE, 0, note_off, 0, 0, len(notes), len(notes), 0).pack(endian, bits)
+    hdr += elff.Phdr(elff.PT_NOTE, 0, note_off, 0, 0, len(notes), notes_memsz, 0).pack(endian, bits)
     for s in segs:
         hdr += elff.Phdr(elff.PT_LOAD, 7, s.offset, s.vaddr, s.paddr, s.filesz, s.memsz, 0).pack(endian, bits)
     if xnum:
@@ -178,6 +187,10 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
     try:
         target.pwrite(hdr, 0)
         _write_segments(ctx, target, segs, res, progress)
+        if erase is not None and planned:
+            done = erase.eraseinfo()
+            if done != planned:  # objects in pages left out: the lines say what was erased
+                target.pwrite(done.ljust(len(planned), b"\0"), note_off + erase_at, patch=True)
     except StopWriting as e:
         res.incomplete, res.reason = True, e.message
         # makedumpfile's mark (e_flags bit 0), and better than makedumpfile:
@@ -185,7 +198,7 @@ def write_elf(ctx: Context, target: WriteTarget, threads: int | None = None,
         # file is a consistent ELF whose lost tail is p_memsz only (libkdumpfile
         # 0.5.1 dies of SIGBUS on segments that run past the end of the file)
         cut = bytearray(replace(eh, e_flags=eh.e_flags | elff.ELF_FLAG_INCOMPLETE).pack(endian, bits))
-        cut += elff.Phdr(elff.PT_NOTE, 0, note_off, 0, 0, len(notes), len(notes), 0).pack(endian, bits)
+        cut += elff.Phdr(elff.PT_NOTE, 0, note_off, 0, 0, len(notes), notes_memsz, 0).pack(endian, bits)
         ps = ctx.page_size
         for sg in segs:
             avail = max(0, min(sg.filesz, target.written - sg.offset)) if sg.filesz else 0
