@@ -176,7 +176,8 @@ def split(run: Run, o: Options) -> None:
         said_level(run, src, vmcore, o["levels"][0])
         w = make_write_context(src, format="kdump", compression=o["comp"] or "none", dump_level=o["levels"][0],
                                progress=msg.progress("Excluding unnecessary pages"), threads=run.threads,
-                               xen=xen_options(o), erase=run.erase_plan(src))
+                               xen=xen_options(o), erase=run.erase_plan(src),
+                               exclude_vmemmap=o["exclude_vmemmap"])
         with stop_on_signals():
             results = write_split(w, dumpfiles, force=run.force, threads=run.threads,
                                   splitblock_size=kb * 1024 if kb else DEFAULT_SPLITBLOCK_SIZE, on_plan=said)
@@ -293,8 +294,10 @@ def _convert(run: Run, vmcore: str, dumpfile: str | None, o: Options, *, vtop: i
             w = make_write_context(
                 src, format="elf" if o["elf"] else "kdump", compression=o["comp"] or "none", dump_level=level,
                 progress=msg.progress("Excluding unnecessary pages"), threads=run.threads, xen=xen_options(o),
-                erase=erase,
+                erase=erase, exclude_vmemmap=o["exclude_vmemmap"],
             )
+            if o["exclude_vmemmap"]:
+                msg.say(ML_COMMON, f"Excluded {w.attr['filter.vmemmap_excluded']} unused vmemmap pages")
             for warning in w.attr["filter.stats"].warnings:
                 msg.say(ML_COMMON, f"WARNING: {warning}")
             with stop_on_signals():

@@ -17,7 +17,6 @@ from .streams import Closed
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
     "eppic": "--eppic",
-    "exclude_vmemmap": "-e",
     "extension": "--extension",
 }
 
@@ -45,7 +44,8 @@ OPTIONS = [
                  help="Write the VMCOREINFO of -x VMLINUX to this file, as makedumpfile -g does."),
     click.option("-b", "block_order", metavar="ORDER",
                  help="makedumpfile's write cache of 2^ORDER pages; accepted, we write in 4 MiB blocks."),
-    click.option("-e", "exclude_vmemmap", is_flag=True, help="Exclude unused vmemmap. [not supported yet]"),
+    click.option("-e", "exclude_vmemmap", is_flag=True,
+                 help="Leave out the vmemmap pages that describe only excluded pages (x86_64)."),
     click.option("-X", "exclude_xen_dom", is_flag=True,
                  help="A Xen host's dump: keep only the hypervisor's and dom0's pages (dump level 0 or 1)."),
     click.option("-D", "debug", is_flag=True, help="Print debugging messages."),

@@ -104,6 +104,8 @@ ATTRIBUTES: tuple[AttrDef, ...] = (
     _D("filter.dump_level", int, "the dump level the pages were filtered at", "filter"),
     _D("filter.erase", "EraseSet", "what --config erases, and (once the pages are written) what was erased",
        "filter"),
+    _D("filter.vmemmap_excluded", int, "-e: the vmemmap pages left out because they describe only pages left out",
+       "filter"),
     _D("filter.stats", "FilterStats", "pages excluded per category, warnings, pages unreadable while filtering",
        "filter"),
 )

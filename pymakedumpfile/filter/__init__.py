@@ -88,6 +88,7 @@ def make_write_context(
     refilter: bool = True,
     xen: XenOptions | None = None,
     erase: EraseSet | None = None,
+    exclude_vmemmap: bool = False,
 ) -> Context:
     """A clone of ``src`` set up to be written: its ``file.format``, ``file.compression``,
     ``filter.dump_level``, ``filter.stats`` and the ``file.pagemap`` of the pages to write
@@ -106,6 +107,9 @@ def make_write_context(
         reads its pages through an :class:`.erase.ErasingReader`, so the writers store them
         erased (zero pages are then found in the erased pages), and ``filter.erase`` says
         what was erased once they are written.
+    :param exclude_vmemmap: ``-e``: leave out the vmemmap pages that only describe pages left
+        out (:mod:`.vmemmap`, x86_64); ``filter.vmemmap_excluded`` says how many, and a kdump
+        header says it was done.
     """
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise UsageError(f"Dump_level({dump_level}) is invalid: it must be 0 to {MAX_DUMP_LEVEL}")
@@ -124,7 +128,18 @@ def make_write_context(
                                   threads=threads)
     else:
         pagemap, stats = src.attr["file.pagemap"], FilterStats()
+    vmemmap_excluded = None
+    if exclude_vmemmap:
+        from .vmemmap import unused_vmemmap_pages
+
+        drop = unused_vmemmap_pages(src, src.attr["memory.pagemap"], pagemap, src.max_pfn)
+        pagemap = Bitmap.copy_of(pagemap)
+        for a, n in drop:
+            pagemap.clear_range(a, a + n)
+        vmemmap_excluded = sum(n for _, n in drop)
     w = src.clone()
+    if vmemmap_excluded is not None:
+        w.attr["filter.vmemmap_excluded"] = vmemmap_excluded
     if erase:
         from .erase import ErasingReader
 

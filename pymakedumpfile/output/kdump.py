@@ -98,6 +98,8 @@ def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> Headers
     vmci = elff.find_note_offset(notes, endian, elff.VMCOREINFO_NOTE_NAME) if notes else None
     codec = codecs.CODECS.get(a.get("file.compression", "none"))
     status = codec.flag if codec else 0
+    if a.get("filter.vmemmap_excluded") is not None:  # -e: crash is told page structs may be missing
+        status |= dd.DUMP_DH_EXCLUDED_VMEMMAP
     uts = {f: a.get(f"linux.uts.{f}", "") for f in dd.UTSNAME_FIELDS}
     hdr = dd.DiskDumpHeader(
         signature=dd.SIG_KDUMP,
