@@ -170,7 +170,10 @@ class Context:
             arch = get_arch(self.attr.get("arch.name", ""))
             if arch is None:
                 raise UnsupportedDumpError("Cannot translate addresses: unknown architecture", self.name)
-            km = self._km = KernelMemory(arch, self.read_phys, self.reader.vmcoreinfo,
+            # the reader's read_phys, not this context's: a bound method of the context would make a
+            # cycle (context -> kernel memory -> context) that keeps the dump's file open until the
+            # cyclic garbage collector happens to run
+            km = self._km = KernelMemory(arch, self.reader.read_phys, self.reader.vmcoreinfo,
                                          int(self.attr.get("linux.phys_base", 0)),
                                          byte_order=self.attr.get("arch.byte_order") or None,
                                          ptr_size=self.attr.get("arch.ptr_size") or None)

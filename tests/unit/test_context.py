@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -80,3 +81,38 @@ def test_bitmap_set_clear_range() -> None:
     assert bm.count() == 74 and list(bm.runs()) == [(3, 77)]
     bm.clear_range(10, 20)
     assert list(bm.runs()) == [(3, 10), (20, 77)]
+
+
+def test_a_dump_is_closed_when_its_contexts_go(tmp_path: Path) -> None:
+    """Once a context and its clones are dropped, its reader (and the dump file it holds open)
+    goes at once, without waiting for the cyclic garbage collector, even after a walk of the
+    kernel's page tables.  A converter of many dumps would otherwise keep every file open, and
+    the disk space of every file it deleted."""
+    import gc
+    import weakref
+
+    from gen import build_elf, make_note, vmcoreinfo_text
+    from gen.x86_64 import x86_64_kernel
+
+    from pymakedumpfile import open_dump
+
+    k = x86_64_kernel(first_pfn=1, release="6.1.0-test")
+    data = bytearray(64 * 4096)
+    for pfn, page in k.pages.items():
+        data[pfn * 4096 : (pfn + 1) * 4096] = page.data
+    notes = make_note(b"VMCOREINFO", 0, vmcoreinfo_text(k.vmcoreinfo))
+    path = tmp_path / "vmcore"
+    build_elf(path, [(0, 0xFFFF888000000000, bytes(data), len(data))], notes=notes)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        ctx = open_dump(path)
+        ctx.kernel_memory().vtop(0xFFFF888000001000)
+        clone = ctx.clone()
+        clone.kernel_memory()
+        reader = weakref.ref(ctx.reader)
+        del ctx, clone
+        assert reader() is None
+    finally:
+        if was:
+            gc.enable()
