@@ -96,6 +96,9 @@ def command(**o: Any) -> None:
     if o["version"]:
         SafeStream("stdout").write(_version_text())
         return
+    if o["eppic"] is not None:
+        msg.fail("--eppic: eppic scripts do not run here; --config FILE with --filter-hook FILE.py decides in "
+                 "Python what to erase (docs/erase.md)")
     for key, opt in NOT_YET.items():
         v = o.get(key)
         if v not in (None, False, (), 0):
@@ -121,6 +124,12 @@ def command(**o: Any) -> None:
         from ..filter.config import parse_config
 
         run.config = parse_config(o["config"])
+    if o["filter_hook"] is not None:
+        if o["config"] is None:
+            msg.fail("--filter-hook needs --config: the hook decides about the objects the configuration names")
+        from ..filter.erase import load_hook
+
+        run.filter_hook = load_hook(o["filter_hook"])
     if o["vmcoreinfo_in"] is not None:
         try:
             with open(o["vmcoreinfo_in"], "rb") as f:

@@ -16,7 +16,6 @@ from .streams import Closed
 # Options makedumpfile has that later work will implement: accepted by the
 # parser, refused at run time with "not supported yet".
 NOT_YET = {
-    "eppic": "--eppic",
     "extension": "--extension",
 }
 
@@ -81,7 +80,11 @@ OPTIONS = [
                  help="Read VMCORE with read(2), not mmap; we always use pread."),
     click.option("--config", "config", metavar="FILTERCONFIGFILE",
                  help="Erase what this filter configuration names (makedumpfile.conf(5); needs -x VMLINUX)."),
-    click.option("--eppic", "eppic", metavar="EPPICMACRO", help="Filter by an eppic macro. [not supported yet]"),
+    click.option("--eppic", "eppic", metavar="EPPICMACRO",
+                 help="Filter by an eppic macro. [not supported: use --filter-hook]"),
+    click.option("--filter-hook", "filter_hook", metavar="PYFILE",
+                 help="With --config: a Python file whose erase(obj) decides, for each object the configuration "
+                      "names, whether it is erased (docs/erase.md)."),
     click.option("--dump-dmesg", "dump_dmesg", is_flag=True,
                  help="VMCORE LOGFILE: write the kernel log of VMCORE (any format we read)."),
     click.option("--partial-dmesg", "partial_dmesg", is_flag=True,
@@ -181,6 +184,7 @@ class Run:
     vmcoreinfo: bytes | None = None  # -i
     vmlinux: str | None = None  # -x
     config: Any = None  # --config, parsed (filter.config.Config)
+    filter_hook: Any = None  # --filter-hook: erase(obj) of the file
     ignore_read_errors: bool = False  # --ignore-read-errors
     closed: Closed = Closed()  # standard descriptors closed at start
 
@@ -203,7 +207,7 @@ class Run:
         from ..filter.erase import plan_erase
 
         assert self.vmlinux is not None  # the command line asks for -x with --config
-        plan = plan_erase(src, self.config, self.vmlinux)
+        plan = plan_erase(src, self.config, self.vmlinux, hook=self.filter_hook)
         for w in plan.warnings:
             self.msg.warn(w)
         return plan

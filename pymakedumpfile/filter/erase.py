@@ -502,9 +502,59 @@ class ErasingReader:
         return bytes(out)
 
 
-def plan_erase(ctx: Any, config: Config, vmlinux: str) -> EraseSet:
+class HookObject:
+    """What a ``--filter-hook`` sees of an object the configuration names.
+
+    :ivar expr: the expression as the configuration wrote it (``fs.name``; in a loop, with
+        the loop's variable).
+    :ivar line: its line in the configuration.
+    :ivar address: kernel virtual address of the bytes to erase.
+    :ivar size: how many bytes (a pointer's size for ``nullify``).
+    :ivar nullify: the pointer is to be set to NULL (rather than its bytes to 'X').
+    """
+
+    def __init__(self, target: Target, line: int, mem: Any) -> None:
+        self.expr, self.line, self.address = target.text, line, target.vaddr
+        self.size, self.nullify = target.size, target.nullify
+        self._mem = mem
+
+    def read(self, size: int | None = None) -> bytes:
+        """The object's bytes in the dump (its first ``size`` bytes)."""
+        return bytes(self._mem.read(self.address, self.size if size is None else size))
+
+    def string(self) -> str:
+        """The object read as a C string (up to its NUL)."""
+        return self.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<{self.expr} at {self.address:#x}, {self.size} bytes>"
+
+
+def load_hook(path: str) -> Any:
+    """The ``erase(obj)`` function of the Python file ``path``.
+
+    :raises DumpError: the file cannot be run, or has no such function.
+    """
+    import runpy
+
+    try:
+        ns = runpy.run_path(path)
+    except OSError as e:
+        raise DumpError(f"Cannot read the filter hook: {e.strerror}", path) from None
+    except Exception as e:  # the user's code: whatever it raises is one line
+        raise DumpError(f"Cannot load the filter hook: {type(e).__name__}: {e}", path) from None
+    fn = ns.get("erase")
+    if not callable(fn):
+        raise DumpError("the filter hook has no function erase(obj)", path)
+    fn.path = path  # for messages
+    return fn
+
+
+def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: Any = None) -> EraseSet:
     """The objects ``config`` names in the dump ``ctx``, found with the symbols and DWARF of
-    ``vmlinux`` (the dump's kernel), as pieces of pages to overwrite.
+    ``vmlinux`` (the dump's kernel), as pieces of pages to overwrite.  ``hook`` (a
+    ``--filter-hook``'s ``erase``) is asked about each object, as a :class:`HookObject`, and
+    a false answer keeps it.
 
     :raises ConfigError: a command names what the kernel does not have, or cannot be
         evaluated in this dump.
@@ -517,6 +567,21 @@ def plan_erase(ctx: Any, config: Config, vmlinux: str) -> EraseSet:
     _check_kernel(ctx, types, mem, kaslr)
     ev = Evaluator(config, types, mem, kaslr, (lo, hi))
     targets, warnings = ev.targets()
+    if hook is not None:
+        lines: dict[int, int] = {}  # command index -> its line
+        for sec in config.sections:
+            for c in sec.commands:
+                for e in c.body if isinstance(c, Loop) else (c,):
+                    lines[len(lines)] = e.line
+        keep = []
+        for t in targets:
+            try:
+                if hook(HookObject(t, lines.get(t.command, 0), mem)):
+                    keep.append(t)
+            except Exception as e:  # the user's code: one line, nothing written
+                raise DumpError(f"the filter hook failed on {t.text} at {t.vaddr:#x}: {type(e).__name__}: {e}",
+                                getattr(hook, "path", None)) from None
+        targets = keep
     # the same start twice: the larger object, named by the first command (as makedumpfile)
     first: dict[int, int] = {}
     kept: list[Target] = []

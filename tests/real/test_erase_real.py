@@ -217,3 +217,49 @@ def test_elf_output_and_where_makedumpfile_leaves_a_second_copy(erased: dict[str
     finally:
         src.close()
     assert second > 1000  # log_buf alone is 128 KiB
+
+
+HOOK = '''
+def erase(obj):
+    """Keep the name of the ext4 file system type, erase everything else."""
+    if obj.expr == "fs.name":
+        return obj.string() != "ext4"
+    return True
+'''
+
+
+def test_filter_hook_decides_per_object(erased: dict[str, Path], vmlinux: Path, tmp_path: Path) -> None:
+    """--filter-hook: the hook keeps one object (the string "ext4" behind one file_system_type's
+    name); the output then differs from the one without the hook in those 4 bytes only, and its
+    record has one line less."""
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK)
+    out = tmp_path / "hooked.l"
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(erased["conf"]), "--filter-hook", str(hook),
+            "-x", str(vmlinux), str(erased["src"]), str(out), timeout=600)
+    full = eraseinfo(erased["ours"]).decode().splitlines()
+    mine = eraseinfo(out).decode().splitlines()
+    assert len(mine) == len(full) - 1 and "erase fs.name size 4" in full
+    changed = []
+    with open_dump(out) as a, open_dump(erased["ours"]) as b:
+        for s, e in a.reader.pagemap.runs():
+            for p in range(s, e):
+                x, y = a.reader.read_page(p), b.reader.read_page(p)
+                if x != y:
+                    changed += [(p, i) for i in range(len(x)) if x[i] != y[i]]
+                    i = changed[0][1]
+                    assert x[i : i + 4] == b"ext4" and y[i : i + 4] == b"XXXX"
+    assert len(changed) == 4
+
+
+def test_a_failing_hook_is_one_line_and_writes_nothing(erased: dict[str, Path], vmlinux: Path,
+                                                       tmp_path: Path) -> None:
+    hook = tmp_path / "bad.py"
+    hook.write_text("def erase(obj):\n    return obj.nosuchattribute\n")
+    out = tmp_path / "out"
+    p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), "--filter-hook", str(hook), "-x", str(vmlinux),
+                str(erased["src"]), str(out), check=False, timeout=600)
+    assert p.returncode == 1 and not out.exists() and "Traceback" not in p.stderr
+    err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
+    assert len(err) == 1 and f"{hook}: the filter hook failed on init_uts_ns.name.nodename" in err[0], p.stderr
+    assert "AttributeError" in err[0]

@@ -97,7 +97,10 @@ def test_refuses_symlink_output(small_elf: Path, tmp_path: Path) -> None:
         (["--dump-dmesg"], "Cannot extract the kernel log"),
         (["--partial-dmesg"], "--partial-dmesg needs --dump-dmesg"),
         (["-x", "vmlinux"], "vmlinux: Cannot read"),
-        (["--config", "filter.conf"], "--config: not supported yet"),
+        (["--config", "filter.conf"], "--config needs -x VMLINUX"),
+        (["--eppic", "macro.c"], "--eppic: eppic scripts do not run here"),
+        (["--filter-hook", "hook.py"], "--filter-hook needs --config"),
+        (["-e", "--split"], "--split takes VMCORE DUMPFILE1"),
     ],
 )
 def test_bad_or_unsupported_options(args: list[str], needle: str, small_elf: Path, tmp_path: Path) -> None:
