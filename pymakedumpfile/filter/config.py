@@ -65,25 +65,28 @@ class Section(NamedTuple):
     line: int  # of its header (0: the commands before any header)
     commands: tuple[Command, ...]
 
+    def names(self) -> frozenset[str]:
+        """Every symbol and structure name the commands use (what a type index must hold)."""
+        out: set[str] = set()
+        for c in self.commands:
+            out.add(c.expr[0])
+            var = c.var if isinstance(c, Loop) else None
+            if isinstance(c, Loop) and c.within:
+                out.add(c.within[0])
+            for e in c.body if isinstance(c, Loop) else (c,):
+                for expr in (e.expr, e.size if isinstance(e.size, tuple) else ()):
+                    if expr and expr[0] != var:
+                        out.add(expr[0])
+        return frozenset(out)
+
 
 class Config(NamedTuple):
     path: str
     sections: tuple[Section, ...]
 
     def names(self) -> frozenset[str]:
-        """Every symbol and structure name the commands use (what a type index must hold)."""
-        out: set[str] = set()
-        for s in self.sections:
-            for c in s.commands:
-                out.add(c.expr[0])
-                var = c.var if isinstance(c, Loop) else None
-                if isinstance(c, Loop) and c.within:
-                    out.add(c.within[0])
-                for e in c.body if isinstance(c, Loop) else (c,):
-                    for expr in (e.expr, e.size if isinstance(e.size, tuple) else ()):
-                        if expr and expr[0] != var:
-                            out.add(expr[0])
-        return frozenset(out)
+        """Every symbol and structure name the commands of the kernel's sections use."""
+        return frozenset().union(*(s.names() for s in self.sections if s.name == "vmlinux"))
 
 
 class _Tokens:

@@ -52,7 +52,7 @@ class DwarfTypes:
     """Symbols (.symtab) and types (DWARF) of a kernel image, indexed for ``names`` only; a
     structure met only as a declaration is looked up by name in a second pass."""
 
-    def __init__(self, vmlinux: str, names: frozenset[str]) -> None:
+    def __init__(self, vmlinux: str, names: frozenset[str], symbols: dict[str, int] | None = None) -> None:
         from ..input.dwarf import Dwarf
         from ..input.vmlinux import Elf
 
@@ -60,7 +60,8 @@ class DwarfTypes:
         self.elf = Elf(vmlinux)
         self.names = set(names) | {"list_head"}
         self.dw = Dwarf(self.elf, frozenset(self.names))
-        self.syms = self.elf.symbols()
+        # a module's symbols are where the dump's kernel loaded it, not in its debug file
+        self.syms = self.elf.symbols() if symbols is None else symbols
 
     def symbol(self, name: str) -> int | None:
         v = self.syms.get(name)
@@ -172,9 +173,12 @@ class Target(NamedTuple):
 class Evaluator:
     """Evaluates a configuration's commands in a dump's kernel memory."""
 
-    def __init__(self, config: Config, types: DwarfTypes, mem: Any, kaslr: int, text_range: tuple[int, int]) -> None:
+    def __init__(self, config: Config, types: DwarfTypes, mem: Any, kaslr: int, text_range: tuple[int, int],
+                 modules: Any = None) -> None:
         self.config, self.types, self.mem = config, types, mem
+        self.kernel = (types, kaslr, text_range)
         self.kaslr, self.text_range = kaslr, text_range
+        self.modules = modules  # (name) -> DwarfTypes of a loaded module, None if it is not loaded
         self.ptr_size = mem.ptr_size
         self.line = 0
 
@@ -378,9 +382,17 @@ class Evaluator:
         warnings: list[str] = []
         index = 0
         for section in self.config.sections:
-            if section.name != "vmlinux":
-                raise ConfigError(self.config.path, section.line,
-                                  f"[{section.name}]: erasing in a module is not supported yet")
+            if section.name == "vmlinux":
+                self.types, self.kaslr, self.text_range = self.kernel
+            else:
+                self.line = section.line
+                mod = self.modules(section) if self.modules is not None else None
+                if mod is None:  # as makedumpfile: a section of a module the machine did not load
+                    warnings.append(f"{self.config.path}:{section.line}: [{section.name}] is not loaded in the "
+                                    "dump: its commands are skipped")
+                    index += sum(len(c.body) if isinstance(c, Loop) else 1 for c in section.commands)
+                    continue
+                self.types, self.kaslr, self.text_range = mod, 0, (1, 0)  # its symbols are load addresses
             for c in section.commands:
                 if isinstance(c, Erase):
                     tg = self.erase(index, c, None)
@@ -565,7 +577,7 @@ def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: Any = None) -> Eras
     kaslr = vi.get_int("KERNELOFFSET") or 0
     lo, hi = types.symbol("_text") or 0, types.symbol("_end") or 0
     _check_kernel(ctx, types, mem, kaslr)
-    ev = Evaluator(config, types, mem, kaslr, (lo, hi))
+    ev = Evaluator(config, types, mem, kaslr, (lo, hi), modules=_Modules(ctx, config, vmlinux, types, mem, kaslr))
     targets, warnings = ev.targets()
     if hook is not None:
         lines: dict[int, int] = {}  # command index -> its line
@@ -606,6 +618,98 @@ def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: Any = None) -> Eras
             v += n
             left -= n
     return EraseSet(kept, pieces, ps, warnings)
+
+
+class _Modules:
+    """The modules the dump's kernel had loaded (its ``modules`` list), with each one's symbols
+    from the table the kernel kept of it, and the types of a module from its debug file: the
+    ``NAME.ko`` of the kernel's debug package, found beside the image given with ``-x``
+    (``.../usr/lib/debug/lib/modules/RELEASE``) or in ``/usr/lib/debug/lib/modules/RELEASE``."""
+
+    def __init__(self, ctx: Any, config: Config, vmlinux: str, kernel: DwarfTypes, mem: Any, kaslr: int) -> None:
+        self.ctx, self.config, self.vmlinux = ctx, config, vmlinux
+        self.kernel, self.mem, self.kaslr = kernel, mem, kaslr
+        self._loaded: dict[str, int] | None = None
+
+    def fail(self, line: int, message: str) -> ConfigError:
+        return ConfigError(self.config.path, line, message)
+
+    def _member(self, struct: str, member: str, line: int) -> int:
+        s = self.kernel.struct(struct)
+        m = self.kernel.member(s, member) if s is not None else None
+        if m is None:
+            raise self.fail(line, f"no member {member} in struct {struct} in {self.kernel.path}: cannot list modules")
+        return m[0]
+
+    def loaded(self, line: int) -> dict[str, int]:
+        """name -> address of its struct module."""
+        if self._loaded is None:
+            head = self.kernel.symbol("modules")
+            if head is None:
+                raise self.fail(line, f"no symbol 'modules' in {self.kernel.path}: cannot list modules")
+            head += self.kaslr
+            lst, name = self._member("module", "list", line), self._member("module", "name", line)
+            out: dict[str, int] = {}
+            p = self.mem.ptr(head)
+            while p != head and len(out) < 1 << 16:
+                m = p - lst
+                out.setdefault(self.mem.read(m + name, 56).split(b"\0", 1)[0].decode("ascii", "replace"), m)
+                p = self.mem.ptr(p)
+            self._loaded = out
+        return self._loaded
+
+    def symbols(self, module: int, line: int) -> dict[str, int]:
+        """The module's symbols (name -> address) from the table its kernel kept."""
+        ks = self.kernel.struct("module")
+        k = self.kernel.member(ks, "kallsyms") if ks is not None else None
+        if k is not None:  # a struct mod_kallsyms (Linux 4.5 and later)
+            base = self.mem.ptr(module + k[0])
+            holder = "mod_kallsyms"
+        else:
+            base, holder = module, "module"
+        symtab = self.mem.ptr(base + self._member(holder, "symtab", line))
+        n = self.mem.u32(base + self._member(holder, "num_symtab", line))
+        strtab = self.mem.ptr(base + self._member(holder, "strtab", line))
+        if not 0 < n < 1 << 20:
+            raise self.fail(line, f"the module's symbol table has {n} entries")
+        ent = 24 if self.mem.ptr_size == 8 else 16
+        tab = self.mem.read(symtab, n * ent)
+        offs = [(int.from_bytes(tab[i * ent : i * ent + 4], "little"),
+                 int.from_bytes(tab[i * ent + 8 : i * ent + 16], "little") if ent == 24
+                 else int.from_bytes(tab[i * ent + 4 : i * ent + 8], "little")) for i in range(1, n)]
+        strs = self.mem.read(strtab, max(o for o, _ in offs) + 256) if offs else b""
+        out: dict[str, int] = {}
+        for o, v in offs:
+            nm = strs[o : strs.find(b"\0", o)].decode("ascii", "replace")
+            if nm and v:
+                out.setdefault(nm, v)
+        return out
+
+    def debug_file(self, name: str, line: int) -> str:
+        import glob
+        import os
+
+        release = self.ctx.reader.vmcoreinfo.osrelease or self.ctx.attr.get("linux.uts.release", "")
+        roots = []
+        d = os.path.dirname(os.path.abspath(self.vmlinux))
+        if os.path.basename(d) == "boot":  # .../usr/lib/debug/boot/vmlinux-RELEASE: the -dbg package's layout
+            roots.append(os.path.join(os.path.dirname(d), "lib", "modules", release))
+        roots.append(os.path.join("/usr/lib/debug/lib/modules", release))
+        want = {name.replace("-", "_")}
+        for root in roots:
+            for f in sorted(glob.glob(os.path.join(root, "**", "*.ko*"), recursive=True)):
+                base = os.path.basename(f).split(".ko", 1)[0]
+                if base.replace("-", "_") in want and not f.endswith((".xz", ".zst", ".gz")):
+                    return f
+        raise self.fail(line, f"[{name}]: no debug file {name}.ko in {' or '.join(roots)} (the kernel's -dbg "
+                              "package has it)")
+
+    def __call__(self, section: Any) -> DwarfTypes | None:
+        m = self.loaded(section.line).get(section.name)
+        if m is None:
+            return None
+        return DwarfTypes(self.debug_file(section.name, section.line), section.names(),
+                          symbols=self.symbols(m, section.line))
 
 
 def _check_kernel(ctx: Any, types: DwarfTypes, mem: Any, kaslr: int) -> None:

@@ -31,6 +31,12 @@ from ..formats.elf import (
 )
 
 MAX_SECTION = 1 << 30  # a compressed debug section's size (a real .debug_info: ~200 MB)
+ET_REL, SHT_RELA = 1, 4
+# relocations that debug sections of a kernel module use: machine -> {type: bytes written}
+RELOCS = {
+    62: {1: 8, 10: 4, 11: 4},  # x86_64: R_X86_64_64, _32, _32S
+    183: {257: 8, 258: 4},  # aarch64: R_AARCH64_ABS64, _ABS32
+}
 
 
 def cstr(buf: bytes, at: int) -> str:
@@ -63,6 +69,10 @@ class Elf:
             self.sections = {cstr(names, s.sh_name): i for i, s in enumerate(self.shdrs)}  # name -> index
         except (struct.error, IndexError, OverflowError, ValueError):
             raise CorruptDumpError("Cannot read the section headers", path) from None
+        # a kernel module's debug file is relocatable: its debug sections are read relocated
+        self.relocatable = eh.e_type == ET_REL
+        self.machine = eh.e_machine
+        self._relocated: dict[str, bytes] = {}
 
     @property
     def sh(self) -> list[tuple[int, ...]]:
@@ -84,7 +94,9 @@ class Elf:
             return b""
         raw = self._raw(i)
         if self.shdrs[i].sh_flags & SHF_COMPRESSED:
-            return self._uncompress(name, raw)
+            raw = self._uncompress(name, raw)
+        if self.relocatable and name.startswith(".debug_"):
+            return self._relocate(name, i, raw)
         return raw
 
     def view(self, name: str) -> bytes | memoryview:
@@ -98,9 +110,45 @@ class Elf:
         s = self.shdrs[i]
         if s.sh_type == SHT_NOBITS:
             return b""
-        if s.sh_flags & SHF_COMPRESSED:
-            return self._uncompress(name, self._raw(i))
+        if s.sh_flags & SHF_COMPRESSED or self.relocatable:
+            return self.section(name)
         return memoryview(self.data)[s.sh_offset : s.sh_offset + s.sh_size]
+
+    def _relocate(self, name: str, i: int, raw: bytes) -> bytes:
+        """Section ``name`` (index ``i``) of a relocatable file with its RELA relocations
+        applied (a module's DWARF points into .debug_str and the others through them)."""
+        done = self._relocated.get(name)
+        if done is not None:
+            return done
+        rels = [k for k, h in enumerate(self.shdrs) if h.sh_type == SHT_RELA and h.sh_info == i]
+        if not rels:
+            self._relocated[name] = raw
+            return raw
+        kinds = RELOCS.get(self.machine)
+        if kinds is None:
+            raise UnsupportedDumpError(f"Cannot relocate {name}: relocations of ELF machine {self.machine} are not "
+                                       "known", self.path)
+        buf = bytearray(raw)
+        rsz = 24 if self.bits == 64 else 12
+        for k in rels:
+            symtab = self._raw(self.shdrs[k].sh_link)
+            ssz = Sym.struct(self.e, self.bits).size
+            rel = self._raw(k)
+            fmt = self.e + ("QQq" if self.bits == 64 else "IIi")
+            for off in range(0, len(rel) - rsz + 1, rsz):
+                r_offset, r_info, addend = struct.unpack_from(fmt, rel, off)
+                sym, rtype = (r_info >> 32, r_info & 0xFFFFFFFF) if self.bits == 64 else (r_info >> 8, r_info & 0xFF)
+                size = kinds.get(rtype)
+                if size is None:
+                    raise UnsupportedDumpError(f"Cannot relocate {name}: relocation type {rtype}", self.path)
+                value = Sym.unpack(symtab, sym * ssz, self.e, self.bits).st_value + addend
+                if r_offset + size > len(buf):
+                    raise CorruptDumpError(f"Cannot relocate {name}: a relocation past its end", self.path)
+                buf[r_offset : r_offset + size] = (value % (1 << (8 * size))).to_bytes(size, "little" if self.e == "<"
+                                                                                        else "big")
+        out = bytes(buf)
+        self._relocated[name] = out
+        return out
 
     def release(self, name: str, start: int, end: int) -> None:
         """Drop the pages of bytes ``start``..``end`` of section ``name`` from

@@ -102,12 +102,14 @@ if [ ! -e "$D/mdf-ref/summary.json" ] || [ ! -e "$D/vmcore.elf" ]; then
 	python3 "$RIG_SRC/mdf_reference.py" --minimal "$D/vmcore.elf"
 fi
 # the rig kernel's vmlinux with DWARF (-g/-x tests): from linux-image-*-dbg, 858 MB, in Debian's main archive
+# and the debug file of one module the guest loads (qemu_fw_cfg: --config's module sections)
 K=$(cat "$RIG_DIR/kernel/KPKG")
 V=$RIG_DIR/dbg/usr/lib/debug/boot/vmlinux-${K#linux-image-}
-if [ ! -e "$V" ]; then
+M=./usr/lib/debug/lib/modules/${K#linux-image-}/kernel/drivers/firmware/qemu_fw_cfg.ko
+if [ ! -e "$V" ] || [ ! -e "$RIG_DIR/dbg/$M" ]; then
 	mkdir -p "$RIG_DIR/debs" "$RIG_DIR/dbg"
 	if ls "$RIG_DIR"/debs/"$K"-dbg_*.deb > /dev/null 2>&1 || (cd "$RIG_DIR/debs" && apt-get -q download "$K-dbg"); then
-		dpkg-deb --fsys-tarfile "$RIG_DIR"/debs/"$K"-dbg_*.deb | tar -x -C "$RIG_DIR/dbg" "./usr/lib/debug/boot/${V##*/}"
+		dpkg-deb --fsys-tarfile "$RIG_DIR"/debs/"$K"-dbg_*.deb | tar -x -C "$RIG_DIR/dbg" "./usr/lib/debug/boot/${V##*/}" "$M"
 		rm -f "$RIG_DIR"/debs/"$K"-dbg_*.deb
 	else
 		echo "make-dumps: cannot fetch $K-dbg: the -g/-x tests on the real kernel image will not run" >&2

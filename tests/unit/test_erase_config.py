@@ -60,9 +60,11 @@ def test_parses_the_languages_forms(tmp_path: Path) -> None:
     assert cmds[9].body == () and cmds[9].via is None
     assert cmds[10].within == ("s2", "list")  # the member is "list" when left out, as in makedumpfile
     assert module.commands[0].expr == ("module_secret",) and module.line == 23
-    # what the type index must hold: symbols and structures, not loop variables
+    # what the type index must hold: symbols and structures, not loop variables; the kernel's
+    # and each module's apart (their types come from different files)
     assert c.names() == {"top_level_first", "array_var", "mystruct1", "mystruct2", "a", "s1_list_head", "s1",
-                         "myarray", "other_list", "s2", "module_secret"}
+                         "myarray", "other_list", "s2"}
+    assert module.names() == {"module_secret"}
 
 
 @pytest.mark.parametrize("text, line, needle", [
