@@ -128,6 +128,15 @@ class Elf:
         if kinds is None:
             raise UnsupportedDumpError(f"Cannot relocate {name}: relocations of ELF machine {self.machine} are not "
                                        "known", self.path)
+        try:
+            out = self._apply(name, raw, rels, kinds)
+        except (struct.error, IndexError, OverflowError):
+            raise CorruptDumpError(f"Cannot relocate {name}: a relocation names what the file does not have",
+                                   self.path) from None
+        self._relocated[name] = out
+        return out
+
+    def _apply(self, name: str, raw: bytes, rels: list[int], kinds: dict[int, int]) -> bytes:
         buf = bytearray(raw)
         rsz = 24 if self.bits == 64 else 12
         for k in rels:
@@ -146,9 +155,7 @@ class Elf:
                     raise CorruptDumpError(f"Cannot relocate {name}: a relocation past its end", self.path)
                 buf[r_offset : r_offset + size] = (value % (1 << (8 * size))).to_bytes(size, "little" if self.e == "<"
                                                                                         else "big")
-        out = bytes(buf)
-        self._relocated[name] = out
-        return out
+        return bytes(buf)
 
     def release(self, name: str, start: int, end: int) -> None:
         """Drop the pages of bytes ``start``..``end`` of section ``name`` from
