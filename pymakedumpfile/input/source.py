@@ -159,12 +159,22 @@ class FileSource(Source):
             raise CorruptDumpError(f"Cannot read {size} bytes at {offset:#x}: offset out of range", self.name) from None
 
     def close(self) -> None:
-        if self._own and self.fd >= 0:
+        if getattr(self, "_own", False) and self.fd >= 0:
             os.close(self.fd)
         self.fd = -1
         keep = getattr(self, "_keep", None)
         if keep is not None:
             keep.close()
+
+    def __del__(self) -> None:
+        # a reader dropped without close() still lets its file go: the descriptor is a plain
+        # int, which nothing else would close before the process ends (and a deleted dump's
+        # disk space is not given back while it is open)
+        if getattr(self, "fd", -1) >= 0:
+            try:
+                self.close()
+            except OSError:
+                pass
 
 
 class FlattenedSource(Source):

@@ -116,3 +116,23 @@ def test_a_dump_is_closed_when_its_contexts_go(tmp_path: Path) -> None:
     finally:
         if was:
             gc.enable()
+
+
+def test_a_reader_dropped_without_close_closes_its_file(tmp_path: Path) -> None:
+    """open_reader(...) used and dropped, never closed: its file descriptor goes with it."""
+    import os
+
+    from gen import build_elf
+
+    from pymakedumpfile.input import open_reader
+
+    path = tmp_path / "vmcore"
+    build_elf(path, [(0, 0xFFFF888000000000, bytes(8 * 4096), 8 * 4096)])
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    for _ in range(5):
+        assert open_reader(path).pagemap.count() == 8
+    assert fds() == before
