@@ -20,10 +20,12 @@ makedumpfile.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..core.errors import DumpError
+from ..formats.elf import Sym
+from ..input.dwarf import A_BYTE_SIZE, A_DECL, T_ARRAY, T_POINTER, T_STRUCT, T_UNION
 from .config import Config, ConfigError, Erase, Loop
 
 BASE, ARRAY, PTR, STRUCT, LIST_HEAD = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -31,9 +33,8 @@ FILL = 0x58  # 'X': what an erased byte becomes (a nullified pointer becomes zer
 STRLEN_MAX = 1024  # a `char *` erases its string up to this many bytes
 MAX_ITEMS = 1 << 20  # elements a loop may visit before the list is taken as broken
 
-# DWARF tags and attributes (as in input/dwarf.py)
-_T_ARRAY, _T_POINTER, _T_STRUCT, _T_UNION, _T_BASE, _T_SUBRANGE = 0x01, 0x0F, 0x13, 0x17, 0x24, 0x21
-_A_SPECIFICATION = 0x47
+# the DWARF tag and attribute input/dwarf.py has no use for
+_T_BASE, _A_SPECIFICATION = 0x24, 0x47
 
 
 class TypeInfo(NamedTuple):
@@ -83,13 +84,13 @@ class DwarfTypes:
         seen = 0
         while ref is not None and seen < 64:
             d = self.dw.die(ref)
-            if d.tag == _T_ARRAY:
+            if d.tag == T_ARRAY:
                 flags |= ARRAY
                 if length < 0:
-                    length = self._length(d)
-            elif d.tag == _T_POINTER:
+                    length = self.dw._array_length(d.offset) or 0
+            elif d.tag == T_POINTER:
                 flags |= PTR
-            elif d.tag == _T_STRUCT:
+            elif d.tag == T_STRUCT:
                 flags |= STRUCT
             elif d.tag == _T_BASE:
                 flags |= BASE
@@ -98,29 +99,19 @@ class DwarfTypes:
         if last is None:
             return TypeInfo(0, None, 0, 0, None)
         name = last.name or ("void" if flags == PTR else None)
-        size = last.attrs.get(0x0B)
+        size = last.attrs.get(A_BYTE_SIZE)
         if name == "list_head":
             flags |= LIST_HEAD
         return TypeInfo(flags, name, size if isinstance(size, int) else 0, max(length, 0), last.offset)
-
-    def _length(self, d: Any) -> int:
-        for c in d.children:
-            s = self.dw.die(c)
-            if s.tag == _T_SUBRANGE:
-                count, upper = s.attrs.get(0x37), s.attrs.get(0x2F)
-                if isinstance(count, int):
-                    return count
-                return upper + 1 if isinstance(upper, int) else 0
-        return 0
 
     def _complete(self, t: TypeInfo) -> Any:
         """The DIE that lists the members of ``t`` (a declaration's definition, found by name)."""
         if t.die is None:
             return None
         d = self.dw.die(t.die)
-        if d.tag not in (_T_STRUCT, _T_UNION):
+        if d.tag not in (T_STRUCT, T_UNION):
             return None
-        if 0x3C not in d.attrs:  # DW_AT_declaration
+        if A_DECL not in d.attrs:
             return d
         if t.name is None:
             return None
@@ -146,7 +137,7 @@ class DwarfTypes:
         if d is None:
             return None
         return TypeInfo(STRUCT | (LIST_HEAD if name == "list_head" else 0), name,
-                        int(d.attrs.get(0x0B, 0) or 0), 0, d.offset)
+                        int(d.attrs.get(A_BYTE_SIZE, 0) or 0), 0, d.offset)
 
 
 class Node(NamedTuple):
@@ -168,6 +159,7 @@ class Target(NamedTuple):
     vaddr: int
     size: int
     nullify: bool
+    line: int  # of the erase command in the configuration
 
 
 class Evaluator:
@@ -175,9 +167,9 @@ class Evaluator:
 
     def __init__(self, config: Config, types: DwarfTypes, mem: Any, kaslr: int, text_range: tuple[int, int],
                  modules: Any = None) -> None:
-        self.config, self.types, self.mem = config, types, mem
-        self.kernel = (types, kaslr, text_range)
-        self.kaslr, self.text_range = kaslr, text_range
+        self.config, self.mem = config, mem
+        self.kernel = (types, kaslr, text_range)  # a [MODULE] section has its own while it is evaluated
+        self.types, self.kaslr, self.text_range = self.kernel
         self.modules = modules  # (name) -> DwarfTypes of a loaded module, None if it is not loaded
         self.ptr_size = mem.ptr_size
         self.line = 0
@@ -265,7 +257,7 @@ class Evaluator:
         if e.nullify:
             if not t.flags & PTR or t.flags & ARRAY:
                 raise self.fail(f"'{e.text}' is not a pointer: 'nullify' sets a pointer to NULL")
-            return Target(index, e.text, node.sym, self.ptr_size, True)
+            return Target(index, e.text, node.sym, self.ptr_size, True, e.line)
         own = t.length * (self.ptr_size if t.flags & PTR else t.size) if t.flags & ARRAY else node.size
         if e.size is None:
             size = own
@@ -285,7 +277,7 @@ class Evaluator:
             raise self.fail(f"size {size} is past the end of '{e.text}' ({own} bytes)")
         if node.addr == 0 or size <= 0:
             return None
-        return Target(index, e.text, node.addr, size, False)
+        return Target(index, e.text, node.addr, size, False, e.line)
 
     def elements(self, loop: Loop) -> Iterator[Node]:
         """The elements a ``for`` loop visits."""
@@ -323,8 +315,9 @@ class Evaluator:
     def _list_head(self, loop: Loop, node: Node, text: str) -> Iterator[Node]:
         if loop.within is None:
             raise self.fail(f"{text} is a list_head: say which structures it links ('within STRUCT:MEMBER')")
+        nxt_off = self._member_off(self.types.struct("list_head"), "next", "list_head")
         if len(loop.expr) > 1 and loop.expr[-1] == "next" and node.t.flags & PTR:
-            head = node.sym - self._member_off(self.types.struct("list_head"), "next", "list_head")
+            head = node.sym - nxt_off
         else:
             head = node.addr
         s = self.types.struct(loop.within[0])
@@ -336,7 +329,6 @@ class Evaluator:
         if m[1].name != "list_head" or m[1].flags & (PTR | ARRAY):
             raise self.fail(f"{loop.within[0]}.{loop.within[1]} is not a struct list_head")
         off = m[0]
-        nxt_off = self._member_off(self.types.struct("list_head"), "next", "list_head")
         p = self._read_ptr(head + nxt_off, f"{text}.next")
         seen: set[int] = set()
         while p != head:
@@ -390,7 +382,6 @@ class Evaluator:
                 if mod is None:  # as makedumpfile: a section of a module the machine did not load
                     warnings.append(f"{self.config.path}:{section.line}: [{section.name}] is not loaded in the "
                                     "dump: its commands are skipped")
-                    index += sum(len(c.body) if isinstance(c, Loop) else 1 for c in section.commands)
                     continue
                 self.types, self.kaslr, self.text_range = mod, 0, (1, 0)  # its symbols are load addresses
             for c in section.commands:
@@ -525,8 +516,8 @@ class HookObject:
     :ivar nullify: the pointer is to be set to NULL (rather than its bytes to 'X').
     """
 
-    def __init__(self, target: Target, line: int, mem: Any) -> None:
-        self.expr, self.line, self.address = target.text, line, target.vaddr
+    def __init__(self, target: Target, mem: Any) -> None:
+        self.expr, self.line, self.address = target.text, target.line, target.vaddr
         self.size, self.nullify = target.size, target.nullify
         self._mem = mem
 
@@ -542,7 +533,14 @@ class HookObject:
         return f"<{self.expr} at {self.address:#x}, {self.size} bytes>"
 
 
-def load_hook(path: str) -> Any:
+class FilterHook(NamedTuple):
+    """A ``--filter-hook``: the ``erase(obj)`` of the file ``path``."""
+
+    path: str
+    erase: Callable[[HookObject], Any]
+
+
+def load_hook(path: str) -> FilterHook:
     """The ``erase(obj)`` function of the Python file ``path``.
 
     :raises DumpError: the file cannot be run, or has no such function.
@@ -558,15 +556,14 @@ def load_hook(path: str) -> Any:
     fn = ns.get("erase")
     if not callable(fn):
         raise DumpError("the filter hook has no function erase(obj)", path)
-    fn.path = path  # for messages
-    return fn
+    return FilterHook(path, fn)
 
 
-def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: Any = None) -> EraseSet:
+def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: FilterHook | None = None) -> EraseSet:
     """The objects ``config`` names in the dump ``ctx``, found with the symbols and DWARF of
     ``vmlinux`` (the dump's kernel), as pieces of pages to overwrite.  ``hook`` (a
-    ``--filter-hook``'s ``erase``) is asked about each object, as a :class:`HookObject`, and
-    a false answer keeps it.
+    ``--filter-hook``) is asked about each object, as a :class:`HookObject`, and a false
+    answer keeps it.
 
     :raises ConfigError: a command names what the kernel does not have, or cannot be
         evaluated in this dump.
@@ -580,19 +577,14 @@ def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: Any = None) -> Eras
     ev = Evaluator(config, types, mem, kaslr, (lo, hi), modules=_Modules(ctx, config, vmlinux, types, mem, kaslr))
     targets, warnings = ev.targets()
     if hook is not None:
-        lines: dict[int, int] = {}  # command index -> its line
-        for sec in config.sections:
-            for c in sec.commands:
-                for e in c.body if isinstance(c, Loop) else (c,):
-                    lines[len(lines)] = e.line
         keep = []
         for t in targets:
             try:
-                if hook(HookObject(t, lines.get(t.command, 0), mem)):
+                if hook.erase(HookObject(t, mem)):
                     keep.append(t)
             except Exception as e:  # the user's code: one line, nothing written
                 raise DumpError(f"the filter hook failed on {t.text} at {t.vaddr:#x}: {type(e).__name__}: {e}",
-                                getattr(hook, "path", None)) from None
+                                hook.path) from None
         targets = keep
     # the same start twice: the larger object, named by the first command (as makedumpfile)
     first: dict[int, int] = {}
@@ -672,11 +664,10 @@ class _Modules:
         strtab = self.mem.ptr(base + self._member(holder, "strtab", line))
         if not 0 < n < 1 << 20:
             raise self.fail(line, f"the module's symbol table has {n} entries")
-        ent = 24 if self.mem.ptr_size == 8 else 16
+        endian, bits = ("<" if self.mem.byte_order == "little" else ">"), 8 * self.mem.ptr_size
+        ent = Sym.struct(endian, bits).size
         tab = self.mem.read(symtab, n * ent)
-        offs = [(int.from_bytes(tab[i * ent : i * ent + 4], "little"),
-                 int.from_bytes(tab[i * ent + 8 : i * ent + 16], "little") if ent == 24
-                 else int.from_bytes(tab[i * ent + 4 : i * ent + 8], "little")) for i in range(1, n)]
+        offs = [(s.st_name, s.st_value) for s in (Sym.unpack(tab, i * ent, endian, bits) for i in range(1, n))]
         strs = self.mem.read(strtab, max(o for o, _ in offs) + 256) if offs else b""
         out: dict[str, int] = {}
         for o, v in offs:

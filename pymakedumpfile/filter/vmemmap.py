@@ -22,25 +22,25 @@ from typing import Any
 
 from ..core.errors import UnsupportedDumpError
 from ..core.pagemap import PageMap
+from ..translate.x86_64 import PAGE_PSE
 
 HUGE = 2 << 20
 WORD = 64  # pfns per bitmap word
 BLOCK = 4096 * 8  # pfns per block of the scan
-PMASK = 0x7FFFFFFFFFFFF000
-PSE = 0x80
+PMASK = 0x7FFFFFFFFFFFF000  # makedumpfile's mask of a table entry's address (wider than the translator's)
 
 
 def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list[tuple[int, int, int]]:
     """The physically contiguous groups of the vmemmap's 2 MiB mappings, as (first vmemmap
     pfn, first pfn represented, last pfn represented, inclusive)."""
     vi = ctx.reader.vmcoreinfo
-    if vi.get_int("NUMBER(pgtable_l5_enabled)") == 1 or vi.lines.get("NUMBER(pgtable_l5_enabled)") == "1":
+    km = ctx.kernel_memory()
+    if km.xlat.levels != 4:
         raise UnsupportedDumpError("-e: 5-level page tables are not supported yet", ctx.name)
     top = vi.SYMBOL.get("init_top_pgt") or vi.SYMBOL.get("init_level4_pgt")
     if top is None:
         raise UnsupportedDumpError("-e: VMCOREINFO has no SYMBOL(init_top_pgt)", ctx.name)
-    km = ctx.kernel_memory()
-    mask = PMASK & ~(vi.get_int("NUMBER(sme_mask)") or 0)
+    mask = PMASK & ~(vi.NUMBER.get("sme_mask", 0) & 0xFFFFFFFFFFFFFFFF)
 
     def u64s(pa: int, n: int) -> list[int]:
         b = ctx.read_phys(pa, 8 * n)
@@ -70,7 +70,7 @@ def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list
                 off_end += HUGE
                 brk = in_valids = False
                 if pmd:  # (over a hole, ``data`` stays the last mapping's, as makedumpfile keeps it)
-                    if not pmd & PSE:
+                    if not pmd & PAGE_PSE:
                         raise UnsupportedDumpError("-e: the vmemmap is not mapped with 2 MiB pages", ctx.name)
                     data = pmd & mask
                     if first:

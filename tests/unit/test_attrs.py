@@ -139,7 +139,7 @@ def test_readers_and_filter_set_declared_keys_of_declared_types(tmp_path: Path) 
             w = make_write_context(ctx, format="kdump", compression="zlib", dump_level=1)
             trees = [ctx.attr, w.attr]
             if i == 0:  # --config: what to erase (one byte of pfn 0)
-                erase = EraseSet([Target(0, "x", 0, 1, False)], [Piece(0, 0, 1, FILL, 0)], PS, [])
+                erase = EraseSet([Target(0, "x", 0, 1, False, 1)], [Piece(0, 0, 1, FILL, 0)], PS, [])
                 trees.append(make_write_context(ctx, format="kdump", dump_level=1, erase=erase).attr)
                 # -e: which vmemmap pages go is tested on the real dumps (test_vmemmap_real); here, the
                 # attribute it sets, with the vmemmap walk standing aside

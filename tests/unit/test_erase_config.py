@@ -156,7 +156,7 @@ def test_pages_are_patched_and_eraseinfo_counts_what_was_written() -> None:
     """Three objects: one across pages 2 and 3, one nullified pointer on page 5, one on page 9
     that the write never reads.  The eraseinfo names only what went out, with the bytes erased
     in the pages written."""
-    targets = [Target(0, "a.b", 0x2C, 8, False), Target(1, "p", 0x50, 4, True), Target(2, "c", 0x90, 2, False)]
+    targets = [Target(0, "a.b", 0x2C, 8, False, 1), Target(1, "p", 0x50, 4, True, 1), Target(2, "c", 0x90, 2, False, 1)]
     pieces = [Piece(2, 12, 4, FILL, 0), Piece(3, 0, 4, FILL, 0), Piece(5, 0, 4, 0, 1), Piece(9, 0, 2, FILL, 2)]
     es = EraseSet(targets, pieces, 16, [])
     r = ErasingReader(_Pages(), es)
