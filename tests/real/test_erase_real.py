@@ -342,6 +342,19 @@ def run_mdf_with_module(makedumpfile: str, vmlinux: Path, tmp: Path, *args: str)
     return p
 
 
+def both_with_module(text: str, mem512: Path, vmlinux: Path, makedumpfile: str, tmp: Path) -> tuple[Path, Path]:
+    """Our -l -d 31 output and makedumpfile's (run_mdf_with_module) with the configuration ``text``."""
+    conf = tmp / "m.conf"
+    conf.write_text(text)
+    ours, theirs = tmp / "ours.l", tmp / "theirs.l"
+    args = ["-l", "-d", "31", "--message-level", "0", "--config", str(conf), "-x", str(vmlinux),
+            str(mem512 / "vmcore.elf")]
+    p = run_mdf_with_module(makedumpfile, vmlinux, tmp, *args, str(theirs))
+    assert p.returncode == 0, p.stderr[-2000:]
+    run_cli(*args, str(ours), timeout=600)
+    return ours, theirs
+
+
 MODULE_CONFIG_BOTH = """\
 [qemu_fw_cfg]
 erase fw_cfg_rev
@@ -356,14 +369,7 @@ def test_a_module_section_against_makedumpfile(mem512: Path, vmlinux: Path, make
                                                 tmp_path: Path) -> None:
     """With the module's files where makedumpfile looks for them, a [qemu_fw_cfg] section
     erases the same bytes and writes the same record in both tools."""
-    conf = tmp_path / "m.conf"
-    conf.write_text(MODULE_CONFIG_BOTH)
-    ours, theirs = tmp_path / "ours.l", tmp_path / "theirs.l"
-    src = mem512 / "vmcore.elf"
-    args = ["-l", "-d", "31", "--message-level", "0", "--config", str(conf), "-x", str(vmlinux), str(src)]
-    p = run_mdf_with_module(makedumpfile, vmlinux, tmp_path, *args, str(theirs))
-    assert p.returncode == 0, p.stderr[-2000:]
-    run_cli(*args, str(ours), timeout=600)
+    ours, theirs = both_with_module(MODULE_CONFIG_BOTH, mem512, vmlinux, makedumpfile, tmp_path)
     info = eraseinfo(ours)
     assert info == eraseinfo(theirs)
     lines = info.decode().splitlines()
@@ -381,15 +387,8 @@ def test_makedumpfile_erases_the_wrong_member_of_a_module_structure(mem512: Path
     `name` of the struct kobject that comes first (a pointer to a string like "25"), so it
     erases those strings and leaves the file names, which the configuration asked to erase,
     in its output.  We erase the member the structure has."""
-    conf = tmp_path / "m.conf"
-    conf.write_text("[qemu_fw_cfg]\nfor e in fw_cfg_entry_cache within fw_cfg_sysfs_entry:list\n"
-                    "  erase e.name\nendfor\n")
-    ours, theirs = tmp_path / "ours.l", tmp_path / "theirs.l"
-    src = mem512 / "vmcore.elf"
-    args = ["-l", "-d", "31", "--message-level", "0", "--config", str(conf), "-x", str(vmlinux), str(src)]
-    p = run_mdf_with_module(makedumpfile, vmlinux, tmp_path, *args, str(theirs))
-    assert p.returncode == 0, p.stderr[-2000:]
-    run_cli(*args, str(ours), timeout=600)
+    ours, theirs = both_with_module("[qemu_fw_cfg]\nfor e in fw_cfg_entry_cache within fw_cfg_sysfs_entry:list\n"
+                                    "  erase e.name\nendfor\n", mem512, vmlinux, makedumpfile, tmp_path)
     mine, their = eraseinfo(ours).decode().splitlines(), eraseinfo(theirs).decode().splitlines()
     assert len(mine) == len(their) >= 5
     assert set(mine) == {"erase e.name size 56"}
