@@ -118,12 +118,15 @@ def command(**o: Any) -> None:
     run.vmlinux = o["vmlinux"]
     if o["config"] is not None:
         # read first: a mistake in it is reported before anything is opened or written
-        if o["vmlinux"] is None:
-            msg.fail("--config needs -x VMLINUX: the kernel image with debug information that says where "
-                     "each object is")
         from ..filter.config import parse_config
 
         run.config = parse_config(o["config"])
+    if o["btf"] is not None:
+        if o["config"] is None:
+            msg.fail("--btf is for --config: it gives the types of the objects the configuration names")
+        if not os.path.exists(o["btf"]):
+            msg.fail(f"--btf {o['btf']}: no such file or directory")
+        run.btf = o["btf"]
     if o["filter_hook"] is not None:
         if o["config"] is None:
             msg.fail("--filter-hook needs --config: the hook decides about the objects the configuration names")

@@ -79,7 +79,11 @@ OPTIONS = [
     click.option("--non-mmap", "non_mmap", is_flag=True,
                  help="Read VMCORE with read(2), not mmap; we always use pread."),
     click.option("--config", "config", metavar="FILTERCONFIGFILE",
-                 help="Erase what this filter configuration names (makedumpfile.conf(5); needs -x VMLINUX)."),
+                 help="Erase what this filter configuration names (makedumpfile.conf(5)): symbols and types from "
+                      "-x VMLINUX, or from the dump's kallsyms and BTF (docs/erase.md)."),
+    click.option("--btf", "btf", metavar="PATH",
+                 help="[pymakedumpfile] With --config: the kernel's types from this BTF file (/sys/kernel/btf/vmlinux "
+                      "saved, or an ELF file's .BTF), or a directory saved from /sys/kernel/btf (modules too)."),
     click.option("--eppic", "eppic", metavar="EPPICMACRO",
                  help="Filter by an eppic macro. [not supported: use --filter-hook]"),
     click.option("--filter-hook", "filter_hook", metavar="PYFILE",
@@ -185,6 +189,7 @@ class Run:
     vmlinux: str | None = None  # -x
     config: Any = None  # --config, parsed (filter.config.Config)
     filter_hook: Any = None  # --filter-hook: erase(obj) of the file
+    btf: str | None = None  # --btf: where the kernel's types are, for --config
     ignore_read_errors: bool = False  # --ignore-read-errors
     closed: Closed = Closed()  # standard descriptors closed at start
 
@@ -206,8 +211,7 @@ class Run:
             return None
         from ..filter.erase import plan_erase
 
-        assert self.vmlinux is not None  # the command line asks for -x with --config
-        plan = plan_erase(src, self.config, self.vmlinux, hook=self.filter_hook)
+        plan = plan_erase(src, self.config, self.vmlinux, hook=self.filter_hook, btf_path=self.btf)
         for w in plan.warnings:
             self.msg.warn(w)
         return plan

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..core.errors import DumpError
+from ..formats import btf
 from ..formats.elf import Sym
 from ..input.dwarf import A_BYTE_SIZE, A_DECL, T_ARRAY, T_POINTER, T_STRUCT, T_UNION
 from .config import Config, ConfigError, Erase, Loop
@@ -63,6 +64,7 @@ class DwarfTypes:
         self.dw = Dwarf(self.elf, frozenset(self.names))
         # a module's symbols are where the dump's kernel loaded it, not in its debug file
         self.syms = self.elf.symbols() if symbols is None else symbols
+        self.sym_source = vmlinux
 
     def symbol(self, name: str) -> int | None:
         v = self.syms.get(name)
@@ -78,6 +80,10 @@ class DwarfTypes:
             d = self.dw.die(d.attrs[_A_SPECIFICATION])  # type: ignore[arg-type]
             seen += 1
         return self.describe(d.type_ref) if d.type_ref is not None else None
+
+    def untyped(self, name: str) -> str:
+        """Why symbol ``name`` has no type here."""
+        return f"'{name}' has no type in the debug information of {self.path}"
 
     def describe(self, ref: int | None) -> TypeInfo:
         flags, length, last = 0, -1, None
@@ -140,6 +146,102 @@ class DwarfTypes:
                         int(d.attrs.get(A_BYTE_SIZE, 0) or 0), 0, d.offset)
 
 
+class BtfTypes:
+    """Types from BTF (:class:`~pymakedumpfile.input.btf.Btf`) and symbols from a table given
+    (kallsyms, a kernel image's .symtab, a module's table), with :class:`DwarfTypes`' methods
+    and its type model: ``TypeInfo.die`` is a BTF type ID."""
+
+    _NEXT = frozenset((btf.TYPEDEF, btf.VOLATILE, btf.CONST, btf.RESTRICT, btf.TYPE_TAG))
+    _SIZED = frozenset((btf.INT, btf.STRUCT, btf.UNION, btf.ENUM, btf.ENUM64, btf.FLOAT))
+
+    def __init__(self, types: Any, symbols: dict[str, int], path: str, ptr_size: int = 8,
+                 sym_source: str | None = None) -> None:
+        self.btf, self.syms, self.path, self.ptr_size = types, symbols, path, ptr_size
+        self.sym_source = sym_source or path  # where the symbols are from, for messages
+
+    def symbol(self, name: str) -> int | None:
+        return self.syms.get(name) or None
+
+    def untyped(self, name: str) -> str:
+        if self.btf.global_variables():
+            return f"BTF has no variable '{name}' ({self.path})"
+        return (f"'{name}' has no type: the BTF of {self.path} describes only per-CPU variables (as kernels are "
+                "built unless pahole's global_var is on); give -x VMLINUX with DWARF, or --btf FILE with global "
+                "variables (docs/btf.md)")
+
+    def variable(self, name: str) -> TypeInfo | None:
+        tid = self.btf.variable(name)
+        return None if tid is None else self.describe(tid)
+
+    def describe(self, tid: int) -> TypeInfo:
+        b = self.btf
+        flags, length, last, seen = 0, -1, None, 0
+        while tid and seen < 64:
+            t = b[tid]
+            last, nxt = tid, None
+            if t.kind == btf.ARRAY:
+                flags |= ARRAY
+                if length < 0:
+                    length = t.extra[1]
+                nxt = t.extra[0]
+            elif t.kind == btf.PTR:
+                flags |= PTR
+                nxt = t.size_or_type
+            elif t.kind == btf.STRUCT or (t.kind == btf.FWD and not t.flag):  # a declared structure too
+                flags |= STRUCT
+            elif t.kind in (btf.INT, btf.FLOAT):
+                flags |= BASE
+            elif t.kind in self._NEXT:
+                nxt = t.size_or_type
+            tid = nxt or 0
+            seen += 1
+        if last is None:
+            return TypeInfo(0, None, 0, 0, None)
+        t = b[last]
+        name = t.name or ("void" if flags == PTR else None)
+        size = t.size_or_type if t.kind in self._SIZED else self.ptr_size if t.kind == btf.PTR else 0
+        if name == "list_head":
+            flags |= LIST_HEAD
+        return TypeInfo(flags, name, size, max(length, 0), last)
+
+    def _find(self, tid: int, name: str, depth: int = 0) -> tuple[int, int] | None:
+        """(bit offset, type ID) of member ``name`` of ``tid``, looking into anonymous structure
+        and union members."""
+        if depth > 16:
+            return None
+        for mname, mtype, bit in self.btf.members(tid):
+            if mname == name:
+                return bit, mtype
+            if not mname:
+                inner = self.btf.skip(mtype)
+                if self.btf[inner].kind in (btf.STRUCT, btf.UNION):
+                    r = self._find(inner, name, depth + 1)
+                    if r is not None:
+                        return bit + r[0], r[1]
+        return None
+
+    def member(self, t: TypeInfo, name: str) -> tuple[int, TypeInfo] | None:
+        if t.die is None:
+            return None
+        tid = t.die
+        if self.btf[tid].kind == btf.FWD:  # a declaration: the structure of that name
+            found = self.btf.struct(self.btf[tid].name)
+            if found is None:
+                return None
+            tid = found
+        r = self._find(tid, name)
+        if r is None:
+            return None
+        return r[0] // 8, self.describe(r[1])
+
+    def struct(self, name: str) -> TypeInfo | None:
+        tid = self.btf.struct(name)
+        if tid is None:
+            return None
+        return TypeInfo(STRUCT | (LIST_HEAD if name == "list_head" else 0), name,
+                        self.btf[tid].size_or_type, 0, tid)
+
+
 class Node(NamedTuple):
     """An object found in memory: where the expression's last piece is (``sym``), the address
     it stands for (``addr``: the object itself, or what a pointer points to), its type, and
@@ -165,7 +267,7 @@ class Target(NamedTuple):
 class Evaluator:
     """Evaluates a configuration's commands in a dump's kernel memory."""
 
-    def __init__(self, config: Config, types: DwarfTypes, mem: Any, kaslr: int, text_range: tuple[int, int],
+    def __init__(self, config: Config, types: DwarfTypes | BtfTypes, mem: Any, kaslr: int, text_range: tuple[int, int],
                  modules: Any = None) -> None:
         self.config, self.mem = config, mem
         self.kernel = (types, kaslr, text_range)  # a [MODULE] section has its own while it is evaluated
@@ -212,12 +314,12 @@ class Evaluator:
     def _symbol(self, name: str) -> Node:
         addr = self.types.symbol(name)
         if addr is None:
-            raise self.fail(f"no symbol '{name}' in {self.types.path}")
+            raise self.fail(f"no symbol '{name}' in {self.types.sym_source}")
         if self.text_range[0] <= addr <= self.text_range[1]:
             addr += self.kaslr
         t = self.types.variable(name)
         if t is None or (t.name is None and t.die is None):
-            raise self.fail(f"'{name}' has no type in the debug information of {self.types.path}")
+            raise self.fail(self.types.untyped(name))
         return self._finish(addr, t)
 
     def chain(self, expr: tuple[str, ...], var: tuple[str, Node] | None) -> Node | None:
@@ -559,22 +661,31 @@ def load_hook(path: str) -> FilterHook:
     return FilterHook(path, fn)
 
 
-def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: FilterHook | None = None) -> EraseSet:
-    """The objects ``config`` names in the dump ``ctx``, found with the symbols and DWARF of
-    ``vmlinux`` (the dump's kernel), as pieces of pages to overwrite.  ``hook`` (a
-    ``--filter-hook``) is asked about each object, as a :class:`HookObject`, and a false
-    answer keeps it.
+def plan_erase(ctx: Any, config: Config, vmlinux: str | None, hook: FilterHook | None = None,
+               btf_path: str | None = None) -> EraseSet:
+    """The objects ``config`` names in the dump ``ctx``, as pieces of pages to overwrite.
+
+    Symbols and types come from ``vmlinux`` (the dump's kernel image) when it has DWARF and no
+    ``btf_path`` is given; otherwise types come from BTF (``btf_path``: a file, or a directory
+    saved from /sys/kernel/btf; else the image's .BTF section; else the BTF in the dump's
+    memory) and symbols from the image's .symtab, or without an image from the kallsyms that
+    VMCOREINFO points to.  ``hook`` (a ``--filter-hook``) is asked about each object, as a
+    :class:`HookObject`, and a false answer keeps it.
 
     :raises ConfigError: a command names what the kernel does not have, or cannot be
         evaluated in this dump.
+    :raises DumpError: no symbols or types can be had, or they are not the dump's kernel's.
     """
-    types = DwarfTypes(vmlinux, config.names())
     mem = ctx.kernel_memory()
-    vi = ctx.reader.vmcoreinfo
-    kaslr = vi.get_int("KERNELOFFSET") or 0
-    lo, hi = types.symbol("_text") or 0, types.symbol("_end") or 0
-    _check_kernel(ctx, types, mem, kaslr)
-    ev = Evaluator(config, types, mem, kaslr, (lo, hi), modules=_Modules(ctx, config, vmlinux, types, mem, kaslr))
+    kaslr = ctx.reader.vmcoreinfo.get_int("KERNELOFFSET") or 0
+    types, kernel_btf = kernel_types(ctx, config, vmlinux, btf_path, mem)
+    if isinstance(types, BtfTypes) and vmlinux is None:
+        kaslr, text = 0, (1, 0)  # kallsyms addresses are where the kernel ran
+    else:
+        text = (types.symbol("_text") or 0, types.symbol("_end") or 0)
+    _check_kernel(ctx, types, mem, kaslr, vmlinux)
+    modules = _Modules(ctx, config, vmlinux, types, mem, kaslr, btf_path, kernel_btf)
+    ev = Evaluator(config, types, mem, kaslr, text, modules=modules)
     targets, warnings = ev.targets()
     if hook is not None:
         keep = []
@@ -612,15 +723,87 @@ def plan_erase(ctx: Any, config: Config, vmlinux: str, hook: FilterHook | None =
     return EraseSet(kept, pieces, ps, warnings)
 
 
+def kernel_types(ctx: Any, config: Config, vmlinux: str | None, btf_path: str | None,
+                 mem: Any) -> tuple[DwarfTypes | BtfTypes, Any]:
+    """The kernel's symbols and types for ``plan_erase`` (and its Btf, if types are BTF)."""
+    import os
+
+    from ..input.btf import Btf, read_btf_file
+    from ..input.kallsyms import Kallsyms, has_kallsyms
+    from ..input.vmlinux import Elf
+
+    elf = Elf(vmlinux) if vmlinux is not None else None
+    if elf is not None and btf_path is None and ".debug_info" in elf.sections:
+        return DwarfTypes(vmlinux, config.names()), None  # type: ignore[arg-type]
+    vi = ctx.reader.vmcoreinfo
+    if elf is not None:
+        syms, where = elf.symbols(), str(vmlinux)
+        if not syms:
+            raise DumpError("Cannot erase with this kernel image: it has no symbol table", vmlinux)
+    elif has_kallsyms(vi):
+        syms, where = Kallsyms(mem, vi, ctx.name).symbols, f"the kallsyms of {ctx.name}"
+    else:
+        raise DumpError("Cannot erase: the dump does not say where the kernel's symbols are (its VMCOREINFO has "
+                        "no kallsyms, Linux 6.0 and later have them): give -x VMLINUX", ctx.name)
+    if btf_path is not None:
+        f = os.path.join(btf_path, "vmlinux") if os.path.isdir(btf_path) else btf_path
+        b = read_btf_file(f)
+    elif elf is not None:
+        if ".BTF" not in elf.sections:
+            raise DumpError("Cannot erase with this kernel image: it has neither DWARF nor BTF", vmlinux)
+        b = Btf(bytes(elf.section(".BTF")), vmlinux)  # type: ignore[arg-type]
+    else:
+        lo, hi = syms.get("__start_BTF"), syms.get("__stop_BTF")
+        if not lo or not hi or not 0 < hi - lo < 1 << 28:
+            raise DumpError("Cannot erase: the kernel has no BTF (built without CONFIG_DEBUG_INFO_BTF): give "
+                            "-x VMLINUX", ctx.name)
+        try:
+            blob = mem.read(lo, hi - lo)
+        except DumpError as e:
+            raise DumpError(f"Cannot read the kernel's BTF at {lo:#x}: {e}", ctx.name) from None
+        b = Btf(blob, f"{ctx.name} (BTF at {lo:#x})")
+    types = BtfTypes(b, syms, b.source, mem.ptr_size, sym_source=where)
+    _check_layout(vi, types)
+    return types, b
+
+
+def _check_layout(vi: Any, types: BtfTypes) -> None:
+    """Refuse BTF that is not the dump kernel's: every OFFSET(S.M) and SIZE(S) of its
+    VMCOREINFO that the BTF can answer must be what the BTF says."""
+    import re
+
+    for key, value in vi.lines.items():
+        m = re.fullmatch(r"(OFFSET|SIZE)\((\w+)(?:\.(\w+))?\)", key)
+        if m is None or (m.group(1) == "OFFSET") != (m.group(3) is not None):
+            continue
+        s = types.struct(m.group(2))
+        if s is None:
+            continue
+        if m.group(3) is None:
+            have: int | None = s.size
+        else:
+            r = types.member(s, m.group(3))
+            have = r[0] if r is not None else None
+        try:
+            want = int(value, 10)
+        except ValueError:
+            continue
+        if have is not None and have != want:
+            raise DumpError(f"Cannot erase with this BTF: it is not the dump's kernel's ({key} is {have} in it, "
+                            f"{want} in the dump)", types.path)
+
+
 class _Modules:
     """The modules the dump's kernel had loaded (its ``modules`` list), with each one's symbols
     from the table the kernel kept of it, and the types of a module from its debug file: the
     ``NAME.ko`` of the kernel's debug package, found beside the image given with ``-x``
     (``.../usr/lib/debug/lib/modules/RELEASE``) or in ``/usr/lib/debug/lib/modules/RELEASE``."""
 
-    def __init__(self, ctx: Any, config: Config, vmlinux: str, kernel: DwarfTypes, mem: Any, kaslr: int) -> None:
+    def __init__(self, ctx: Any, config: Config, vmlinux: str | None, kernel: DwarfTypes | BtfTypes, mem: Any,
+                 kaslr: int, btf_path: str | None = None, kernel_btf: Any = None) -> None:
         self.ctx, self.config, self.vmlinux = ctx, config, vmlinux
         self.kernel, self.mem, self.kaslr = kernel, mem, kaslr
+        self.btf_path, self.kernel_btf = btf_path, kernel_btf
         self._loaded: dict[str, int] | None = None
 
     def fail(self, line: int, message: str) -> ConfigError:
@@ -682,7 +865,7 @@ class _Modules:
 
         release = self.ctx.reader.vmcoreinfo.osrelease or self.ctx.attr.get("linux.uts.release", "")
         roots = []
-        d = os.path.dirname(os.path.abspath(self.vmlinux))
+        d = os.path.dirname(os.path.abspath(self.vmlinux)) if self.vmlinux is not None else ""
         if os.path.basename(d) == "boot":  # .../usr/lib/debug/boot/vmlinux-RELEASE: the -dbg package's layout
             roots.append(os.path.join(os.path.dirname(d), "lib", "modules", release))
         roots.append(os.path.join("/usr/lib/debug/lib/modules", release))
@@ -695,18 +878,39 @@ class _Modules:
         raise self.fail(line, f"[{name}]: no debug file {name}.ko in {' or '.join(roots)} (the kernel's -dbg "
                               "package has it)")
 
-    def __call__(self, section: Any) -> DwarfTypes | None:
+    def btf_file(self, name: str, line: int) -> str:
+        import os
+
+        d = self.btf_path if self.btf_path is not None and os.path.isdir(self.btf_path) else None
+        f = os.path.join(d, name) if d is not None else None
+        if f is None or not os.path.isfile(f):
+            where = f"no file {f}" if f is not None else "--btf is not a directory"
+            raise self.fail(line, f"[{name}]: no BTF for this module ({where}): give --btf DIR, a copy of "
+                                  "/sys/kernel/btf with vmlinux and the module's file")
+        return f
+
+    def __call__(self, section: Any) -> DwarfTypes | BtfTypes | None:
         m = self.loaded(section.line).get(section.name)
         if m is None:
             return None
-        return DwarfTypes(self.debug_file(section.name, section.line), section.names(),
-                          symbols=self.symbols(m, section.line))
+        syms = self.symbols(m, section.line)
+        if isinstance(self.kernel, DwarfTypes):
+            return DwarfTypes(self.debug_file(section.name, section.line), section.names(), symbols=syms)
+        from ..input.btf import read_btf_file
+
+        b = read_btf_file(self.btf_file(section.name, section.line), base=self.kernel_btf)
+        return BtfTypes(b, syms, b.source, self.mem.ptr_size, sym_source=f"the symbol table of module {section.name}")
 
 
-def _check_kernel(ctx: Any, types: DwarfTypes, mem: Any, kaslr: int) -> None:
+def _check_kernel(ctx: Any, types: DwarfTypes | BtfTypes, mem: Any, kaslr: int, vmlinux: str | None) -> None:
     """Refuse a kernel image that is not the dump's: its linux_banner must be in the dump."""
+    if vmlinux is None:
+        return  # the symbols are the dump's own
+    from ..input.vmlinux import Elf
+
+    elf = types.elf if isinstance(types, DwarfTypes) else Elf(vmlinux)
     addr = types.symbol("linux_banner")
-    want = types.elf.read_addr(addr, 64) if addr else None
+    want = elf.read_addr(addr, 64) if addr else None
     if addr is None or want is None:
         return
     try:
@@ -716,7 +920,7 @@ def _check_kernel(ctx: Any, types: DwarfTypes, mem: Any, kaslr: int) -> None:
     if have != want:
         cut = want.split(b"\0", 1)[0].decode("ascii", "replace")[:60]
         raise DumpError(f"Cannot erase with this kernel image: it is not the dump's kernel ({cut!r} is not in "
-                        "the dump)", types.path)
+                        "the dump)", vmlinux)
 
 
-__all__ = ["DwarfTypes", "EraseSet", "ErasingReader", "FILL", "plan_erase"]
+__all__ = ["BtfTypes", "DwarfTypes", "EraseSet", "ErasingReader", "FILL", "plan_erase"]

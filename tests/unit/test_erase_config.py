@@ -121,12 +121,13 @@ def test_a_bad_config_is_one_line_and_writes_nothing(small_elf: Path, tmp_path: 
     assert r.returncode == 1 and f"{conf}:2:" in r.stderr
 
 
-def test_config_needs_x_and_a_readable_file(small_elf: Path, tmp_path: Path) -> None:
+def test_config_needs_a_readable_file(small_elf: Path, tmp_path: Path) -> None:
+    """(A dump without kallsyms and no -x: tests/unit/test_btf.py.)"""
     out = tmp_path / "out"
     conf = tmp_path / "f.conf"
     conf.write_text("erase a\n")
-    r = cli("-l", "--config", str(conf), str(small_elf), str(out))
-    assert r.returncode == 1 and "--config needs -x VMLINUX" in r.stderr and not out.exists()
+    r = cli("-l", "--config", str(conf), "--btf", str(tmp_path / "none.btf"), str(small_elf), str(out))
+    assert r.returncode == 1 and "--btf " in r.stderr and "no such file" in r.stderr and not out.exists()
     r = cli("-l", "--config", str(tmp_path / "none.conf"), "-x", str(small_elf), str(small_elf), str(out))
     assert r.returncode == 1 and "none.conf: Cannot open the filter configuration" in r.stderr, r.stderr
     assert not out.exists()
