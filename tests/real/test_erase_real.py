@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from util import lkdf, our_digests, run_cli
+from util import RIG, lkdf, need, our_digests, run_cli
 
 from pymakedumpfile import open_dump
 
@@ -405,3 +405,138 @@ def test_makedumpfile_erases_the_wrong_member_of_a_module_structure(mem512: Path
         names[who] = re.findall(r'name = "([^"\\]*)', r.stdout)
     assert names["ours"] == ["X" * 56] * len(mine)
     assert "etc/vmcoreinfo" in names["theirs"]  # left in makedumpfile's output
+
+
+# --- the same without DWARF: symbols from kallsyms, types from BTF ------------------------------
+#
+# Debian's kernels carry their BTF in memory and kallsyms in VMCOREINFO (the 6.1 kernel has both), but
+# their BTF describes only per-CPU variables: pahole's global_var is off when Debian builds
+# them.  The rig makes the BTF such a kernel would carry, from the same -dbg files with sid's
+# pahole and global_var (tests/rig/make-dumps.sh: btf-global/vmlinux and btf-global/qemu_fw_cfg).
+
+@pytest.fixture(scope="module")
+def btf_global(vmlinux: Path) -> Path:
+    d = RIG / "btf-global"
+    need((d / "vmlinux").exists() and (d / "qemu_fw_cfg").exists(),
+         f"no BTF with global variables in {d} (tests/rig/make-dumps.sh makes it with sid's pahole)")
+    return d
+
+
+def test_kallsyms_are_the_images_symbols(mem512: Path, vmlinux: Path) -> None:
+    """Every symbol of the image's .symtab inside the kernel image, with a name it has once,
+    is where the dump's kallsyms says (plus the KASLR offset); a name it has several times
+    (static symbols of several files) is the global one when there is one."""
+    from pymakedumpfile.formats.elf import Sym
+    from pymakedumpfile.input.kallsyms import Kallsyms
+    from pymakedumpfile.input.vmlinux import Elf, cstr
+
+    with open_dump(mem512 / "vmcore.elf") as ctx:
+        ks = Kallsyms(ctx.kernel_memory(), ctx.reader.vmcoreinfo, ctx.name)
+        kaslr = ctx.reader.vmcoreinfo.get_int("KERNELOFFSET") or 0
+    elf = Elf(str(vmlinux))
+    tab, strs = elf.section(".symtab"), elf._raw(elf.shdrs[elf.sections[".symtab"]].sh_link)
+    every: dict[str, list[tuple[int, bool]]] = {}
+    for off in range(24, len(tab) - 23, 24):
+        s = Sym.unpack(tab, off, "<", 64)
+        if s.st_name:
+            every.setdefault(cstr(strs, s.st_name), []).append((s.st_value, s.st_info >> 4 == 1))
+    lo, hi = every["_text"][0][0], every["_end"][0][0]
+    once = {n: v[0][0] for n, v in every.items() if len(v) == 1 and lo <= v[0][0] <= hi and n in ks.symbols}
+    assert len(once) > 50_000
+    assert {n: a + kaslr for n, a in once.items()} == {n: ks.symbols[n] for n in once}
+    glob = {n: [a for a, g in v if g] for n, v in every.items() if len(v) > 1 and n in ks.symbols}
+    glob = {n: a for n, a in glob.items() if len(a) == 1 and lo <= a[0] <= hi}
+    assert glob and all(ks.symbols[n] == a[0] + kaslr for n, a in glob.items())
+
+
+def test_btf_without_the_image_erases_what_dwarf_erases(erased: dict[str, Path], btf_global: Path,
+                                                        vmlinux: Path, tmp_path: Path) -> None:
+    """No -x: the dump's kallsyms and the BTF give the same output, byte for byte, as the
+    -dbg image's DWARF (whose erasing equals makedumpfile's: the tests above).  With -x and
+    --btf (symbols from the image, types from the BTF) too."""
+    out = tmp_path / "btf.l"
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(erased["conf"]), "--btf",
+            str(btf_global / "vmlinux"), str(erased["src"]), str(out), timeout=600)
+    assert out.read_bytes() == erased["ours"].read_bytes()
+    out2 = tmp_path / "btf-x.l"
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(erased["conf"]), "-x", str(vmlinux),
+            "--btf", str(btf_global / "vmlinux"), str(erased["src"]), str(out2), timeout=600)
+    assert out2.read_bytes() == erased["ours"].read_bytes()
+
+
+def test_a_module_section_from_btf(mem512: Path, vmlinux: Path, btf_global: Path, tmp_path: Path) -> None:
+    """--btf DIR, laid out as /sys/kernel/btf (vmlinux and one file per module): the module's
+    split BTF on the kernel's, its symbols from the table the kernel kept; the output equals
+    the DWARF run's with the module's debug file."""
+    if not next(iter(vmlinux.parent.parent.glob("lib/modules/*/kernel/drivers/firmware/qemu_fw_cfg.ko")), None):
+        pytest.skip("no debug file of qemu_fw_cfg (tests/rig/make-dumps.sh extracts it)")
+    conf = tmp_path / "m.conf"
+    conf.write_text(MODULE_CONFIG)
+    src = str(mem512 / "vmcore.elf")
+    dwarf, btf = tmp_path / "dwarf.l", tmp_path / "btf.l"
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(conf), "-x", str(vmlinux), src, str(dwarf),
+            timeout=600)
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(conf), "--btf", str(btf_global), src, str(btf),
+            timeout=600)
+    assert btf.read_bytes() == dwarf.read_bytes()
+    assert eraseinfo(btf).decode().splitlines()[1] == "erase fw_cfg_rev size 4"
+    # a file, not a directory: the module section says where its BTF would be
+    p = run_cli("-l", "-d", "31", "--config", str(conf), "--btf", str(btf_global / "vmlinux"), src,
+                str(tmp_path / "x.l"), check=False, timeout=600)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
+    assert p.returncode == 1 and len(err) == 1 and f"{conf}:3: [qemu_fw_cfg]: no BTF for this module" in err[0]
+    assert not (tmp_path / "x.l").exists()
+
+
+# every structure and member the configurations above go through
+MEMBERS = {"uts_namespace": ["name"], "new_utsname": ["nodename", "domainname"], "task_struct": ["comm", "stack"],
+           "file_system_type": ["name", "next"], "hstate": ["name"], "module": ["list", "name", "version", "kallsyms"],
+           "list_head": ["next", "prev"], "mod_kallsyms": ["symtab", "num_symtab", "strtab"]}
+
+
+def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, tmp_path: Path) -> None:
+    """The BTF in the dump's memory (no -x, no --btf): it has no global variable, so the run
+    stops at the first symbol with a line that says so, and writes nothing.  Its types are
+    the ones the rig's BTF has: each structure and member the configuration goes through has
+    the same size and offset in both, so a kernel built with global variables in its BTF
+    would erase the same bytes with nothing but the dump."""
+    from pymakedumpfile.filter.erase import BtfTypes
+    from pymakedumpfile.input.btf import Btf, read_btf_file
+    from pymakedumpfile.input.kallsyms import Kallsyms
+
+    out = tmp_path / "own.l"
+    p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), str(erased["src"]), str(out), check=False,
+                timeout=600)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
+    assert p.returncode == 1 and not out.exists() and len(err) == 1, p.stderr
+    assert f"{erased['conf']}:2: 'init_uts_ns' has no type" in err[0] and "only per-CPU variables" in err[0]
+    with open_dump(erased["src"]) as ctx:
+        mem = ctx.kernel_memory()
+        syms = Kallsyms(mem, ctx.reader.vmcoreinfo, ctx.name).symbols
+        lo, hi = syms["__start_BTF"], syms["__stop_BTF"]
+        own = BtfTypes(Btf(mem.read(lo, hi - lo), "dump"), syms, "dump")
+    rig = BtfTypes(read_btf_file(str(btf_global / "vmlinux")), syms, "rig")
+    assert not own.btf.global_variables() and rig.btf.global_variables()
+    for s, members in MEMBERS.items():
+        a, b = own.struct(s), rig.struct(s)
+        assert a is not None and b is not None and a.size == b.size > 0, s
+        for m in members:
+            ma, mb = own.member(a, m), rig.member(b, m)
+            assert ma is not None and mb is not None, (s, m)
+            assert (ma[0], ma[1][:4]) == (mb[0], mb[1][:4]), (s, m)
+
+
+def test_btf_of_another_kernel_is_refused(btf_global: Path, tmp_path: Path) -> None:
+    """The 6.1 kernel's BTF given for the 6.12 dump: VMCOREINFO's sizes and offsets are not
+    what it says, and nothing is written."""
+    src = Path(str(RIG) + "-trixie") / "dumps" / "mem512" / "vmcore.elf"
+    if not src.exists():
+        pytest.skip(f"no 6.12 dump {src} (tests/rig/make-dumps.sh makes it)")
+    conf = tmp_path / "c.conf"
+    conf.write_text("erase init_uts_ns.name.nodename\n")
+    out = tmp_path / "x.l"
+    p = run_cli("-l", "-d", "31", "--config", str(conf), "--btf", str(btf_global / "vmlinux"), str(src), str(out),
+                check=False, timeout=600)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
+    assert p.returncode == 1 and not out.exists() and len(err) == 1, p.stderr
+    assert "Cannot erase with this BTF: it is not the dump's kernel's" in err[0]

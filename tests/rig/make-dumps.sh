@@ -115,6 +115,37 @@ if [ ! -e "$V" ] || [ ! -e "$RIG_DIR/dbg/$M" ]; then
 		echo "make-dumps: cannot fetch $K-dbg: the -g/-x tests on the real kernel image will not run" >&2
 	fi
 fi
+# BTF of the same kernel and module with their global variables (--config --btf without a DWARF
+# image): Debian builds its kernels without pahole's global_var, so their own BTF describes only
+# per-CPU variables. sid's pahole (1.28 and later have global_var) makes it from the -dbg files.
+B=$RIG_DIR/btf-global
+if [ -e "$V" ] && [ -e "$RIG_DIR/dbg/$M" ] && [ ! -e "$B/qemu_fw_cfg" ]; then
+	P=$RIG_DIR/pahole-sid
+	if [ ! -x "$P/usr/bin/pahole" ]; then
+		rm -rf "$P" "$RIG_DIR/debs/pahole"
+		mkdir -p "$P" "$RIG_DIR/debs/pahole"
+		POPTS=$(suite_opts sid)
+		# shellcheck disable=SC2086
+		apt-get $POPTS update -qq > /dev/null 2>&1 || true
+		# shellcheck disable=SC2086
+		(cd "$RIG_DIR/debs/pahole" && apt-get -q $POPTS download pahole libdwarves1 libbpf1 libc6 libelf1t64 \
+			libdw1t64 zlib1g libzstd1 liblzma5 libbz2-1.0 > /dev/null) || echo "make-dumps: cannot fetch sid's pahole" >&2
+		for f in "$RIG_DIR"/debs/pahole/*.deb; do dpkg -x "$f" "$P"; done
+		rm -rf "$RIG_DIR/debs/pahole"
+	fi
+	if [ -x "$P/usr/bin/pahole" ]; then
+		pahole_sid() { "$P/usr/lib64/ld-linux-x86-64.so.2" --library-path "$P/usr/lib/x86_64-linux-gnu" "$P/usr/bin/pahole" "$@"; }
+		FEAT=encode_force,var,float,decl_tag,type_tag,enum64,optimized_func,consistent_func,decl_tag_kfuncs,global_var
+		mkdir -p "$B.tmp"
+		if pahole_sid -j2 --btf_features=$FEAT --btf_encode_detached="$B.tmp/vmlinux" "$V" &&
+			pahole_sid --btf_features=$FEAT --btf_base="$B.tmp/vmlinux" --btf_encode_detached="$B.tmp/qemu_fw_cfg" "$RIG_DIR/dbg/$M"; then
+			rm -rf "$B" && mv "$B.tmp" "$B"
+		else
+			echo "make-dumps: sid's pahole could not make BTF with global variables: the --btf tests will not run" >&2
+			rm -rf "$B.tmp"
+		fi
+	fi
+fi
 finish "$RIG_DIR" "$KEY"
 # Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
 # /proc/kpageflags read twice just before (kpf_twice.py), the truth where makedumpfile 1.7.2 is
