@@ -494,14 +494,16 @@ MEMBERS = {"uts_namespace": ["name"], "new_utsname": ["nodename", "domainname"],
            "list_head": ["next", "prev"], "mod_kallsyms": ["symtab", "num_symtab", "strtab"]}
 
 
-def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, tmp_path: Path) -> None:
+def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux: Path, tmp_path: Path) -> None:
     """The BTF in the dump's memory (no -x, no --btf): it has no global variable, so the run
-    stops at the first symbol with a line that says so, and writes nothing.  Its types are
-    the ones the rig's BTF has: each structure and member the configuration goes through has
-    the same size and offset in both, so a kernel built with global variables in its BTF
-    would erase the same bytes with nothing but the dump."""
+    stops at the first symbol with a line that says so, and writes nothing.  It is the image's
+    .BTF section byte for byte (what /sys/kernel/btf/vmlinux gives on the machine), and --btf
+    with the image stops the same way.  Its types are the ones the rig's BTF has: each
+    structure and member the configuration goes through has the same size and offset in both,
+    so a kernel built with global variables in its BTF would erase the same bytes with nothing
+    but the dump."""
     from pymakedumpfile.filter.erase import BtfTypes
-    from pymakedumpfile.input.btf import Btf, read_btf_file
+    from pymakedumpfile.input.btf import Btf, btf_of_elf, read_btf_file
     from pymakedumpfile.input.kallsyms import Kallsyms
 
     out = tmp_path / "own.l"
@@ -510,11 +512,16 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, tmp_path
     err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
     assert p.returncode == 1 and not out.exists() and len(err) == 1, p.stderr
     assert f"{erased['conf']}:2: 'init_uts_ns' has no type" in err[0] and "only per-CPU variables" in err[0]
+    p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), "--btf", str(vmlinux), str(erased["src"]),
+                str(out), check=False, timeout=600)
+    assert p.returncode == 1 and not out.exists() and "only per-CPU variables" in p.stderr, p.stderr
     with open_dump(erased["src"]) as ctx:
         mem = ctx.kernel_memory()
         syms = Kallsyms(mem, ctx.reader.vmcoreinfo, ctx.name).symbols
         lo, hi = syms["__start_BTF"], syms["__stop_BTF"]
-        own = BtfTypes(Btf(mem.read(lo, hi - lo), "dump"), syms, "dump")
+        blob = mem.read(lo, hi - lo)
+        own = BtfTypes(Btf(blob, "dump"), syms, "dump")
+    assert blob == btf_of_elf(str(vmlinux))
     rig = BtfTypes(read_btf_file(str(btf_global / "vmlinux")), syms, "rig")
     assert not own.btf.global_variables() and rig.btf.global_variables()
     for s, members in MEMBERS.items():
