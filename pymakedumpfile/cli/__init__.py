@@ -70,6 +70,8 @@ Pages of the running system per category:
   pymakedumpfile --mem-usage /proc/kcore
 Describing a dump [pymakedumpfile]:
   pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
+Serving a dump to gdb [pymakedumpfile]:
+  pymakedumpfile gdbserver [--stdio | --listen HOST:PORT] DUMPFILE
 
 Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
 Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses), s390x and
@@ -202,17 +204,34 @@ _MSG: Messages | None = None  # the run's messages, once the options are read
 _CLOSED = Closed()  # the standard descriptors closed at start (entry() fills them)
 
 
+@click.command(context_settings=CONTEXT_SETTINGS, help="Serve DUMPFILE to gdb as a stopped, read-only target "
+               "(docs/gdbserver.md): gdb -ex 'target remote | pymakedumpfile gdbserver --stdio DUMPFILE' VMLINUX")
+@click.option("--stdio", is_flag=True, help="Talk to gdb on standard input and output (target remote | ...).")
+@click.option("--listen", metavar="HOST:PORT", help="Listen for gdb there (default 127.0.0.1:1234, loopback only).")
+@click.argument("dumpfile", metavar="DUMPFILE")
+def gdbserver_command(stdio: bool, listen: str | None, dumpfile: str) -> None:
+    from ..tools.gdbserver import run_gdbserver
+
+    if stdio and listen:
+        raise click.UsageError("--stdio and --listen: one or the other")
+    run_gdbserver(dumpfile, listen, stdio, lambda text: _say_error(text, prefix=False))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. Errors are one line, no traceback."""
     global _MSG
     _MSG = None
+    args = list(argv) if argv is not None else sys.argv[1:]
+    cmd, name = command, PROG
+    if args[:1] == ["gdbserver"]:  # a subcommand: makedumpfile's command line has none
+        cmd, name, args = gdbserver_command, f"{PROG} gdbserver", args[1:]
     try:
-        command.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
+        cmd.main(args=args, prog_name=name, standalone_mode=False)
     except _NO_ARGS_IS_HELP as e:
         _say_error(e.format_message() if hasattr(e, "format_message") else str(e), prefix=False)
         return 1
     except click.UsageError as e:
-        _say_error(f"{e.format_message()}\nTry `{PROG} --help' for more information.")
+        _say_error(f"{e.format_message()}\nTry `{name} --help' for more information.")
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):
         _say_error("interrupted")

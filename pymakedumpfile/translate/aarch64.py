@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
+from .base import ArchInfo, ByteOrder, GdbArch, ReadPhys, Step, TableEntries
 
 MASK64 = (1 << 64) - 1
 _NAMES = {5: ("PGD", "P4D", "PUD", "PMD", "PTE"), 4: ("PGD", "PUD", "PMD", "PTE"), 3: ("PGD", "PMD", "PTE"),
@@ -212,6 +212,26 @@ def image_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:
     return lay.image_to_phys(vaddr)
 
 
+_CORE, _FPU, _PAUTH = "org.gnu.gdb.aarch64.core", "org.gnu.gdb.aarch64.fpu", "org.gnu.gdb.aarch64.pauth_v2"
+_VEC = ('    <vector id="v2d" type="ieee_double" count="2"/>\n    <vector id="v2u" type="uint64" count="2"/>\n'
+        '    <vector id="v4f" type="ieee_single" count="4"/>\n    <vector id="v4u" type="uint32" count="4"/>\n'
+        '    <vector id="v8u" type="uint16" count="8"/>\n    <vector id="v16u" type="uint8" count="16"/>\n'
+        '    <union id="aarch64v">\n      <field name="d" type="v2d"/>\n      <field name="du" type="v2u"/>\n'
+        '      <field name="s" type="v4f"/>\n      <field name="su" type="v4u"/>\n      <field name="h" type="v8u"/>\n'
+        '      <field name="b" type="v16u"/>\n      <field name="q" type="uint128"/>\n    </union>\n')
+# the pointer authentication masks (gdb strips a saved return address's code with them): the
+# kernel's KERNELPACMASK for all four.  gdb 14 and later read them (pauth_v2, with the masks
+# of kernel addresses); gdb 13 skips the feature (its pauth feature clears the top bits of a
+# kernel address instead of setting them).  .head.text is 64 KiB before _stext
+GDB = GdbArch("aarch64", (*((f"x{i}", 64, "int", _CORE, f"x{i}") for i in range(31)),
+                          ("sp", 64, "data_ptr", _CORE, "sp"), ("pc", 64, "code_ptr", _CORE, "pc"),
+                          ("cpsr", 32, "int", _CORE, "pstate"),
+                          *((f"v{i}", 128, "aarch64v", _FPU, None) for i in range(32)),
+                          ("fpsr", 32, "int", _FPU, None), ("fpcr", 32, "int", _FPU, None),
+                          *((n, 64, "int", _PAUTH, "KERNELPACMASK")
+                            for n in ("pauth_dmask", "pauth_cmask", "pauth_dmask_high", "pauth_cmask_high"))),
+              types=((_FPU, _VEC),), text_to_stext=0x10000)
+
 AARCH64 = ArchInfo(
     name="aarch64",
     machines=("aarch64", "arm64"),
@@ -228,4 +248,5 @@ AARCH64 = ArchInfo(
     # SECTION_SIZE_BITS 30 and MAX_PHYSMEM_BITS 48 (52 with 52-bit physical addresses), for
     # kernels before VMCOREINFO exported them
     sparsemem=(30, 48, 52),
+    gdb=GDB,
 )

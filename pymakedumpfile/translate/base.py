@@ -92,6 +92,37 @@ class TranslatorFactory(Protocol):
 
 
 @dataclass(frozen=True)
+class GdbArch:
+    """How gdb sees the architecture's registers (the gdbserver's target description).
+
+    :ivar architecture: gdb's name of it (``<architecture>`` of the description).
+    :ivar registers: (gdb's name, bits, type, feature, the PRSTATUS register that holds it or
+        None), in gdb's order: the ``g`` packet's and the register numbers of ``p``.
+    :ivar types: per feature, the type definitions its registers use (XML).
+    :ivar text_to_stext: bytes from the image's first segment (``_text``) to ``_stext``, which
+        VMCOREINFO gives: where gdb is told the image was loaded when kallsyms lacks ``_text``.
+
+    A register whose source is a VMCOREINFO ``NUMBER`` (``KERNELPACMASK``) takes its value.
+    """
+
+    architecture: str
+    registers: tuple[tuple[str, int, str, str, str | None], ...]
+    types: tuple[tuple[str, str], ...] = ()
+    text_to_stext: int = 0
+
+    def target_xml(self) -> str:
+        feats: dict[str, list[str]] = {}
+        for n, (name, bits, typ, feature, _src) in enumerate(self.registers):
+            feats.setdefault(feature, []).append(
+                f'    <reg name="{name}" bitsize="{bits}" type="{typ}" regnum="{n}"/>')
+        types = dict(self.types)
+        body = "".join(f'  <feature name="{f}">\n{types.get(f, "")}' + "\n".join(regs) + "\n  </feature>\n"
+                       for f, regs in feats.items())
+        return ('<?xml version="1.0"?>\n<!DOCTYPE target SYSTEM "gdb-target.dtd">\n<target version="1.0">\n'
+                f"  <architecture>{self.architecture}</architecture>\n{body}</target>\n")
+
+
+@dataclass(frozen=True)
 class ArchInfo:
     """Facts about one architecture.
 
@@ -118,6 +149,7 @@ class ArchInfo:
         authentication code, arm64), given the dump's VMCOREINFO.
     :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
         5-level paging) for kernels whose VMCOREINFO lacks them (None: no default).
+    :ivar gdb: its registers as gdb sees them (None: no gdbserver for it yet).
     """
 
     name: str
@@ -136,6 +168,7 @@ class ArchInfo:
     strip_pointer: Callable[[int, VmcoreInfo], int] | None = None
     vmcoreinfo_in_memory: Callable[[ReadPhys], bytes] | None = None
     kernel_half_high: bool = True
+    gdb: GdbArch | None = None
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
+from .base import ArchInfo, ByteOrder, GdbArch, ReadPhys, Step, TableEntries
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 ENTRY_MASK = ~0xFFF0000000000FFF & 0xFFFFFFFFFFFFFFFF
@@ -74,6 +74,31 @@ class X86_64Translator:
         return pa, size - (vaddr & (size - 1))
 
 
+def _gdb_x86_64() -> GdbArch:
+    core, sse = "org.gnu.gdb.i386.core", "org.gnu.gdb.i386.sse"
+    regs: list[tuple[str, int, str, str, str | None]] = []
+    for n in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)), "rip"):
+        regs.append((n, 64, "code_ptr" if n == "rip" else "data_ptr" if n in ("rbp", "rsp") else "int64", core, n))
+    regs.append(("eflags", 32, "int32", core, "rflags"))
+    regs += [(n, 32, "int32", core, n) for n in ("cs", "ss", "ds", "es", "fs", "gs")]
+    regs += [(f"st{i}", 80, "i387_ext", core, None) for i in range(8)]
+    regs += [(n, 32, "int", core, None) for n in ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff",
+                                                   "fop")]
+    regs += [(f"xmm{i}", 128, "vec128", sse, None) for i in range(16)]
+    regs.append(("mxcsr", 32, "int", sse, None))
+    regs.append(("orig_rax", 64, "int", "org.gnu.gdb.i386.linux", "orig_rax"))
+    regs += [(n, 64, "int", "org.gnu.gdb.i386.segments", n) for n in ("fs_base", "gs_base")]
+    vec = ('    <vector id="v4f" type="ieee_single" count="4"/>\n    <vector id="v2d" type="ieee_double" count="2"/>\n'
+           '    <vector id="v16i8" type="int8" count="16"/>\n    <vector id="v8i16" type="int16" count="8"/>\n'
+           '    <vector id="v4i32" type="int32" count="4"/>\n    <vector id="v2i64" type="int64" count="2"/>\n'
+           '    <union id="vec128">\n      <field name="v4_float" type="v4f"/>\n'
+           '      <field name="v2_double" type="v2d"/>\n      <field name="v16_int8" type="v16i8"/>\n'
+           '      <field name="v8_int16" type="v8i16"/>\n      <field name="v4_int32" type="v4i32"/>\n'
+           '      <field name="v2_int64" type="v2i64"/>\n      <field name="uint128" type="uint128"/>\n'
+           '    </union>\n')
+    return GdbArch("i386:x86-64", tuple(regs), ((sse, vec),))
+
+
 X86_64 = ArchInfo(
     name="x86_64",
     machines=("x86_64", "amd64"),
@@ -88,4 +113,5 @@ X86_64 = ArchInfo(
     sparsemem=(27, 46, 52),
     registers=("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
                "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"),
+    gdb=_gdb_x86_64(),
 )

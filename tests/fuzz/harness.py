@@ -39,6 +39,10 @@ Input formats (``make_seeds.py`` writes seeds in these formats):
 ``filter``
     a dump file, through ``make_write_context`` (levels 31, 16 without the
     buddy marker, and ELF level 1).
+``rsp``
+    what gdb sends a gdbserver (packets, ``+``/``-``, interrupts).
+``btf``
+    a BTF blob.
 
 Records (memory of the ``pagetable`` and ``memmap`` targets) are
 ``<Q address> <H length>`` then ``length`` bytes; a record makes its whole
@@ -777,7 +781,79 @@ def target_dwarf(data: bytes) -> None:
         os.unlink(path)
 
 
+class _StubTarget:
+    """What a gdbserver Session asks of its target, for two CPUs and 64 KiB of memory at
+    0xffffffff80000000 (the protocol is the fuzzed part, not the dump)."""
+
+    def __init__(self) -> None:
+        from pymakedumpfile.tools.gdbserver import KernelTarget, Thread
+        from pymakedumpfile.translate import get_arch
+
+        arch = get_arch("x86_64")
+        assert arch is not None and arch.gdb is not None
+        self.gdb, self.arch = arch.gdb, arch
+        self.threads = [Thread(2, 1, 7, {"rip": 0xFFFFFFFF81000000, "rsp": 0xFFFFFFFF80008000}, True),
+                        Thread(1, 0, 0, {"rip": 0xFFFFFFFF81000010}, False)]
+        self.byte_order, self.numbers, self.kaslr, self.text = "little", {}, 0x1000000, 0xFFFFFFFF81000000
+        self.mem = bytes(range(256)) * 256
+        for name in ("register_bytes", "all_registers", "target_xml", "memory_map", "describe", "offsets",
+                     "thread"):
+            setattr(self, name, getattr(KernelTarget, name).__get__(self))
+
+    def read(self, addr: int, n: int) -> bytes:
+        off = addr - 0xFFFFFFFF80000000
+        return self.mem[off : off + n] if 0 <= off < len(self.mem) else b""
+
+
+def target_rsp(data: bytes) -> None:
+    """gdbserver: a byte stream from gdb (packets, acknowledgments, interrupts, noise) through
+    the framing and the session, as serve() runs them: every packet gets bytes, a list of
+    bytes or None, and each reply frames and reads back as itself."""
+    from pymakedumpfile.tools import rsp
+    from pymakedumpfile.tools.gdbserver import Session
+
+    s = Session(_StubTarget(), monitor=lambda text: text[:100])  # type: ignore[arg-type]
+    reader = rsp.Reader()
+    for kind, pkt in reader.feed(data):
+        if kind != "packet":
+            continue
+        reply = s.handle(pkt)
+        s.after(pkt)
+        for r in reply if isinstance(reply, list) else [] if reply is None else [reply]:
+            if not isinstance(r, bytes):
+                raise OracleError(f"reply {r!r} to {pkt!r} is not bytes")
+            back = list(rsp.Reader().feed(rsp.frame(r)))
+            if back != [("packet", r)]:
+                raise OracleError(f"the reply {r[:40]!r} does not read back")
+        s.done = False
+
+
+def target_btf(data: bytes) -> None:
+    """BTF: a blob parsed, then every structure's members and every variable described with
+    makedumpfile's type model (what --config without a kernel image walks)."""
+    from pymakedumpfile.filter.erase import BtfTypes
+    from pymakedumpfile.input.btf import Btf
+
+    try:
+        t = BtfTypes(Btf(data, "fuzz"), {}, "fuzz")
+        for name in list(t.btf.variables)[:50]:
+            v = t.variable(name)
+            if v is not None and v.die is not None:
+                for m in t.btf.members(t.btf.skip(v.die))[:20]:
+                    t.member(v, m[0])
+        for name in list(t.btf.named)[:50]:
+            st = t.struct(name)
+            if st is not None:
+                for m in t.btf.members(st.die)[:20]:  # type: ignore[arg-type]
+                    t.member(st, m[0])
+        t.btf.global_variables()
+    except DumpError:
+        return
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
+    "rsp": target_rsp,
+    "btf": target_btf,
     "kcore": target_kcore,
     "dwarf": target_dwarf,
     "elf": target_elf,

@@ -633,6 +633,45 @@ def kcore_seeds(w: Writer) -> None:
         w.put("kcore", f"gen-{name}", prefix + p.read_bytes())
 
 
+def rsp_seeds(w: Writer) -> None:
+    """What gdb 13 sends when it connects, reads registers and memory, asks the monitor and
+    detaches (framed by hand: '$', the data, '#', two hex digits of its sum)."""
+    def pkt(d: bytes) -> bytes:
+        return b"$" + d + b"#%02x" % (sum(d) & 0xFF)
+
+    opening = [b"qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+", b"vMustReplyEmpty", b"QStartNoAckMode",
+               b"Hg0", b"qXfer:features:read:target.xml:0,ffb", b"qXfer:features:read:target.xml:ffb,ffb", b"?",
+               b"qfThreadInfo", b"qsThreadInfo", b"qAttached", b"qOffsets", b"g", b"p10", b"Hg1", b"g",
+               b"qThreadExtraInfo,2", b"qXfer:memory-map:read::0,fff"]
+    w.put("rsp", "gen-opening", b"".join(b"+" + pkt(p) for p in opening))
+    reads = [b"mffffffff80000000,40", b"mffffffff8000fff0,20", b"m0,8", b"mffffffff80010000,8",
+             b"qRcmd," + b"info".hex().encode(), b"M0,1:00", b"c", b"vCont?", b"vCont;c", b"D"]
+    w.put("rsp", "gen-reads", b"".join(pkt(p) for p in reads))
+    w.put("rsp", "gen-escaped", b"$m}\x03*!#00" + pkt(b"T2") + b"\x03" + pkt(b"k"))
+
+
+def btf_seeds(w: Writer) -> None:
+    """Blobs of tests/gen/btf.py: the structures and variables of tests/unit/test_btf.py."""
+    from gen.btf import BtfWriter
+
+    b = BtfWriter()
+    i = b.int_("int", 4, signed=True)
+    c = b.int_("char", 1)
+    lh = b.placeholder()
+    b.fill(lh, "list_head", 16, [("next", b.ptr(lh), 0), ("prev", b.ptr(lh), 64)])
+    anon = b.struct("", 8, [("a", i, 0), ("b", i, 32)], union=True)
+    f = b.fwd("thing")
+    s = b.struct("thing", 48, [("id", b.typedef("u32", b.const(i)), 0), ("name", b.array(c, i, 16), 32),
+                               ("", anon, 160), ("list", lh, 256), ("next", b.ptr(f), 384)])
+    v = b.var("things", b.array(b.ptr(s), i, 4))
+    b.datasec(".data", 32, [(v, 0, 32)])
+    w.put("btf", "gen-small", b.blob())
+    big = BtfWriter(">")
+    bi = big.int_("long", 8)
+    big.var("count", bi)
+    w.put("btf", "gen-big-endian", big.blob())
+
+
 def dwarf_seeds(w: Writer) -> None:
     """The small kernel image of tests/gen/vmlinux.py in DWARF 4, 5 and 5 with
     compressed sections (gcc's output: it depends on the compiler)."""
@@ -863,6 +902,8 @@ def main() -> int:
         filter_seeds(w)
         kcore_seeds(w)
         dwarf_seeds(w)
+        rsp_seeds(w)
+        btf_seeds(w)
         mem512 = RIG / "mem512"
         if (mem512 / "vmcore.elf").exists():
             real_seeds(w, mem512)

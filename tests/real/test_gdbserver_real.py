@@ -1,0 +1,121 @@
+"""gdb on the real 6.1 dumps through `pymakedumpfile gdbserver --stdio`, with the kernel's -dbg
+vmlinux: the kdump file makedumpfile wrote in the crash kernel after the real panic, and our
+kdump and ELF outputs of the /proc/vmcore of that panic.
+
+What gdb prints is compared with what the dump holds, read without gdb: the CPUs are the
+PRSTATUS notes binutils' readelf lists, the release is the one the rig booted, and the bytes
+of init_task are the ones our Python API reads.  The panic is the rig's `echo c >
+/proc/sysrq-trigger`, so the panicking CPU's stack goes through sysrq_handle_crash whatever
+the guest did before."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from needs import need_tool
+from util import run_cli
+
+from pymakedumpfile import open_dump
+
+
+def gdb(gdb_bin: str, vmlinux: Path, dump: Path, *commands: str, check: bool = True) -> str:
+    """gdb's output (standard output and error) of ``commands`` on ``dump``; ``check``: it
+    must exit 0 (gdb -batch exits 1 when a command failed)."""
+    args = [gdb_bin, "-nx", "-batch", "-ex", "set pagination off", "-ex",
+            f"target remote | {sys.executable} -m pymakedumpfile gdbserver --stdio {dump}"]
+    for c in commands:
+        args += ["-ex", c]
+    p = subprocess.run([*args, str(vmlinux)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 or not check, p.stderr[-3000:]
+    return p.stdout + p.stderr
+
+
+@pytest.fixture(scope="module")
+def gdb_bin() -> str:
+    return need_tool("gdb")
+
+
+@pytest.fixture(scope="module")
+def dumps(mem512: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("gdb")
+    src = mem512 / "vmcore.elf"
+    out = {"makedumpfile's kdump": mem512 / "capture-out" / "dumpfile-l-d31", "our kdump": d / "ours.l",
+           "our ELF": d / "ours.elf"}
+    if not out["makedumpfile's kdump"].exists():
+        pytest.skip(f"no kdump file of the real panic in {mem512 / 'capture-out'} (tests/rig/make-dumps.sh)")
+    run_cli("-l", "-d", "31", "--message-level", "0", str(src), str(out["our kdump"]), timeout=600)
+    run_cli("-E", "-d", "31", "--message-level", "0", str(src), str(out["our ELF"]), timeout=600)
+    return out
+
+
+def prstatus_notes(vmcore: Path) -> int:
+    p = subprocess.run(["readelf", "-nW", str(vmcore)], capture_output=True, text=True, check=True)
+    return len(re.findall(r"NT_PRSTATUS", p.stdout))
+
+
+@pytest.mark.parametrize("which", ["makedumpfile's kdump", "our kdump", "our ELF"])
+def test_gdb_sees_the_crash(which: str, dumps: dict[str, Path], mem512: Path, vmlinux: Path, release: str,
+                            gdb_bin: str) -> None:
+    dump = dumps[which]
+    out = gdb(gdb_bin, vmlinux, dump, "info threads", "bt", "p init_uts_ns.name.release", "x/32xg &init_task")
+    threads = re.findall(r"^\*?\s+(\d+)\s+Thread \d+ \(CPU (\d+)", out, re.M)
+    n = prstatus_notes(mem512 / "vmcore.elf")
+    assert n >= 1 and len(threads) == n, out[-3000:]
+    assert re.search(r"^\*\s+1\s+Thread \d+ \(CPU \d+ \(panic\)", out, re.M), out[-3000:]  # the current one
+    bt = out[out.index("#0") :]
+    assert re.search(r"^#\d+ .*sysrq_handle_crash", bt, re.M), out[-3000:]
+    assert re.search(rf'^\$1 = "{re.escape(release)}"', out, re.M), out[-3000:]
+    rows = re.findall(r"^(0x[0-9a-f]+) <init_task(?:\+\d+)?>:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)$", out, re.M)
+    assert len(rows) == 16, out[-3000:]
+    values = [int(v, 16) for _, a, b in rows for v in (a, b)]
+    with open_dump(dump) as ctx:
+        raw = ctx.read_virt(int(rows[0][0], 16), 256)
+    assert values == [int.from_bytes(raw[i : i + 8], "little") for i in range(0, 256, 8)]
+
+
+def test_an_excluded_page_cannot_be_read(dumps: dict[str, Path], mem512: Path, vmlinux: Path, gdb_bin: str) -> None:
+    """A page the -d 31 file left out (a free or user page of RAM) is "Cannot access memory"
+    to gdb, where the unfiltered vmcore gives its bytes."""
+    with open_dump(dumps["our kdump"]) as out, open_dump(mem512 / "vmcore.elf") as full:
+        pfn = next(p for p in range(0x10000, full.max_pfn) if full.is_stored(p) and not out.is_stored(p))
+    expr = f"x/2xg (char *)page_offset_base + {pfn * 4096:#x}"
+    cut = gdb(gdb_bin, vmlinux, dumps["our kdump"], expr, check=False)
+    assert re.search(r"Cannot access memory at address 0x[0-9a-f]+", cut), cut[-2000:]
+    whole = gdb(gdb_bin, vmlinux, mem512 / "vmcore.elf", expr)
+    assert "Cannot access memory" not in whole and re.search(r"^0x[0-9a-f]+:\s+0x[0-9a-f]+", whole, re.M), whole
+
+
+def test_arm64(tmp_path: Path) -> None:
+    """The real arm64 panic (bookworm's kernel, KASLR, pointer authentication) with Debian 12's
+    gdb-multiarch 13: a thread per CPU, the release, init_task's bytes, and the panicking CPU's
+    innermost frames.  Its outer frames need gdb 14 or later, which strips a kernel return
+    address's authentication code with the pauth_v2 masks we give (gdb 13 clears the top
+    bits instead of setting them): sid's gdb 18.1 shows the whole stack down to
+    sysrq_handle_crash and el0t_64_sync (docs/gdbserver.md)."""
+    from test_arm64_real import BOOKWORM
+    from util import need
+
+    gdb_bin = need_tool("gdb-multiarch")
+    kpkg = (BOOKWORM / "kernel" / "KPKG").read_text().strip() if (BOOKWORM / "kernel" / "KPKG").exists() else ""
+    vmlinux = BOOKWORM / "dbg/usr/lib/debug/boot" / f"vmlinux-{kpkg.removeprefix('linux-image-')}"
+    src = BOOKWORM / "dumps" / "mem512" / "vmcore.elf"
+    need(bool(kpkg) and vmlinux.exists() and src.exists(), f"no arm64 dump and debug vmlinux in {BOOKWORM}")
+    ours = tmp_path / "ours.l"
+    run_cli("-l", "-d", "31", "--message-level", "0", str(src), str(ours), timeout=600)
+    with open_dump(src) as ctx:
+        release = ctx.reader.vmcoreinfo.osrelease
+    for dump in (src, ours):
+        out = gdb(gdb_bin, vmlinux, dump, "info threads", "bt 2", "p init_uts_ns.name.release", "x/8xg &init_task")
+        assert len(re.findall(r"^\*?\s+\d+\s+Thread \d+ \(CPU \d+", out, re.M)) == prstatus_notes(src), out[-3000:]
+        assert re.search(r"^#1\s+.*__crash_kexec", out, re.M), out[-3000:]
+        assert re.search(rf'^\$1 = "{re.escape(str(release))}"', out, re.M), out[-3000:]
+        rows = re.findall(r"^(0x[0-9a-f]+) <init_task(?:\+\d+)?>:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)$", out, re.M)
+        assert len(rows) == 4, out[-3000:]
+        with open_dump(dump) as ctx:
+            raw = ctx.read_virt(int(rows[0][0], 16), 64)
+        assert [int(v, 16) for _, a, b in rows for v in (a, b)] == [int.from_bytes(raw[i : i + 8], "little")
+                                                                   for i in range(0, 64, 8)]
