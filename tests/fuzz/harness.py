@@ -831,8 +831,8 @@ def target_rsp(data: bytes) -> None:
 def target_btf(data: bytes) -> None:
     """BTF: a blob parsed, then every structure's members and every variable described with
     makedumpfile's type model (what --config without a kernel image walks)."""
-    from pymakedumpfile.filter.erase import BtfTypes
     from pymakedumpfile.input.btf import Btf
+    from pymakedumpfile.input.ktypes import BtfTypes
 
     try:
         t = BtfTypes(Btf(data, "fuzz"), {}, "fuzz")

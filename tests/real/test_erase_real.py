@@ -502,9 +502,9 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux:
     structure and member the configuration goes through has the same size and offset in both,
     so a kernel built with global variables in its BTF would erase the same bytes with nothing
     but the dump."""
-    from pymakedumpfile.filter.erase import BtfTypes
     from pymakedumpfile.input.btf import Btf, btf_of_elf, read_btf_file
     from pymakedumpfile.input.kallsyms import Kallsyms
+    from pymakedumpfile.input.ktypes import BtfTypes
 
     out = tmp_path / "own.l"
     p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), str(erased["src"]), str(out), check=False,
@@ -546,4 +546,4 @@ def test_btf_of_another_kernel_is_refused(btf_global: Path, tmp_path: Path) -> N
                 check=False, timeout=600)
     err = [ln for ln in p.stderr.splitlines() if ln.strip() and "Failed" not in ln]
     assert p.returncode == 1 and not out.exists() and len(err) == 1, p.stderr
-    assert "Cannot erase with this BTF: it is not the dump's kernel's" in err[0]
+    assert "Cannot use this BTF: it is not the dump's kernel's" in err[0]
