@@ -71,7 +71,7 @@ Pages of the running system per category:
 Describing a dump [pymakedumpfile]:
   pymakedumpfile --info [--json] DUMPFILE [DUMPFILE2 ...]
 Serving a dump to gdb [pymakedumpfile]:
-  pymakedumpfile gdbserver [--stdio | --listen HOST:PORT] DUMPFILE
+  pymakedumpfile gdbserver [--stdio | --listen HOST:PORT] [--tasks | --pid PID] [-x VMLINUX] DUMPFILE
 
 Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
 Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses), s390x and
@@ -208,13 +208,22 @@ _CLOSED = Closed()  # the standard descriptors closed at start (entry() fills th
                "(docs/gdbserver.md): gdb -ex 'target remote | pymakedumpfile gdbserver --stdio DUMPFILE' VMLINUX")
 @click.option("--stdio", is_flag=True, help="Talk to gdb on standard input and output (target remote | ...).")
 @click.option("--listen", metavar="HOST:PORT", help="Listen for gdb there (default 127.0.0.1:1234, loopback only).")
+@click.option("--tasks", is_flag=True, help="A thread per task of the kernel, with the registers it would resume with.")
+@click.option("--pid", type=int, metavar="PID", help="Process PID's view: its address space and its threads' user "
+              "registers (x86_64).")
+@click.option("-x", "vmlinux", metavar="VMLINUX", help="Symbols and types from this kernel image (default: the dump's "
+              "kallsyms and BTF).")
 @click.argument("dumpfile", metavar="DUMPFILE")
-def gdbserver_command(stdio: bool, listen: str | None, dumpfile: str) -> None:
+def gdbserver_command(stdio: bool, listen: str | None, tasks: bool, pid: int | None, vmlinux: str | None,
+                      dumpfile: str) -> None:
     from ..tools.gdbserver import run_gdbserver
 
     if stdio and listen:
         raise click.UsageError("--stdio and --listen: one or the other")
-    run_gdbserver(dumpfile, listen, stdio, lambda text: _say_error(text, prefix=False))
+    if tasks and pid is not None:
+        raise click.UsageError("--tasks and --pid: one view or the other")
+    run_gdbserver(dumpfile, listen, stdio, lambda text: _say_error(text, prefix=False), tasks=tasks, vmlinux=vmlinux,
+                  pid=pid)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

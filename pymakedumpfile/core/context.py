@@ -187,6 +187,33 @@ class Context:
         """
         return self.kernel_memory().read(address, size)
 
+    def regs(self, cpu: int) -> dict[str, int]:
+        """CPU ``cpu``'s registers at the crash (its PRSTATUS note), named as the architecture's
+        ``translate/`` file names them (x86_64: ``rip``, ``rsp``...; arm64: ``x0``..``pc``).
+
+        :raises KeyError: the dump has no registers of that CPU.
+        """
+        from ..tools.info import registers
+
+        for c in registers(self):
+            if c["cpu"] == cpu:
+                return dict(c["regs"])
+        raise KeyError(cpu)
+
+    @property
+    def symbols(self) -> dict[str, int]:
+        """The kernel's symbols (name -> address where it ran) from the kallsyms VMCOREINFO points
+        to (Linux 6.0 and later; empty before); read on first use."""
+        syms = getattr(self, "_symbols", None)
+        if syms is None:
+            from ..input.kallsyms import Kallsyms, has_kallsyms
+
+            syms = {}
+            if has_kallsyms(self.reader.vmcoreinfo):
+                syms = Kallsyms(self.kernel_memory(), self.reader.vmcoreinfo, self.name).symbols
+            self._symbols = syms
+        return syms
+
     def is_stored(self, pfn: int) -> bool:
         """True if the underlying dump holds page ``pfn``."""
         return self.reader.pagemap.test(pfn)

@@ -48,6 +48,7 @@ class DwarfTypes:
         self.dw = Dwarf(self.elf, frozenset(self.names))
         # a module's symbols are where the dump's kernel loaded it, not in its debug file
         self.syms = self.elf.symbols() if symbols is None else symbols
+        self.runtime_symbols = symbols is not None  # else link addresses: KASLR to be added
         self.sym_source = vmlinux
 
     def symbol(self, name: str) -> int | None:
@@ -139,9 +140,10 @@ class BtfTypes:
     _SIZED = frozenset((btf.INT, btf.STRUCT, btf.UNION, btf.ENUM, btf.ENUM64, btf.FLOAT))
 
     def __init__(self, types: Any, symbols: dict[str, int], path: str, ptr_size: int = 8,
-                 sym_source: str | None = None) -> None:
+                 sym_source: str | None = None, runtime_symbols: bool = True) -> None:
         self.btf, self.syms, self.path, self.ptr_size = types, symbols, path, ptr_size
         self.sym_source = sym_source or path  # where the symbols are from, for messages
+        self.runtime_symbols = runtime_symbols  # False: an image's link addresses (KASLR to be added)
 
     def symbol(self, name: str) -> int | None:
         return self.syms.get(name) or None
@@ -272,7 +274,7 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
         except DumpError as e:
             raise DumpError(f"Cannot read the kernel's BTF at {lo:#x}: {e}", ctx.name) from None
         b = Btf(blob, f"{ctx.name} (BTF at {lo:#x})")
-    types = BtfTypes(b, syms, b.source, mem.ptr_size, sym_source=where)
+    types = BtfTypes(b, syms, b.source, mem.ptr_size, sym_source=where, runtime_symbols=elf is None)
     check_layout(vi, types)
     return types, b
 

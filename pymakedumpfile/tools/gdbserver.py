@@ -25,16 +25,19 @@ PAGE = 4096
 
 class Thread(NamedTuple):
     tid: int  # gdb's thread id (> 0)
-    cpu: int
+    cpu: int | None  # the CPU it ran on (None: a task that was not running)
     pid: int  # the task that ran on the CPU
     regs: dict[str, int]
     panic: bool
+    name: str = ""  # what gdb shows beside it (the task view: pid N "comm")
 
 
 class KernelTarget:
-    """What gdb sees of a dump ``ctx``: its kernel address space and its CPUs."""
+    """What gdb sees of a dump ``ctx``: its kernel address space and its CPUs, or with
+    ``tasks`` every task of the kernel (symbols and types from kallsyms and BTF, or from
+    ``vmlinux``)."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, tasks: bool = False, vmlinux: str | None = None, pid: int | None = None) -> None:
         from ..translate import get_arch
         from .info import registers
 
@@ -47,12 +50,17 @@ class KernelTarget:
         self.mem = ctx.kernel_memory()
         self.byte_order = ctx.attr.get("arch.byte_order") or self.arch.byte_order
         cpus = registers(ctx)
-        self.symbols = self._kallsyms()
+        try:
+            self.symbols = ctx.symbols  # kallsyms (Linux 6.0 and later)
+        except DumpError:
+            self.symbols = {}
         panic = self._panic_cpu(len(cpus))
         order = sorted(cpus, key=lambda c: (c["cpu"] != panic, c["cpu"]))
         self.threads = [Thread(c["cpu"] + 1, c["cpu"], c["pid"], c["regs"], c["cpu"] == panic) for c in order]
         if not self.threads:
             raise DumpError("gdbserver: the dump has no CPU registers (no PRSTATUS notes)", ctx.name)
+        self.vmlinux = vmlinux
+        self._tasks: list[Any] | None = None
         vi = ctx.reader.vmcoreinfo
         self.kaslr = vi.get_int("KERNELOFFSET") or 0
         # where the image's first segment is (its link address + KASLR): the kernel's _text,
@@ -62,17 +70,11 @@ class KernelTarget:
             self.text = int(vi.lines["SYMBOL(_stext)"], 16) - self.gdb.text_to_stext
         self.numbers = {src: vi.number_u64(src) for *_, src in self.gdb.registers
                         if src is not None and src.isupper() and vi.number_u64(src) is not None}
-
-    def _kallsyms(self) -> dict[str, int]:
-        from ..input.kallsyms import Kallsyms, has_kallsyms
-
-        vi = self.ctx.reader.vmcoreinfo
-        if not has_kallsyms(vi):
-            return {}
-        try:
-            return Kallsyms(self.mem, vi, self.ctx.name).symbols
-        except DumpError:
-            return {}
+        self.process = False
+        if pid is not None:
+            self._process(pid)
+        elif tasks:
+            self.threads = self._task_threads(panic if panic is not None else order[0]["cpu"])
 
     def _panic_cpu(self, n: int) -> int | None:
         """The CPU that panicked: the kernel's ``panic_cpu`` (through kallsyms)."""
@@ -93,6 +95,48 @@ class KernelTarget:
             return b"TextSeg=%x" % self.text
         k = self.kaslr
         return b"Text=%x;Data=%x;Bss=%x" % (k, k, k)
+
+    def kernel_tasks(self) -> Any:
+        """The kernel's tasks (tools/tasks.py), listed once."""
+        if self._tasks is None:
+            from .info import registers
+            from .tasks import KernelTasks
+
+            regs = {c["cpu"]: c["regs"] for c in registers(self.ctx)}
+            self._tasks = KernelTasks(self.ctx, self._types(), self.ctx.kernel_memory(), self.kaslr, regs).tasks()
+        return self._tasks
+
+    def _types(self) -> Any:
+        from ..input.ktypes import kernel_types
+
+        names = frozenset({"task_struct", "signal_struct", "rq", "inactive_task_frame", "thread_struct",
+                           "cpu_context", "init_task", "runqueues", "__per_cpu_offset", "mm_struct", "pt_regs"})
+        return kernel_types(self.ctx, names, self.vmlinux, None, self.mem)[0]
+
+    def _process(self, pid: int) -> None:
+        """The process view: ``pid``'s address space (its page tables) and its threads with
+        their user registers."""
+        import copy
+
+        from .info import registers
+        from .tasks import KernelTasks, user_view
+
+        regs = {c["cpu"]: c["regs"] for c in registers(self.ctx)}
+        threads, pgd = user_view(KernelTasks(self.ctx, self._types(), self.mem, self.kaslr, regs), pid)
+        mem = copy.copy(self.mem)
+        mem.xlat = copy.copy(self.mem.xlat)
+        mem.xlat.root = pgd  # the walk starts at the process's top table
+        self.mem, self.process = mem, True
+        self.threads = [Thread(i + 1, t.cpu, t.pid, t.regs, False, f'pid {t.pid} "{t.comm}"')
+                        for i, t in enumerate(threads)]
+
+    def _task_threads(self, panic_cpu: int) -> list[Thread]:
+        tasks = sorted(self.kernel_tasks(), key=lambda t: t.cpu != panic_cpu)  # the panicking task first
+        out = []
+        for i, t in enumerate(tasks):
+            where = f" (CPU {t.cpu}{', panic' if t.cpu == panic_cpu else ''})" if t.cpu is not None else ""
+            out.append(Thread(i + 1, t.cpu, t.pid, t.regs, t.cpu == panic_cpu, f'pid {t.pid} "{t.comm}"{where}'))
+        return out
 
     def thread(self, tid: int) -> Thread | None:
         for t in self.threads:
@@ -129,14 +173,17 @@ class KernelTarget:
         return self.gdb.target_xml().encode()
 
     def memory_map(self) -> bytes:
+        """The kernel half of the address space; the process view adds the lower half."""
         start = 1 << 63 if self.arch.kernel_half_high else 0  # type: ignore[union-attr]
-        length = (1 << 64) - start
-        return (f'<?xml version="1.0"?>\n<!DOCTYPE memory-map PUBLIC "+//IDN gnu.org//DTD GDB Memory Map V1.0//EN" '
-                f'"http://sourceware.org/gdb/gdb-memory-map.dtd">\n<memory-map>\n  <memory type="ram" '
-                f'start="{start:#x}" length="{length:#x}"/>\n</memory-map>\n').encode()
+        spans = [(start, (1 << 64) - start)]
+        if self.process and start:
+            spans.insert(0, (0, start))
+        regions = "".join(f'  <memory type="ram" start="{a:#x}" length="{n:#x}"/>\n' for a, n in spans)
+        return ('<?xml version="1.0"?>\n<!DOCTYPE memory-map PUBLIC "+//IDN gnu.org//DTD GDB Memory Map V1.0//EN" '
+                f'"http://sourceware.org/gdb/gdb-memory-map.dtd">\n<memory-map>\n{regions}</memory-map>\n').encode()
 
     def describe(self, t: Thread) -> str:
-        return f"CPU {t.cpu}{' (panic)' if t.panic else ''} pid {t.pid}"
+        return t.name or f"CPU {t.cpu}{' (panic)' if t.panic else ''} pid {t.pid}"
 
 
 class Session:
@@ -336,6 +383,7 @@ def monitor_commands(ctx: Any, target: KernelTarget) -> Callable[[str], str]:
         if not words or words[0] == "help":
             return ("monitor info          what --info prints of the dump\n"
                     "monitor dmesg         the kernel log\n"
+                    "monitor ps            the kernel's tasks\n"
                     "monitor phys ADDR LEN physical memory, in hex\n")
         if words[0] == "info":
             from .info import dump_info, format_text
@@ -345,6 +393,10 @@ def monitor_commands(ctx: Any, target: KernelTarget) -> Callable[[str], str]:
             from .dmesg import dump_dmesg
 
             return dump_dmesg(ctx).decode("utf-8", "replace")
+        if words[0] == "ps":
+            from .tasks import ps_text
+
+            return ps_text(target.kernel_tasks())
         if words[0] == "phys" and len(words) == 3:
             addr, n = int(words[1], 0), min(int(words[2], 0), 1 << 16)
             data = ctx.read_phys(addr, n)
@@ -354,13 +406,16 @@ def monitor_commands(ctx: Any, target: KernelTarget) -> Callable[[str], str]:
     return run
 
 
-def run_gdbserver(path: str, listen: str | None, stdio: bool, say: Callable[[str], None]) -> None:
+def run_gdbserver(path: str, listen: str | None, stdio: bool, say: Callable[[str], None], tasks: bool = False,
+                  vmlinux: str | None = None, pid: int | None = None) -> None:
     """Open ``path`` and serve it: on standard input and output (``stdio``), else on one TCP
-    connection after another at ``listen`` (HOST:PORT, loopback unless told otherwise)."""
+    connection after another at ``listen`` (HOST:PORT, loopback unless told otherwise).
+    ``tasks``: a thread per task; ``pid``: that process's view; ``vmlinux``: symbols and types
+    from this image."""
     from ..input import open_dump
 
     ctx = open_dump(path)
-    target = KernelTarget(ctx)
+    target = KernelTarget(ctx, tasks=tasks, vmlinux=vmlinux, pid=pid)
     mon = monitor_commands(ctx, target)
     if target.kaslr:
         say(f"gdbserver: KASLR offset {target.kaslr:#x}: gdb takes it from the target (qOffsets); "

@@ -22,11 +22,13 @@ from util import run_cli
 from pymakedumpfile import open_dump
 
 
-def gdb(gdb_bin: str, vmlinux: Path, dump: Path, *commands: str, check: bool = True) -> str:
+def gdb(gdb_bin: str, vmlinux: Path, dump: Path, *commands: str, check: bool = True, tasks: bool = False,
+        pid: int | None = None) -> str:
     """gdb's output (standard output and error) of ``commands`` on ``dump``; ``check``: it
-    must exit 0 (gdb -batch exits 1 when a command failed)."""
+    must exit 0 (gdb -batch exits 1 when a command failed); ``tasks``, ``pid``: that view."""
+    view = " --tasks" if tasks else f" --pid {pid}" if pid is not None else ""
     args = [gdb_bin, "-nx", "-batch", "-ex", "set pagination off", "-ex",
-            f"target remote | {sys.executable} -m pymakedumpfile gdbserver --stdio {dump}"]
+            f"target remote | {sys.executable} -m pymakedumpfile gdbserver{view} --stdio {dump}"]
     for c in commands:
         args += ["-ex", c]
     p = subprocess.run([*args, str(vmlinux)], capture_output=True, text=True, timeout=600)
@@ -119,3 +121,81 @@ def test_arm64(tmp_path: Path) -> None:
             raw = ctx.read_virt(int(rows[0][0], 16), 64)
         assert [int(v, 16) for _, a, b in rows for v in (a, b)] == [int.from_bytes(raw[i : i + 8], "little")
                                                                    for i in range(0, 64, 8)]
+
+
+def drgn_tasks(vmcore: Path, vmlinux: Path) -> list[tuple[int, str]]:
+    """(pid, comm) of every task drgn's own core-dump reader finds (for_each_task: the pid
+    namespace, so not the idle tasks, whose pid is 0)."""
+    from util import need
+
+    try:
+        import drgn
+        from drgn.helpers.linux.pid import for_each_task
+    except ImportError:
+        need(False, "drgn is not installed (pip install drgn)")
+    prog = drgn.Program()
+    prog.set_core_dump(str(vmcore))
+    prog.load_debug_info([str(vmlinux)])
+    return sorted((int(t.pid), t.comm.string_().decode()) for t in for_each_task(prog))
+
+
+def test_tasks_view(mem512: Path, vmlinux: Path, gdb_bin: str) -> None:
+    """--tasks: a thread per task, named `pid N "comm"`: the tasks drgn finds, and one idle
+    task (pid 0) per CPU.  A sleeping kernel thread's stack, from the frame its last context
+    switch saved, goes through schedule(); the panicking task is the current thread."""
+    src = mem512 / "vmcore.elf"
+    theirs = drgn_tasks(src, vmlinux)
+    out = gdb(gdb_bin, vmlinux, src, "info threads", tasks=True)
+    rows = re.findall(r'^\*?\s+(\d+)\s+Thread \d+ \(pid (\d+) "([^"]*)"', out, re.M)
+    ours = sorted((int(p), c) for _, p, c in rows if p != "0")
+    assert ours == theirs and len(theirs) > 20, out[-3000:]
+    assert len([r for r in rows if r[1] == "0"]) == prstatus_notes(src)
+    assert "sysrq_handle_crash" in gdb(gdb_bin, vmlinux, src, "bt")  # the kernel view's current thread
+    sleeping = next(n for n, p, c in rows if c == "kthreadd")  # waits for work in schedule()
+    bt = gdb(gdb_bin, vmlinux, src, f"thread {sleeping}", "bt", tasks=True)
+    frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", bt[bt.index("#0") :], re.M)
+    assert "schedule" in frames and frames.index("schedule") < 4 and "kthreadd" in frames, bt[-3000:]
+    assert re.search(r'^\*\s+1\s+Thread \d+ \(pid \d+ "[^"]*" \(CPU \d+, panic\)\)', out, re.M), out[-3000:]
+
+
+def test_process_view(mem512: Path, vmlinux: Path, gdb_bin: str, tmp_path: Path) -> None:
+    """--pid 1 on the unfiltered dump: PID 1's address space through its own page tables, and
+    its user registers.  The rig's PID 1 is its initramfs /init, a shell script: the kernel
+    ran the script's interpreter with the script's path after it, so argv[0] and argv[1]
+    (at mm->arg_start) are the #! line's program and "/init", read from the initramfs here."""
+    src = mem512 / "vmcore.elf"
+    initramfs = mem512.parents[1] / "initramfs.cpio.gz"
+    if not initramfs.exists():
+        pytest.skip(f"no rig initramfs {initramfs}")
+    p = subprocess.run(f"zcat {initramfs} | cpio -i --quiet --to-stdout init", shell=True, capture_output=True,
+                       check=True)
+    interp = p.stdout.split(b"\n", 1)[0].removeprefix(b"#!").split()[0].decode()
+    ps = gdb(gdb_bin, vmlinux, src, "monitor ps")
+    task = re.search(r"^\s+1\s+1\s+\S+\s+\S+\s+(0x[0-9a-f]+) ", ps, re.M)
+    assert task, ps[-2000:]
+    out = gdb(gdb_bin, vmlinux, src, "info threads", "info registers cs ss",
+              f"x/2s ((struct task_struct *){task.group(1)})->mm->arg_start", pid=1)
+    assert re.search(r'^\*\s+1\s+Thread \d+ \(pid 1 "', out, re.M), out[-2000:]
+    assert re.search(r"^cs\s+0x33\s", out, re.M) and re.search(r"^ss\s+0x2b\s", out, re.M), out  # user segments
+    strings = re.findall(r'^0x[0-9a-f]+:\s+"([^"]*)"$', out, re.M)
+    assert strings == [interp, "/init"], out[-2000:]
+
+
+def test_drgn_reads_the_dump_through_us(dumps: dict[str, Path], vmlinux: Path, release: str) -> None:
+    """drgn with our reader as its memory (tools/drgnprog.py): makedumpfile's kdump file and
+    our ELF output give the release and the same tasks as drgn's own reader of the vmcore."""
+    from util import need
+
+    try:
+        from drgn.helpers.linux.pid import for_each_task
+    except ImportError:
+        need(False, "drgn is not installed (pip install drgn)")
+    from pymakedumpfile.tools.drgnprog import drgn_program
+
+    for which in ("makedumpfile's kdump", "our ELF"):
+        with open_dump(dumps[which]) as ctx:
+            prog = drgn_program(ctx, str(vmlinux))
+            assert prog["init_uts_ns"].name.release.string_().decode() == release
+            assert prog["init_task"].address_ == ctx.symbols["init_task"]
+            n = len(list(for_each_task(prog)))
+    assert n > 20

@@ -238,3 +238,29 @@ def test_hostile_input_neither_crashes_nor_hangs(dump: tuple[Path, bytes]) -> No
     for _ in range(5):
         list(r.feed(b"$" + b"a" * rsp.MAX_PACKET))
     assert len(r.buf) <= 2 * rsp.MAX_PACKET + 4 + rsp.MAX_PACKET
+
+
+def test_task_states_as_ps_shows_them() -> None:
+    from pymakedumpfile.tools.tasks import Task, ps_text, state_name
+
+    # include/linux/sched.h: TASK_RUNNING 0, INTERRUPTIBLE 1, UNINTERRUPTIBLE 2, __TASK_STOPPED 4,
+    # __TASK_TRACED 8, EXIT_DEAD 16, EXIT_ZOMBIE 32, TASK_PARKED 64, TASK_NOLOAD 0x400
+    assert [state_name(s) for s in (0, 1, 2, 4, 8, 16, 32, 64, 0x402, 0x80)] == \
+        ["R", "S", "D", "T", "t", "X", "Z", "P", "I", "?"]
+    text = ps_text([Task(0xFFFF888001234000, 42, 41, "worker", 1, None, {}),
+                    Task(0xFFFF888001238000, 1, 1, "init", 0, 0, {})])
+    assert text.splitlines() == ["    PID   TGID  CPU ST TASK               COMM",
+                                 "     42     41    -  S 0xffff888001234000 worker",
+                                 "      1      1    0  R 0xffff888001238000 init"]
+
+
+def test_context_api(dump: tuple[Path, bytes]) -> None:
+    """The stable surface the README documents: regs(cpu), symbols (kallsyms), read_virt."""
+    from pymakedumpfile import open_dump
+
+    with open_dump(dump[0]) as ctx:
+        assert ctx.regs(1)["rip"] == value(1, "rip") and ctx.regs(0)["rsp"] == value(0, "rsp")
+        with pytest.raises(KeyError):
+            ctx.regs(5)
+        assert ctx.symbols["panic_cpu"] == START_KERNEL_MAP + P_PANIC
+        assert ctx.read_virt(ctx.symbols["panic_cpu"], 4) == struct.pack("<i", 1)

@@ -24,6 +24,16 @@ def test_readme_api_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert c.pagemap.count() == s.pagemap.count()
 
 
+def test_readme_kernel_api_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The second example (symbols, read_virt, regs) runs and prints the sample's banner."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(REPO)
+    exec(compile(blocks[1], "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("b'Linux version 6.1.0-56-amd64 ") and out[1].startswith("0xffffffff")
+
+
 def test_readme_check_uses_the_installed_package(tmp_path: Path) -> None:
     """The set-up command's check runs from the clone, whose pymakedumpfile/ has no compiled
     module after `pip install .`: it must import the installed package (python -I), not the
