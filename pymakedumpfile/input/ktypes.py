@@ -251,24 +251,24 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
     if elf is not None:
         syms, where = elf.symbols(), str(vmlinux)
         if not syms:
-            raise DumpError("Cannot erase with this kernel image: it has no symbol table", vmlinux)
+            raise DumpError("Cannot use this kernel image: it has no symbol table", vmlinux)
     elif has_kallsyms(vi):
         syms, where = Kallsyms(mem, vi, ctx.name).symbols, f"the kallsyms of {ctx.name}"
     else:
-        raise DumpError("Cannot erase: the dump does not say where the kernel's symbols are (its VMCOREINFO has "
+        raise DumpError("Cannot find the kernel's symbols: the dump does not say where they are (its VMCOREINFO has "
                         "no kallsyms, Linux 6.0 and later have them): give -x VMLINUX", ctx.name)
     if btf_path is not None:
         f = os.path.join(btf_path, "vmlinux") if os.path.isdir(btf_path) else btf_path
         b = read_btf_file(f)
     elif elf is not None:
         if ".BTF" not in elf.sections:
-            raise DumpError("Cannot erase with this kernel image: it has neither DWARF nor BTF", vmlinux)
+            raise DumpError("Cannot use this kernel image: it has neither DWARF nor BTF", vmlinux)
         b = Btf(bytes(elf.section(".BTF")), vmlinux)  # type: ignore[arg-type]
     else:
         lo, hi = syms.get("__start_BTF"), syms.get("__stop_BTF")
         if not lo or not hi or not 0 < hi - lo < 1 << 28:
-            raise DumpError("Cannot erase: the kernel has no BTF (built without CONFIG_DEBUG_INFO_BTF): give "
-                            "-x VMLINUX", ctx.name)
+            raise DumpError("Cannot find the kernel's types: its symbols have no __start_BTF (a kernel without "
+                            "CONFIG_DEBUG_INFO_BTF, or kallsyms without data symbols): give -x VMLINUX", ctx.name)
         try:
             blob = mem.read(lo, hi - lo)
         except DumpError as e:

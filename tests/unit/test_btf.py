@@ -377,5 +377,5 @@ def test_no_kallsyms_and_no_image(tmp_path: Path) -> None:
     r = cli("-d", "0", "--config", str(conf), str(dump), str(out))
     err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Failed" not in ln]
     assert r.returncode == 1 and not out.exists() and len(err) == 1, r.stderr
-    assert err[0].startswith(f"{PROG}: {dump}: Cannot erase: the dump does not say where the kernel's symbols are")
+    assert err[0].startswith(f"{PROG}: {dump}: Cannot find the kernel's symbols: the dump does not say where they are")
     assert err[0].endswith("give -x VMLINUX")
