@@ -264,3 +264,34 @@ def test_context_api(dump: tuple[Path, bytes]) -> None:
             ctx.regs(5)
         assert ctx.symbols["panic_cpu"] == START_KERNEL_MAP + P_PANIC
         assert ctx.read_virt(ctx.symbols["panic_cpu"], 4) == struct.pack("<i", 1)
+
+
+@pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_listen(dump: tuple[Path, bytes], host: str, warned: bool) -> None:
+    """--listen: loopback quietly, any other address with a warning (whoever reaches it reads
+    the machine's memory); a TCP client gets the same answers as on stdio."""
+    import socket
+
+    p = subprocess.Popen([sys.executable, "-m", "pymakedumpfile", "gdbserver", "--listen", f"{host}:0", str(dump[0])],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        assert p.stderr is not None
+        while True:
+            ln = p.stderr.readline()
+            assert ln, lines
+            lines.append(ln)
+            if " on " in ln and "target remote" in ln:
+                break
+        assert any("warning: listening on 0.0.0.0" in ln for ln in lines) == warned, lines
+        port = int(lines[-1].rsplit(":", 1)[1].rstrip(")\n"))
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(rsp.frame(b"qfThreadInfo", compress=False))
+            got = b""
+            while b"#" not in got or len(got) < got.index(b"#") + 3:
+                got += s.recv(4096)
+            assert list(rsp.Reader().feed(got)) == [("ack", b"+"), ("packet", b"m2,1")]
+            s.sendall(b"+" + rsp.frame(b"D", compress=False))
+    finally:
+        p.kill()
+        p.wait()
