@@ -80,4 +80,19 @@ def kallsyms_tables(symbols: list[tuple[str, str, int]], *, mode: str = "absolut
                           struct.pack(endian + "I", len(symbols)), offs, rb)
 
 
-__all__ = ["KallsymsTables", "kallsyms_tables"]
+def place_kallsyms(mem: bytearray, k: KallsymsTables, at: int, virt: int) -> dict[str, object]:
+    """Write the tables into ``mem`` (physical memory) from offset ``at``, in 4 KiB (names,
+    token table at +0x800, its index at +0xC00, the count at +0xE00, the relative base at
+    +0xE08, the offsets at +0xF00); ``virt``: the kernel address of ``mem[0]``.  Returns the
+    VMCOREINFO lines that say where they are."""
+    places = {"names": 0, "token_table": 0x800, "token_index": 0xC00, "num_syms": 0xE00, "relative_base": 0xE08,
+              "offsets": 0xF00}
+    out: dict[str, object] = {}
+    for f, off in places.items():
+        b = getattr(k, f)
+        mem[at + off : at + off + len(b)] = b
+        out[f"SYMBOL(kallsyms_{f})"] = virt + at + off
+    return out
+
+
+__all__ = ["KallsymsTables", "kallsyms_tables", "place_kallsyms"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from gen import build_elf, make_note, prstatus_note, vmcoreinfo_text
 from gen.btf import BtfWriter
-from gen.kallsyms import kallsyms_tables
+from gen.kallsyms import kallsyms_tables, place_kallsyms
 from gen.x86_64 import PAGE_OFFSET, START_KERNEL_MAP, x86_64_kernel
 
 from pymakedumpfile.core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
@@ -258,14 +258,10 @@ def btf_kernel(tmp_path: Path, global_vars: bool = True, name: str = "vmcore", k
                    ("D", "__stop_BTF", va(P_BTF + len(blob))),
                    *[("D", n, va(p)) for n, _, p in vars_]], key=lambda s: s[2])
     k = kallsyms_tables([("A", "fixed_percpu_data", 0), *syms], percpu=frozenset({"fixed_percpu_data"}))
-    places = {"names": P_KSYMS, "token_table": P_KSYMS + 0x800, "token_index": P_KSYMS + 0xC00,
-              "num_syms": P_KSYMS + 0xE00, "relative_base": P_KSYMS + 0xE08, "offsets": P_KSYMS + 0xF00}
-    for f, p in places.items():
-        b = getattr(k, f)
-        mem[p : p + len(b)] = b
+    where = place_kallsyms(mem, k, P_KSYMS, START_KERNEL_MAP)
     vi = dict(kb.vmcoreinfo)
     if kallsyms:
-        vi.update({f"SYMBOL(kallsyms_{f})": va(p) for f, p in places.items()})
+        vi.update(where)
     vi["SYMBOL(_stext)"] = va(0x1000)
     vi["SIZE(list_head)"] = 16
     vi["OFFSET(list_head.next)"] = 0
@@ -298,6 +294,15 @@ erase init_uts_ns.name.nodename
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", PROG, *args], capture_output=True, text=True, timeout=120)
+
+
+def one_error(*args: str) -> str:
+    """The one error line of a run that must fail with exit 1 and write nothing (the last
+    argument is the output)."""
+    r = cli(*args)
+    err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Failed" not in ln]
+    assert r.returncode == 1 and not Path(args[-1]).exists() and len(err) == 1, r.stderr
+    return err[0]
 
 
 def test_config_without_a_kernel_image(tmp_path: Path) -> None:
@@ -338,10 +343,8 @@ def test_kernel_btf_with_per_cpu_variables_only(tmp_path: Path) -> None:
     conf = tmp_path / "f.conf"
     conf.write_text(CONF)
     out = tmp_path / "out"
-    r = cli("-d", "0", "--config", str(conf), str(dump), str(out))
-    err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Failed" not in ln]
-    assert r.returncode == 1 and not out.exists() and len(err) == 1, r.stderr
-    assert err[0].startswith(f"{PROG}: {conf}:2: 'secret' has no type: the BTF of {dump}") and "per-CPU" in err[0]
+    err = one_error("-d", "0", "--config", str(conf), str(dump), str(out))
+    assert err.startswith(f"{PROG}: {conf}:2: 'secret' has no type: the BTF of {dump}") and "per-CPU" in err
     w, ids = small_types()
     for n, t in (("secret", "secret_cfg"), ("names", "names"), ("counter", "int"), ("init_uts_ns", "uts")):
         w.var(n, ids[t])
@@ -361,10 +364,8 @@ def test_btf_of_another_kernel_is_refused(tmp_path: Path) -> None:
     conf = tmp_path / "f.conf"
     conf.write_text(CONF)
     out = tmp_path / "out"
-    r = cli("-d", "0", "--config", str(conf), "--btf", str(tmp_path / "other.btf"), str(dump), str(out))
-    err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Failed" not in ln]
-    assert r.returncode == 1 and not out.exists() and len(err) == 1, r.stderr
-    assert "it is not the dump's kernel's (SIZE(list_head) is 24 in it, 16 in the dump)" in err[0]
+    err = one_error("-d", "0", "--config", str(conf), "--btf", str(tmp_path / "other.btf"), str(dump), str(out))
+    assert "it is not the dump's kernel's (SIZE(list_head) is 24 in it, 16 in the dump)" in err
 
 
 def test_no_kallsyms_and_no_image(tmp_path: Path) -> None:
@@ -373,9 +374,6 @@ def test_no_kallsyms_and_no_image(tmp_path: Path) -> None:
     dump, _ = btf_kernel(tmp_path, kallsyms=False)
     conf = tmp_path / "f.conf"
     conf.write_text(CONF)
-    out = tmp_path / "out"
-    r = cli("-d", "0", "--config", str(conf), str(dump), str(out))
-    err = [ln for ln in r.stderr.splitlines() if ln.strip() and "Failed" not in ln]
-    assert r.returncode == 1 and not out.exists() and len(err) == 1, r.stderr
-    assert err[0].startswith(f"{PROG}: {dump}: Cannot find the kernel's symbols: the dump does not say where they are")
-    assert err[0].endswith("give -x VMLINUX")
+    err = one_error("-d", "0", "--config", str(conf), str(dump), str(tmp_path / "out"))
+    assert err.startswith(f"{PROG}: {dump}: Cannot find the kernel's symbols: the dump does not say where they are")
+    assert err.endswith("give -x VMLINUX")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from gen import build_elf, make_note, vmcoreinfo_text
-from gen.kallsyms import kallsyms_tables
+from gen.kallsyms import kallsyms_tables, place_kallsyms
 from gen.x86_64 import PAGE_OFFSET, START_KERNEL_MAP, x86_64_kernel
 
 from pymakedumpfile.tools import rsp
@@ -97,13 +97,8 @@ def dump(tmp_path: Path) -> tuple[Path, bytes]:
     syms = [("T", "_stext", va(0x1000)), ("T", "_text", va(0x1000)), ("D", "panic_cpu", va(P_PANIC)),
             ("D", "init_uts_ns", kb.symbols["init_uts_ns"])]
     k = kallsyms_tables(sorted(syms, key=lambda s: s[2]), mode="relative")
-    places = {"names": P_KSYMS, "token_table": P_KSYMS + 0x800, "token_index": P_KSYMS + 0xC00,
-              "num_syms": P_KSYMS + 0xE00, "relative_base": P_KSYMS + 0xE08, "offsets": P_KSYMS + 0xF00}
-    for f, p in places.items():
-        b = getattr(k, f)
-        mem[p : p + len(b)] = b
     vi = dict(kb.vmcoreinfo)
-    vi.update({f"SYMBOL(kallsyms_{f})": va(p) for f, p in places.items()})
+    vi.update(place_kallsyms(mem, k, P_KSYMS, START_KERNEL_MAP))
     vi["SYMBOL(_stext)"] = va(0x1000)
     vi["KERNELOFFSET"] = "1c000000"
     path = tmp_path / "vmcore"
