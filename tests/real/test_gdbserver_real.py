@@ -23,12 +23,12 @@ from pymakedumpfile import open_dump
 
 
 def gdb(gdb_bin: str, vmlinux: Path, dump: Path, *commands: str, check: bool = True, tasks: bool = False,
-        pid: int | None = None) -> str:
+        pid: int | None = None, env_prefix: str = "") -> str:
     """gdb's output (standard output and error) of ``commands`` on ``dump``; ``check``: it
     must exit 0 (gdb -batch exits 1 when a command failed); ``tasks``, ``pid``: that view."""
     view = " --tasks" if tasks else f" --pid {pid}" if pid is not None else ""
     args = [gdb_bin, "-nx", "-batch", "-ex", "set pagination off", "-ex",
-            f"target remote | {sys.executable} -m pymakedumpfile gdbserver{view} --stdio {dump}"]
+            f"target remote | {env_prefix}{sys.executable} -m pymakedumpfile gdbserver{view} --stdio {dump}"]
     for c in commands:
         args += ["-ex", c]
     p = subprocess.run([*args, str(vmlinux)], capture_output=True, text=True, timeout=600)
@@ -92,16 +92,18 @@ def test_an_excluded_page_cannot_be_read(dumps: dict[str, Path], mem512: Path, v
 
 
 def test_arm64(tmp_path: Path) -> None:
-    """The real arm64 panic (bookworm's kernel, KASLR, pointer authentication) with Debian 12's
-    gdb-multiarch 13: a thread per CPU, the release, init_task's bytes, and the panicking CPU's
-    innermost frames.  Its outer frames need gdb 14 or later, which strips a kernel return
-    address's authentication code with the pauth_v2 masks we give (gdb 13 clears the top
-    bits instead of setting them): sid's gdb 18.1 shows the whole stack down to
-    sysrq_handle_crash and el0t_64_sync (docs/gdbserver.md)."""
+    """The real arm64 panic (bookworm's kernel, KASLR, pointer authentication), the vmcore and
+    our kdump output of it: a thread per CPU, the release, init_task's bytes, and the
+    panicking CPU's stack down to sysrq_handle_crash.  The stack needs gdb 14 or later, which
+    strips a kernel return address's authentication code with the pauth_v2 masks we give:
+    sid's gdb-multiarch, which the rig unpacks (Debian 12's gdb 13 stops after __crash_kexec,
+    checked here too)."""
     from test_arm64_real import BOOKWORM
-    from util import need
+    from util import RIG, need
 
-    gdb_bin = need_tool("gdb-multiarch")
+    gdb13 = need_tool("gdb-multiarch")
+    gdb_sid = RIG / "gdb-sid" / "gdb-multiarch"
+    need(gdb_sid.exists(), f"no sid gdb-multiarch in {gdb_sid.parent} (tests/rig/make-dumps.sh unpacks it)")
     kpkg = (BOOKWORM / "kernel" / "KPKG").read_text().strip() if (BOOKWORM / "kernel" / "KPKG").exists() else ""
     vmlinux = BOOKWORM / "dbg/usr/lib/debug/boot" / f"vmlinux-{kpkg.removeprefix('linux-image-')}"
     src = BOOKWORM / "dumps" / "mem512" / "vmcore.elf"
@@ -111,16 +113,21 @@ def test_arm64(tmp_path: Path) -> None:
     with open_dump(src) as ctx:
         release = ctx.reader.vmcoreinfo.osrelease
     for dump in (src, ours):
-        out = gdb(gdb_bin, vmlinux, dump, "info threads", "bt 2", "p init_uts_ns.name.release", "x/8xg &init_task")
+        # the wrapper's PYTHONHOME (sid's Python for gdb) must not reach our server
+        out = gdb(str(gdb_sid), vmlinux, dump, "info threads", "bt", "p init_uts_ns.name.release", "x/32xg &init_task",
+                  env_prefix="env -u PYTHONHOME ")
         assert len(re.findall(r"^\*?\s+\d+\s+Thread \d+ \(CPU \d+", out, re.M)) == prstatus_notes(src), out[-3000:]
-        assert re.search(r"^#1\s+.*__crash_kexec", out, re.M), out[-3000:]
+        bt = out[out.index("#0") :]
+        assert re.search(r"^#\d+ .*sysrq_handle_crash", bt, re.M), out[-3000:]
         assert re.search(rf'^\$1 = "{re.escape(str(release))}"', out, re.M), out[-3000:]
         rows = re.findall(r"^(0x[0-9a-f]+) <init_task(?:\+\d+)?>:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)$", out, re.M)
-        assert len(rows) == 4, out[-3000:]
+        assert len(rows) == 16, out[-3000:]
         with open_dump(dump) as ctx:
-            raw = ctx.read_virt(int(rows[0][0], 16), 64)
+            raw = ctx.read_virt(int(rows[0][0], 16), 256)
         assert [int(v, 16) for _, a, b in rows for v in (a, b)] == [int.from_bytes(raw[i : i + 8], "little")
-                                                                   for i in range(0, 64, 8)]
+                                                                   for i in range(0, 256, 8)]
+    old = gdb(gdb13, vmlinux, src, "bt")
+    assert re.search(r"^#1\s+.*__crash_kexec", old, re.M) and "sysrq_handle_crash" not in old, old[-3000:]
 
 
 def drgn_tasks(vmcore: Path, vmlinux: Path) -> list[tuple[int, str]]:

@@ -146,6 +146,38 @@ if [ -e "$V" ] && [ -e "$RIG_DIR/dbg/$M" ] && [ ! -e "$B/qemu_fw_cfg" ]; then
 		fi
 	fi
 fi
+# sid's gdb-multiarch (gdb 14 and later strip an arm64 kernel return address's pointer
+# authentication code; Debian 12's gdb 13 cannot), unpacked with everything it depends on, and
+# a wrapper that runs it from there (the gdbserver tests' arm64 backtrace)
+G=$RIG_DIR/gdb-sid
+if [ ! -x "$G/gdb-multiarch" ]; then
+	rm -rf "$G" "$RIG_DIR/debs/gdb-sid"
+	mkdir -p "$G/root" "$RIG_DIR/debs/gdb-sid"
+	GOPTS=$(suite_opts sid)
+	# shellcheck disable=SC2086
+	apt-get $GOPTS update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	GPKGS=$(apt-cache $GOPTS depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+		--no-enhances gdb-multiarch 2> /dev/null | grep -v '^ \|<' | sort -u)
+	# shellcheck disable=SC2086
+	if [ -n "$GPKGS" ] && (cd "$RIG_DIR/debs/gdb-sid" && apt-get -q $GOPTS download $GPKGS > /dev/null); then
+		for f in "$RIG_DIR"/debs/gdb-sid/*.deb; do dpkg -x "$f" "$G/root"; done
+		[ -e "$G/root/lib" ] || ln -s usr/lib "$G/root/lib"
+		cat > "$G/gdb-multiarch" <<-'EOF'
+			#!/bin/sh
+			# sid's gdb-multiarch run from this folder (PYTHONHOME: its Python's standard library)
+			R=$(dirname "$(readlink -f "$0")")/root
+			PYTHONHOME=$R/usr exec "$R/usr/lib64/ld-linux-x86-64.so.2" --library-path "$R/usr/lib/x86_64-linux-gnu" \
+				"$R/usr/bin/gdb-multiarch" --data-directory="$R/usr/share/gdb" "$@"
+		EOF
+		chmod +x "$G/gdb-multiarch"
+		"$G/gdb-multiarch" -nx -batch -ex 'set architecture aarch64' > /dev/null 2>&1 ||
+			{ echo "make-dumps: sid's gdb-multiarch does not run from $G: the arm64 backtrace test will not run" >&2; rm -f "$G/gdb-multiarch"; }
+	else
+		echo "make-dumps: cannot fetch sid's gdb-multiarch: the arm64 backtrace test will not run" >&2
+	fi
+	rm -rf "$RIG_DIR/debs/gdb-sid"
+fi
 finish "$RIG_DIR" "$KEY"
 # Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
 # /proc/kpageflags read twice just before (kpf_twice.py), the truth where makedumpfile 1.7.2 is
