@@ -202,7 +202,7 @@ def test_drgn_reads_the_dump_through_us(dumps: dict[str, Path], vmlinux: Path, r
     for which in ("makedumpfile's kdump", "our ELF"):
         with open_dump(dumps[which]) as ctx:
             prog = drgn_program(ctx, str(vmlinux))
-            assert prog["init_uts_ns"].name.release.string_().decode() == release
+            assert prog["init_uts_ns"].name.release.string_().decode() == release == ctx.reader.vmcoreinfo.osrelease
             assert prog["init_task"].address_ == ctx.symbols["init_task"]
             n = len(list(for_each_task(prog)))
     assert n > 20
