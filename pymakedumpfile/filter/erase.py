@@ -556,11 +556,15 @@ class _Modules:
                 raise self.fail(line, f"no symbol 'modules' in {self.kernel.path}: cannot list modules")
             head += self.kaslr
             lst, name = self._member("module", "list", line), self._member("module", "name", line)
+            ms = self.kernel.struct("module")
+            nt = self.kernel.member(ms, "name") if ms is not None else None
+            # char name[MODULE_NAME_LEN]: 64 less a pointer's size
+            name_len = nt[1].length if nt is not None and nt[1].length else 64 - self.mem.ptr_size
             out: dict[str, int] = {}
             p = self.mem.ptr(head)
             while p != head and len(out) < 1 << 16:
                 m = p - lst
-                out.setdefault(self.mem.read(m + name, 56).split(b"\0", 1)[0].decode("ascii", "replace"), m)
+                out.setdefault(self.mem.read(m + name, name_len).split(b"\0", 1)[0].decode("ascii", "replace"), m)
                 p = self.mem.ptr(p)
             self._loaded = out
         return self._loaded
