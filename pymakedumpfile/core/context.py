@@ -193,12 +193,14 @@ class Context:
 
         :raises KeyError: the dump has no registers of that CPU.
         """
-        from ..tools.info import registers
+        from ..translate import get_arch
 
-        for c in registers(self):
-            if c["cpu"] == cpu:
-                return dict(c["regs"])
-        raise KeyError(cpu)
+        arch = get_arch(self.attr.get("arch.name", ""))
+        desc = self.attr.get(f"cpu.{cpu}.PRSTATUS") if 0 <= cpu < int(self.attr.get("cpu.number", 0)) else None
+        got = arch.prstatus(desc, self.attr.get("arch.byte_order") or None) if arch is not None and desc else None
+        if got is None:
+            raise KeyError(cpu)
+        return got[1]
 
     @property
     def symbols(self) -> dict[str, int]:
@@ -206,7 +208,7 @@ class Context:
         to (Linux 6.0 and later; empty before); read on first use."""
         syms = getattr(self, "_symbols", None)
         if syms is None:
-            from ..input.kallsyms import Kallsyms, has_kallsyms
+            from ..translate.kallsyms import Kallsyms, has_kallsyms
 
             syms = {}
             if has_kallsyms(self.reader.vmcoreinfo):

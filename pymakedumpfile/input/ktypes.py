@@ -240,8 +240,8 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
     """
     import os
 
+    from ..translate.kallsyms import Kallsyms, has_kallsyms
     from .btf import Btf, read_btf_file
-    from .kallsyms import Kallsyms, has_kallsyms
     from .vmlinux import Elf
 
     elf = Elf(vmlinux) if vmlinux is not None else None

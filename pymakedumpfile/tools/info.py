@@ -65,8 +65,6 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
     return info
 
 
-# struct elf_prstatus of a 64-bit kernel: pr_pid at 32, pr_reg (unsigned long each) at 112
-PRSTATUS_PID, PRSTATUS_REG = 32, 112
 
 
 def xen_domains(ctx: Context) -> list[int] | None:
@@ -84,20 +82,19 @@ def registers(ctx: Context) -> list[dict[str, Any]]:
     """Each CPU's registers at the crash, from its PRSTATUS note (64-bit architectures whose
     register set translate/ names); a saved return address also without its pointer
     authentication code (``lr``, arm64)."""
-    from ..translate import IntDecoder, get_arch
+    from ..translate import get_arch
 
     a = ctx.attr
     arch = get_arch(a.get("arch.name", ""))
-    if arch is None or not arch.registers or a.get("arch.ptr_size", arch.ptr_size) != 8:
+    if arch is None or a.get("arch.ptr_size", arch.ptr_size) != 8:
         return []
-    dec = IntDecoder(a.get("arch.byte_order") or arch.byte_order, 8)
     out = []
     for i in range(int(a.get("cpu.number", 0))):
-        desc = a.get(f"cpu.{i}.PRSTATUS")
-        if not desc or len(desc) < PRSTATUS_REG + 8 * len(arch.registers):
+        got = arch.prstatus(a.get(f"cpu.{i}.PRSTATUS") or b"", a.get("arch.byte_order") or None)
+        if got is None:
             continue
-        regs = {n: dec.unpack(desc, PRSTATUS_REG + 8 * k, 8) for k, n in enumerate(arch.registers)}
-        cpu: dict[str, Any] = {"cpu": i, "pid": dec.unpack(desc, PRSTATUS_PID, 4), "regs": regs}
+        pid, regs = got
+        cpu: dict[str, Any] = {"cpu": i, "pid": pid, "regs": regs}
         if arch.strip_pointer is not None and "x30" in regs:
             cpu["lr"] = arch.strip_pointer(regs["x30"], ctx.reader.vmcoreinfo)
         out.append(cpu)

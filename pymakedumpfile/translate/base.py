@@ -170,6 +170,16 @@ class ArchInfo:
     kernel_half_high: bool = True
     gdb: GdbArch | None = None
 
+    def prstatus(self, desc: bytes, byte_order: ByteOrder | None = None) -> tuple[int, dict[str, int]] | None:
+        """(pr_pid, registers by name) of a 64-bit kernel's PRSTATUS note's ``desc``
+        (``struct elf_prstatus``: pr_pid at 32, pr_reg at 112, an ``unsigned long`` each);
+        None when this architecture names no registers or the note is too short."""
+        if not self.registers or self.ptr_size != 8 or len(desc) < PRSTATUS_REG + 8 * len(self.registers):
+            return None
+        dec = IntDecoder(byte_order or self.byte_order, 8)
+        regs = {n: dec.unpack(desc, PRSTATUS_REG + 8 * k, 8) for k, n in enumerate(self.registers)}
+        return dec.unpack(desc, PRSTATUS_PID, 4), regs
+
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image
         linearly (``vaddr - kernel_text_base + phys_base``) or says how (``image_to_phys``)."""
@@ -181,6 +191,8 @@ class ArchInfo:
 
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+# struct elf_prstatus of a 64-bit kernel: pr_pid at 32, pr_reg (unsigned long each) at 112
+PRSTATUS_PID, PRSTATUS_REG = 32, 112
 
 
 class IntDecoder:

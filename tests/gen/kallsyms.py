@@ -1,5 +1,5 @@
 """kallsyms tables for synthetic kernels, from the layout docs/btf.md gives (not from
-pymakedumpfile.input.kallsyms).
+pymakedumpfile.translate.kallsyms).
 
 kallsyms_names: per symbol a length (one byte below 0x80; else two, low 7 bits first with
 bit 7 set in the first) then that many token indexes; the tokens spell the type letter then

@@ -427,8 +427,8 @@ def test_kallsyms_are_the_images_symbols(mem512: Path, vmlinux: Path) -> None:
     is where the dump's kallsyms says (plus the KASLR offset); a name it has several times
     (static symbols of several files) is the global one when there is one."""
     from pymakedumpfile.formats.elf import Sym
-    from pymakedumpfile.input.kallsyms import Kallsyms
     from pymakedumpfile.input.vmlinux import Elf, cstr
+    from pymakedumpfile.translate.kallsyms import Kallsyms
 
     with open_dump(mem512 / "vmcore.elf") as ctx:
         ks = Kallsyms(ctx.kernel_memory(), ctx.reader.vmcoreinfo, ctx.name)
@@ -503,8 +503,8 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux:
     so a kernel built with global variables in its BTF would erase the same bytes with nothing
     but the dump."""
     from pymakedumpfile.input.btf import Btf, btf_of_elf, read_btf_file
-    from pymakedumpfile.input.kallsyms import Kallsyms
     from pymakedumpfile.input.ktypes import BtfTypes
+    from pymakedumpfile.translate.kallsyms import Kallsyms
 
     out = tmp_path / "own.l"
     p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), str(erased["src"]), str(out), check=False,

@@ -19,8 +19,8 @@ from gen.x86_64 import PAGE_OFFSET, START_KERNEL_MAP, x86_64_kernel
 
 from pymakedumpfile.core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
 from pymakedumpfile.input.btf import Btf
-from pymakedumpfile.input.kallsyms import Kallsyms
 from pymakedumpfile.input.ktypes import ARRAY, BASE, LIST_HEAD, PTR, STRUCT, BtfTypes
+from pymakedumpfile.translate.kallsyms import Kallsyms
 
 PROG = "pymakedumpfile"
 
