@@ -795,6 +795,7 @@ class _StubTarget:
         self.threads = [Thread(2, 1, 7, {"rip": 0xFFFFFFFF81000000, "rsp": 0xFFFFFFFF80008000}, True),
                         Thread(1, 0, 0, {"rip": 0xFFFFFFFF81000010}, False)]
         self.byte_order, self.numbers, self.kaslr, self.text = "little", {}, 0x1000000, 0xFFFFFFFF81000000
+        self.process = False
         self.mem = bytes(range(256)) * 256
         for name in ("register_bytes", "all_registers", "target_xml", "memory_map", "describe", "offsets",
                      "thread"):
