@@ -79,6 +79,27 @@ sid_makedumpfile() { # sid_makedumpfile DIR ARCH: the newest makedumpfile (sid's
 	if [ -L "$ld" ] && [[ $(readlink "$ld") == /* ]]; then ln -sf "../..$(readlink "$ld")" "$ld"; fi
 }
 
+sid_unpack() { # sid_unpack DIR PACKAGE...: sid's amd64 PACKAGEs and all they depend on, unpacked in DIR
+	local dir=$1 opts pkgs
+	shift
+	rm -rf "$dir" "$dir.debs"
+	mkdir -p "$dir" "$dir.debs"
+	opts=$(suite_opts sid)
+	# shellcheck disable=SC2086
+	apt-get $opts update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	pkgs=$(apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+		--no-enhances "$@" 2> /dev/null | grep -v '^ \|<' | sort -u)
+	# shellcheck disable=SC2086
+	if [ -z "$pkgs" ] || ! (cd "$dir.debs" && apt-get -q $opts download $pkgs > /dev/null); then
+		rm -rf "$dir" "$dir.debs"
+		return 1
+	fi
+	for f in "$dir".debs/*.deb; do dpkg -x "$f" "$dir"; done
+	[ -e "$dir/lib" ] || ln -s usr/lib "$dir/lib" # usrmerge: the loader's /lib path
+	rm -rf "$dir.debs"
+}
+
 KEY=$(today_key)
 keyed "$RIG_DIR" "$KEY"
 if [ ! -e "$RIG_DIR/kernel/KPKG" ]; then
@@ -121,18 +142,7 @@ fi
 B=$RIG_DIR/btf-global
 if [ -e "$V" ] && [ -e "$RIG_DIR/dbg/$M" ] && [ ! -e "$B/qemu_fw_cfg" ]; then
 	P=$RIG_DIR/pahole-sid
-	if [ ! -x "$P/usr/bin/pahole" ]; then
-		rm -rf "$P" "$RIG_DIR/debs/pahole"
-		mkdir -p "$P" "$RIG_DIR/debs/pahole"
-		POPTS=$(suite_opts sid)
-		# shellcheck disable=SC2086
-		apt-get $POPTS update -qq > /dev/null 2>&1 || true
-		# shellcheck disable=SC2086
-		(cd "$RIG_DIR/debs/pahole" && apt-get -q $POPTS download pahole libdwarves1 libbpf1 libc6 libelf1t64 \
-			libdw1t64 zlib1g libzstd1 liblzma5 libbz2-1.0 > /dev/null) || echo "make-dumps: cannot fetch sid's pahole" >&2
-		for f in "$RIG_DIR"/debs/pahole/*.deb; do dpkg -x "$f" "$P"; done
-		rm -rf "$RIG_DIR/debs/pahole"
-	fi
+	[ -x "$P/usr/bin/pahole" ] || sid_unpack "$P" pahole || echo "make-dumps: cannot fetch sid's pahole" >&2
 	if [ -x "$P/usr/bin/pahole" ]; then
 		pahole_sid() { "$P/usr/lib64/ld-linux-x86-64.so.2" --library-path "$P/usr/lib/x86_64-linux-gnu" "$P/usr/bin/pahole" "$@"; }
 		FEAT=encode_force,var,float,decl_tag,type_tag,enum64,optimized_func,consistent_func,decl_tag_kfuncs,global_var
@@ -147,22 +157,11 @@ if [ -e "$V" ] && [ -e "$RIG_DIR/dbg/$M" ] && [ ! -e "$B/qemu_fw_cfg" ]; then
 	fi
 fi
 # sid's gdb-multiarch (gdb 14 and later strip an arm64 kernel return address's pointer
-# authentication code; Debian 12's gdb 13 cannot), unpacked with everything it depends on, and
-# a wrapper that runs it from there (the gdbserver tests' arm64 backtrace)
+# authentication code; Debian 12's gdb 13 cannot), and a wrapper that runs it from where it is
+# unpacked (the gdbserver tests' arm64 backtrace)
 G=$RIG_DIR/gdb-sid
 if [ ! -x "$G/gdb-multiarch" ]; then
-	rm -rf "$G" "$RIG_DIR/debs/gdb-sid"
-	mkdir -p "$G/root" "$RIG_DIR/debs/gdb-sid"
-	GOPTS=$(suite_opts sid)
-	# shellcheck disable=SC2086
-	apt-get $GOPTS update -qq > /dev/null 2>&1 || true
-	# shellcheck disable=SC2086
-	GPKGS=$(apt-cache $GOPTS depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
-		--no-enhances gdb-multiarch 2> /dev/null | grep -v '^ \|<' | sort -u)
-	# shellcheck disable=SC2086
-	if [ -n "$GPKGS" ] && (cd "$RIG_DIR/debs/gdb-sid" && apt-get -q $GOPTS download $GPKGS > /dev/null); then
-		for f in "$RIG_DIR"/debs/gdb-sid/*.deb; do dpkg -x "$f" "$G/root"; done
-		[ -e "$G/root/lib" ] || ln -s usr/lib "$G/root/lib"
+	if sid_unpack "$G/root" gdb-multiarch; then
 		cat > "$G/gdb-multiarch" <<-'EOF'
 			#!/bin/sh
 			# sid's gdb-multiarch run from this folder (PYTHONHOME: its Python's standard library)
@@ -176,7 +175,6 @@ if [ ! -x "$G/gdb-multiarch" ]; then
 	else
 		echo "make-dumps: cannot fetch sid's gdb-multiarch: the arm64 backtrace test will not run" >&2
 	fi
-	rm -rf "$RIG_DIR/debs/gdb-sid"
 fi
 finish "$RIG_DIR" "$KEY"
 # Debian 13's 6.12 kernel (page types as PGTY_* << 24): QEMU ELF + kdump, with the guest's own
