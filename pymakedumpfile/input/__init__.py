@@ -143,9 +143,15 @@ def merge_vmcoreinfo(given: bytes, own: VmcoreInfo) -> bytes:
 
 
 def _fill_from_vmlinux(raw: bytes, vmlinux: str, release: str | None) -> bytes:
+    """``raw`` with the lines it lacks from ``vmlinux``'s DWARF.  An image without DWARF (a
+    stripped vmlinux, for ``--config`` through its .BTF) adds nothing to a dump that has its
+    own VMCOREINFO."""
     from .dwarf import generate_vmcoreinfo
+    from .vmlinux import Elf
 
     have = VmcoreInfo(raw)
+    if have.osrelease and ".debug_info" not in Elf(vmlinux).sections:
+        return raw
     gen = VmcoreInfo(generate_vmcoreinfo(vmlinux))
     want = have.osrelease or release
     if want and gen.osrelease != want:

@@ -498,7 +498,7 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux:
     """The BTF in the dump's memory (no -x, no --btf): it has no global variable, so the run
     stops at the first symbol with a line that says so, and writes nothing.  It is the image's
     .BTF section byte for byte (what /sys/kernel/btf/vmlinux gives on the machine), and --btf
-    with the image stops the same way.  Its types are the ones the rig's BTF has: each
+    with the image, or -x with the image stripped of DWARF, stop the same way.  Its types are the ones the rig's BTF has: each
     structure and member the configuration goes through has the same size and offset in both,
     so a kernel built with global variables in its BTF would erase the same bytes with nothing
     but the dump."""
@@ -515,6 +515,16 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux:
     p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), "--btf", str(vmlinux), str(erased["src"]),
                 str(out), check=False, timeout=600)
     assert p.returncode == 1 and not out.exists() and "only per-CPU variables" in p.stderr, p.stderr
+    # -x with the image stripped of its DWARF (a few MB of .BTF and .symtab): the same stop,
+    # and with --btf global variables the DWARF run's bytes
+    stripped = tmp_path / "vmlinux-stripped"
+    subprocess.run(["objcopy", "--strip-debug", str(vmlinux), str(stripped)], check=True, timeout=300)
+    p = run_cli("-l", "-d", "31", "--config", str(erased["conf"]), "-x", str(stripped), str(erased["src"]),
+                str(out), check=False, timeout=600)
+    assert p.returncode == 1 and not out.exists() and f"the BTF of {stripped} describes only per-CPU" in p.stderr
+    run_cli("-l", "-d", "31", "--message-level", "0", "--config", str(erased["conf"]), "-x", str(stripped), "--btf",
+            str(btf_global / "vmlinux"), str(erased["src"]), str(out), timeout=600)
+    assert out.read_bytes() == erased["ours"].read_bytes()
     with open_dump(erased["src"]) as ctx:
         mem = ctx.kernel_memory()
         syms = Kallsyms(mem, ctx.reader.vmcoreinfo, ctx.name).symbols
