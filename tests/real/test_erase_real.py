@@ -498,8 +498,9 @@ def test_the_kernels_own_btf(erased: dict[str, Path], btf_global: Path, vmlinux:
     """The BTF in the dump's memory (no -x, no --btf): it has no global variable, so the run
     stops at the first symbol with a line that says so, and writes nothing.  It is the image's
     .BTF section byte for byte (what /sys/kernel/btf/vmlinux gives on the machine), and --btf
-    with the image, or -x with the image stripped of DWARF, stop the same way.  Its types are the ones the rig's BTF has: each
-    structure and member the configuration goes through has the same size and offset in both,
+    with the image, or -x with the image stripped of DWARF, stop the same way.  Its types are
+    the ones the rig's BTF has: each structure and member the configuration goes through has the
+    same size and offset in both,
     so a kernel built with global variables in its BTF would erase the same bytes with nothing
     but the dump."""
     from pymakedumpfile.input.btf import Btf, btf_of_elf, read_btf_file
