@@ -240,7 +240,7 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
     """
     import os
 
-    from ..translate.kallsyms import Kallsyms, has_kallsyms
+    from ..translate.kallsyms import has_kallsyms
     from .btf import Btf, read_btf_file
     from .vmlinux import Elf
 
@@ -253,7 +253,7 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
         if not syms:
             raise DumpError("Cannot use this kernel image: it has no symbol table", vmlinux)
     elif has_kallsyms(vi):
-        syms, where = Kallsyms(mem, vi, ctx.name).symbols, f"the kallsyms of {ctx.name}"
+        syms, where = ctx.symbols, f"the kallsyms of {ctx.name}"  # read once per dump
     else:
         raise DumpError("Cannot find the kernel's symbols: the dump does not say where they are (its VMCOREINFO has "
                         "no kallsyms, Linux 6.0 and later have them): give -x VMLINUX", ctx.name)
@@ -280,26 +280,19 @@ def kernel_types(ctx: Any, names: frozenset[str], vmlinux: str | None, btf_path:
 
 
 def check_layout(vi: Any, types: BtfTypes) -> None:
-    """Refuse BTF that is not the dump kernel's: every OFFSET(S.M) and SIZE(S) of its
+    """Refuse BTF that is not the dump kernel's: every SIZE(S) and OFFSET(S.M) of its
     VMCOREINFO that the BTF can answer must be what the BTF says."""
-    import re
-
-    for key, value in vi.lines.items():
-        m = re.fullmatch(r"(OFFSET|SIZE)\((\w+)(?:\.(\w+))?\)", key)
-        if m is None or (m.group(1) == "OFFSET") != (m.group(3) is not None):
-            continue
-        s = types.struct(m.group(2))
+    checks = [(f"SIZE({k})", k, None, v) for k, v in vi.SIZE.items()]
+    checks += [(f"OFFSET({k})", *k.split(".", 1), v) for k, v in vi.OFFSET.items() if "." in k]
+    for key, struct_name, member, want in checks:
+        s = types.struct(struct_name)
         if s is None:
             continue
-        if m.group(3) is None:
+        if member is None:
             have: int | None = s.size
         else:
-            r = types.member(s, m.group(3))
+            r = types.member(s, member)
             have = r[0] if r is not None else None
-        try:
-            want = int(value, 10)
-        except ValueError:
-            continue
         if have is not None and have != want:
             raise DumpError(f"Cannot use this BTF: it is not the dump's kernel's ({key} is {have} in it, "
                             f"{want} in the dump)", types.path)

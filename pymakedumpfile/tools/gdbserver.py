@@ -50,6 +50,7 @@ class KernelTarget:
         self.mem = ctx.kernel_memory()
         self.byte_order = ctx.attr.get("arch.byte_order") or self.arch.byte_order
         cpus = registers(ctx)
+        self.cpu_regs = {c["cpu"]: c["regs"] for c in cpus}  # for the task views
         try:
             self.symbols = ctx.symbols  # kallsyms (Linux 6.0 and later)
         except DumpError:
@@ -66,8 +67,8 @@ class KernelTarget:
         # where the image's first segment is (its link address + KASLR): the kernel's _text,
         # or VMCOREINFO's _stext less what comes before it
         self.text = self.symbols.get("_text")
-        if self.text is None and vi.lines.get("SYMBOL(_stext)"):
-            self.text = int(vi.lines["SYMBOL(_stext)"], 16) - self.gdb.text_to_stext
+        if self.text is None and "_stext" in vi.SYMBOL:
+            self.text = vi.SYMBOL["_stext"] - self.gdb.text_to_stext
         self.numbers = {src: vi.number_u64(src) for *_, src in self.gdb.registers
                         if src is not None and src.isupper() and vi.number_u64(src) is not None}
         self.process = False
@@ -99,11 +100,10 @@ class KernelTarget:
     def kernel_tasks(self) -> Any:
         """The kernel's tasks (tools/tasks.py), listed once."""
         if self._tasks is None:
-            from .info import registers
             from .tasks import KernelTasks
 
-            regs = {c["cpu"]: c["regs"] for c in registers(self.ctx)}
-            self._tasks = KernelTasks(self.ctx, self._types(), self.ctx.kernel_memory(), self.kaslr, regs).tasks()
+            mem = self.ctx.kernel_memory()
+            self._tasks = KernelTasks(self.ctx, self._types(), mem, self.kaslr, self.cpu_regs).tasks()
         return self._tasks
 
     def _types(self) -> Any:
@@ -118,11 +118,9 @@ class KernelTarget:
         their user registers."""
         import copy
 
-        from .info import registers
         from .tasks import KernelTasks, user_view
 
-        regs = {c["cpu"]: c["regs"] for c in registers(self.ctx)}
-        threads, pgd = user_view(KernelTasks(self.ctx, self._types(), self.mem, self.kaslr, regs), pid)
+        threads, pgd = user_view(KernelTasks(self.ctx, self._types(), self.mem, self.kaslr, self.cpu_regs), pid)
         mem = copy.copy(self.mem)
         mem.xlat = copy.copy(self.mem.xlat)
         mem.xlat.root = pgd  # the walk starts at the process's top table

@@ -28,9 +28,8 @@ CHUNK = 1 << 20
 
 def has_kallsyms(vmcoreinfo: Any) -> bool:
     """Whether VMCOREINFO says where the kernel's kallsyms arrays are."""
-    lines = vmcoreinfo.lines
-    return all(f"SYMBOL({n})" in lines for n in NEEDED) and (
-        "SYMBOL(kallsyms_addresses)" in lines or "SYMBOL(kallsyms_offsets)" in lines)
+    syms = vmcoreinfo.SYMBOL
+    return all(n in syms for n in NEEDED) and ("kallsyms_addresses" in syms or "kallsyms_offsets" in syms)
 
 
 class Kallsyms:
@@ -42,18 +41,14 @@ class Kallsyms:
         if not has_kallsyms(vmcoreinfo):
             raise UnsupportedDumpError("Cannot find the kernel's symbols: its VMCOREINFO does not say where "
                                        "kallsyms is (Linux 6.0 and later have it)", source)
-        lines = vmcoreinfo.lines
-
-        def sym(n: str) -> int:
-            return int(lines[f"SYMBOL({n})"], 16)
-
+        sym = vmcoreinfo.SYMBOL
         e = "<" if mem.byte_order == "little" else ">"
         try:
-            n = mem.u32(sym("kallsyms_num_syms"))
+            n = mem.u32(sym["kallsyms_num_syms"])
             if not 0 < n <= MAX_SYMS:
                 raise CorruptDumpError(f"Cannot read kallsyms: it says it has {n} symbols", source)
-            index = struct.unpack(f"{e}256H", mem.read(sym("kallsyms_token_index"), 512))
-            tokens_at = sym("kallsyms_token_table")
+            index = struct.unpack(f"{e}256H", mem.read(sym["kallsyms_token_index"], 512))
+            tokens_at = sym["kallsyms_token_table"]
             table = mem.read(tokens_at, max(index) + 1)
             while table.find(b"\0", max(index)) < 0 and len(table) < max(index) + 4096:
                 table += mem.read(tokens_at + len(table), 16)  # the last token's end
@@ -63,21 +58,18 @@ class Kallsyms:
                 if z < 0:
                     raise CorruptDumpError("Cannot read kallsyms: a token has no end", source)
                 tokens.append(table[i:z])
-            names = self._names(mem, sym("kallsyms_names"), n, tokens)
-            addrs = self._addresses(mem, lines, sym, n, e, names)
+            names = self._names(mem, sym["kallsyms_names"], n, tokens)
+            addrs = self._addresses(mem, sym, n, e, names)
         except DumpError as err:
             if isinstance(err, (CorruptDumpError, UnsupportedDumpError)):
                 raise
             raise CorruptDumpError(f"Cannot read kallsyms: {err}", source) from None
-        self.symbols: dict[str, int] = {}
-        glob: set[str] = set()
+        best: dict[str, tuple[bool, int]] = {}  # name -> (not global, address): the least wins
         for (kind, name), a in zip(names, addrs):
-            old = self.symbols.get(name)
-            is_global = kind.isupper()
-            if old is None or (is_global and name not in glob) or (is_global == (name in glob) and a < old):
-                self.symbols[name] = a
-                if is_global:
-                    glob.add(name)
+            key = (not kind.isupper(), a)
+            if name not in best or key < best[name]:
+                best[name] = key
+        self.symbols: dict[str, int] = {name: a for name, (_, a) in best.items()}
         self.count = n
 
     def _names(self, mem: Any, at: int, n: int, tokens: list[bytes]) -> list[tuple[str, str]]:
@@ -111,21 +103,21 @@ class Kallsyms:
             out.append((chr(s[0]), s[1:].decode("ascii", "replace")))
         return out
 
-    def _addresses(self, mem: Any, lines: dict, sym: Any, n: int, e: str, names: list) -> list[int]:
-        if "SYMBOL(kallsyms_addresses)" in lines:
+    def _addresses(self, mem: Any, sym: dict[str, int], n: int, e: str, names: list) -> list[int]:
+        if "kallsyms_addresses" in sym:
             w = mem.ptr_size
-            raw = mem.read(sym("kallsyms_addresses"), n * w)
+            raw = mem.read(sym["kallsyms_addresses"], n * w)
             return list(struct.unpack(f"{e}{n}{'Q' if w == 8 else 'I'}", raw))
-        at_offs = sym("kallsyms_offsets")
+        at_offs = sym["kallsyms_offsets"]
         offs = struct.unpack(f"{e}{n}i", mem.read(at_offs, 4 * n))
         mask = (1 << (8 * mem.ptr_size)) - 1
         ways = {}
-        if "SYMBOL(kallsyms_relative_base)" in lines:
-            base = mem.ptr(sym("kallsyms_relative_base"))
+        if "kallsyms_relative_base" in sym:
+            base = mem.ptr(sym["kallsyms_relative_base"])
             ways["relative"] = lambda i, o: (base + (o & 0xFFFFFFFF)) & mask
             ways["absolute per-CPU"] = lambda i, o: o if o >= 0 else (base - 1 - o) & mask
         ways["place-relative"] = lambda i, o: (at_offs + 4 * i + o) & mask  # Linux 7.0 and later
-        stext = lines.get("SYMBOL(_stext)")
+        stext = sym.get("_stext")
         at = [i for i, (_, nm) in enumerate(names) if nm == "_stext"]
         if stext is None or not at:
             if "relative" not in ways:
@@ -133,7 +125,7 @@ class Kallsyms:
                                            self.source)
             how = ways["relative"]
         else:
-            want, i = int(stext, 16), at[0]
+            want, i = stext, at[0]
             fit = [f for f in ways.values() if f(i, offs[i]) == want]
             if not fit:
                 raise CorruptDumpError(f"Cannot read kallsyms: _stext decodes to none of {want:#x}'s readings",

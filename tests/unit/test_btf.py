@@ -18,6 +18,7 @@ from gen.kallsyms import kallsyms_tables, place_kallsyms
 from gen.x86_64 import PAGE_OFFSET, START_KERNEL_MAP, x86_64_kernel
 
 from pymakedumpfile.core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from pymakedumpfile.core.vmcoreinfo import VmcoreInfo
 from pymakedumpfile.input.btf import Btf
 from pymakedumpfile.input.ktypes import ARRAY, BASE, LIST_HEAD, PTR, STRUCT, BtfTypes
 from pymakedumpfile.translate.kallsyms import Kallsyms
@@ -167,9 +168,9 @@ class Mem:
         return int(struct.unpack("<Q", self.read(addr, 8))[0])
 
 
-class Info:
-    def __init__(self, lines: dict[str, str]) -> None:
-        self.lines = lines
+def Info(lines: dict[str, str]) -> VmcoreInfo:  # noqa: N802
+    """VMCOREINFO of these lines."""
+    return VmcoreInfo("".join(f"{k}={v}\n" for k, v in lines.items()).encode())
 
 
 SYMS = [("T", "_stext", 0xFFFFFFFF81000000), ("t", "helper", 0xFFFFFFFF81000100),
