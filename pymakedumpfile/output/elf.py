@@ -76,6 +76,10 @@ def direct_map_base(ctx: Context) -> int | None:
     return base if base % (1 << 30) == 0 and base >> 63 else None
 
 
+# p_vaddr of a range the kernel does not map (ELF32 and ELF64)
+NO_VADDR = (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
+
+
 def plan_segments(ctx: Context) -> list[Segment]:
     """Split every input range into output segments as makedumpfile's
     ``write_elf_pages_cyclic`` does.
@@ -114,13 +118,16 @@ def plan_segments(ctx: Context) -> list[Segment]:
             return max(0, min(b * ps, hi) - a * ps)
 
         seg_paddr, seg_vaddr = lo, vaddr
+        # a range with no kernel virtual address (all ones: high memory of a 32-bit kernel) keeps
+        # that value in each of its pieces, as makedumpfile writes them
+        mapped = vaddr not in NO_VADDR
         cursor = pstart  # first pfn not yet accounted for
         for a, b in keep.runs(pstart, pend):
             if a - cursor >= PFN_EXCLUDED:
                 seg_memsz += nbytes(cursor, a)
                 segs.append(Segment(seg_paddr, seg_vaddr, seg_filesz, seg_memsz))
                 seg_paddr += seg_memsz
-                seg_vaddr += seg_memsz
+                seg_vaddr += seg_memsz if mapped else 0
                 seg_memsz = seg_filesz = nbytes(a, b)
             else:  # short (or no) gap: kept with the run
                 seg_memsz += nbytes(cursor, b)

@@ -25,6 +25,7 @@ def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:
         "incomplete": bool(a.get("file.incomplete", False)),
         "arch": a.get("arch.name"),
         "byte_order": a.get("arch.byte_order"),
+        "ptr_size": a.get("arch.ptr_size"),
         "page_size": a.get("arch.page_size"),
         "max_pfn": a["max_pfn"],
         "kernel": {k: a.get(f"linux.uts.{k}") for k in ("sysname", "nodename", "release", "version", "machine")},
@@ -79,14 +80,14 @@ def xen_domains(ctx: Context) -> list[int] | None:
 
 
 def registers(ctx: Context) -> list[dict[str, Any]]:
-    """Each CPU's registers at the crash, from its PRSTATUS note (64-bit architectures whose
-    register set translate/ names); a saved return address also without its pointer
+    """Each CPU's registers at the crash, from its PRSTATUS note (architectures whose register
+    set translate/ names, of the dump's pointer size); a saved return address also without its pointer
     authentication code (``lr``, arm64)."""
     from ..translate import get_arch
 
     a = ctx.attr
     arch = get_arch(a.get("arch.name", ""))
-    if arch is None or a.get("arch.ptr_size", arch.ptr_size) != 8:
+    if arch is None or a.get("arch.ptr_size", arch.ptr_size) != arch.ptr_size:
         return []
     out = []
     for i in range(int(a.get("cpu.number", 0))):
@@ -166,12 +167,13 @@ def format_text(info: dict[str, Any]) -> str:
     p = info["pages"]
     lines.append(f"Pages           : {p['ram']} of RAM (max pfn {info['max_pfn']:#x}), {p['stored']} stored, "
                  f"{p['excluded']} excluded")
+    digits = 2 * int(info.get("ptr_size") or 8)  # a register's hex digits
     for cpu in info.get("registers", ()):
         lines.append(f"CPU {cpu['cpu']} (pid {cpu['pid']}):")
         w = max(7, 1 + max(len(n) for n in cpu["regs"]))  # names of 8 (psw_mask) keep a space
-        items = [f"{n:>{w}} {v:016x}" for n, v in cpu["regs"].items()]
+        items = [f"{n:>{w}} {v:0{digits}x}" for n, v in cpu["regs"].items()]
         if "lr" in cpu:
-            items.append(f"{'lr':>{w}} {cpu['lr']:016x}")
+            items.append(f"{'lr':>{w}} {cpu['lr']:0{digits}x}")
         lines.extend("   " + "".join(items[j : j + 4]) for j in range(0, len(items), 4))
     cat = info.get("categories")
     if cat and "error" not in cat:

@@ -54,6 +54,7 @@ def get_arch(name: str) -> ArchInfo | None:
 
 # the architectures: those with a translator have a module of their own
 from .aarch64 import AARCH64  # noqa: E402
+from .ia32 import IA32  # noqa: E402
 from .ppc64 import PPC64  # noqa: E402
 from .s390x import S390X  # noqa: E402
 from .x86_64 import X86_64  # noqa: E402
@@ -62,7 +63,7 @@ register(X86_64)
 register(AARCH64)
 register(S390X)
 register(ArchInfo("s390", ("s390",), 4, 4096, "big", elf_machine=22))
-register(ArchInfo("ia32", ("i386", "i486", "i586", "i686"), 4, 4096, "little", elf_machine=3))
+register(IA32)
 register(ArchInfo("arm", ("arm", "armv7l", "armv6l"), 4, 4096, "little", elf_machine=40))
 register(PPC64)
 register(ArchInfo("ppc", ("ppc",), 4, 4096, "big", elf_machine=20))

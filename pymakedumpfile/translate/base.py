@@ -24,11 +24,14 @@ ReadPhys = Callable[[int, int], bytes]
 
 @dataclass(frozen=True)
 class Step:
-    """One level of a page-table walk: the level's name, the entry's physical address and value."""
+    """One level of a page-table walk: the level's name, the entry's physical address and value;
+    ``shown``, when makedumpfile's ``--vtop`` prints another address for the entry (the kernel
+    virtual one of an ia32 PAE directory entry)."""
 
     level: str
     entry_addr: int
     entry: int
+    shown: int | None = None
 
 
 class Translator(Protocol):
@@ -50,26 +53,28 @@ class Translator(Protocol):
 
 
 class TableEntries:
-    """The 64-bit entries of page tables in physical memory, for a walk: ``entries(table,
-    index)`` is (the entry's physical address, its value).  Tables are read a block at a time
-    and the blocks kept (a walk reads the same upper tables again and again), up to ``keep`` of
-    them.
+    """The entries of page tables in physical memory, for a walk: ``entries(table, index)`` is
+    (the entry's physical address, its value).  Tables are read a block at a time and the blocks
+    kept (a walk reads the same upper tables again and again), up to ``keep`` of them.
 
     :param read_phys: reads ``n`` bytes at a physical address.
     :param byte_order: of the entries (the architecture's page tables, not always the dump's).
     :param block: bytes read at once, a power of two (a table never crosses one).
+    :param entry_size: bytes of an entry: 8, or 4 (32-bit tables: x86 without PAE, arm).
     """
 
-    def __init__(self, read_phys: ReadPhys, byte_order: ByteOrder, block: int = 4096, keep: int = 4096) -> None:
+    def __init__(self, read_phys: ReadPhys, byte_order: ByteOrder, block: int = 4096, keep: int = 4096,
+                 entry_size: int = 8) -> None:
         self._read_phys = read_phys
-        self._q = struct.Struct(">Q" if byte_order == "big" else "<Q")
+        self._q = struct.Struct((">" if byte_order == "big" else "<") + ("Q" if entry_size == 8 else "I"))
+        self.entry_size = entry_size
         self.block, self.keep = block, keep
         self._cache: dict[int, bytes] = {}
 
     def __call__(self, table: int, index: int) -> tuple[int, int]:
         from ..core.errors import AddressTranslationError
 
-        addr = table + index * 8
+        addr = table + index * self.entry_size
         base = addr & ~(self.block - 1)
         t = self._cache.get(base)
         if t is None:
@@ -171,14 +176,16 @@ class ArchInfo:
     gdb: GdbArch | None = None
 
     def prstatus(self, desc: bytes, byte_order: ByteOrder | None = None) -> tuple[int, dict[str, int]] | None:
-        """(pr_pid, registers by name) of a 64-bit kernel's PRSTATUS note's ``desc``
-        (``struct elf_prstatus``: pr_pid at 32, pr_reg at 112, an ``unsigned long`` each);
-        None when this architecture names no registers or the note is too short."""
-        if not self.registers or self.ptr_size != 8 or len(desc) < PRSTATUS_REG + 8 * len(self.registers):
+        """(pr_pid, registers by name) of a PRSTATUS note's ``desc`` (``struct elf_prstatus``,
+        whose pr_pid and pr_reg, an ``unsigned long`` a register, sit where the kernel's pointer
+        size puts them); None when this architecture names no registers or the note is too short."""
+        pid_at, reg_at = PRSTATUS_OFFSETS[self.ptr_size]
+        w = self.ptr_size
+        if not self.registers or len(desc) < reg_at + w * len(self.registers):
             return None
-        dec = IntDecoder(byte_order or self.byte_order, 8)
-        regs = {n: dec.unpack(desc, PRSTATUS_REG + 8 * k, 8) for k, n in enumerate(self.registers)}
-        return dec.unpack(desc, PRSTATUS_PID, 4), regs
+        dec = IntDecoder(byte_order or self.byte_order, w)
+        regs = {n: dec.unpack(desc, reg_at + w * k, w) for k, n in enumerate(self.registers)}
+        return dec.unpack(desc, pid_at, 4), regs
 
     def kernel_text_to_phys(self, vaddr: int, vmcoreinfo: VmcoreInfo, phys_base: int) -> int | None:
         """Physical address of a kernel-image virtual address, if this arch maps the image
@@ -191,8 +198,10 @@ class ArchInfo:
 
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
-# struct elf_prstatus of a 64-bit kernel: pr_pid at 32, pr_reg (unsigned long each) at 112
-PRSTATUS_PID, PRSTATUS_REG = 32, 112
+# struct elf_prstatus: (offset of pr_pid, of pr_reg) by the kernel's pointer size; before them
+# the signal information and masks, after pr_pid three more pids and four struct timevals, all of
+# the pointer's width (a 32-bit kernel's: 24 and 72; a 64-bit kernel's: 32 and 112)
+PRSTATUS_OFFSETS = {4: (24, 72), 8: (32, 112)}
 
 
 class IntDecoder:

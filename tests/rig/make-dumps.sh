@@ -304,6 +304,30 @@ for RUN in power9:1024 power8:1024 power9:2048; do
 	fi
 done
 finish "$W" "$WKEY"
+# Debian's 32-bit x86 kernels under qemu-system-i386: 686-pae (PAE, three levels of 64-bit entries)
+# with 1 GiB, so that memory above 896 MiB is high memory, and 686 (two levels of 32-bit entries)
+# with 512 MiB; each captured by a real crash kernel (kexec -p, a panic, /proc/vmcore copied to a
+# disk and the i386 makedumpfile's -l -d 31 of it), with QEMU's ELF and kdump-zlib of the stopped
+# guest, its kpageflags read twice, dmesg, vmallocinfo (qemu_rig.py); bookworm's and sid's i386
+# makedumpfile unpacked for the tests
+for RUN in 686-pae:1024:192 686:512:160; do
+	IFS=: read -r FLAV MEM CRASH <<< "$RUN"
+	I=${RIG_DIR}-i386
+	[ "$FLAV" = 686 ] || I=$I-pae
+	IOPTS=$(suite_opts bookworm i386)
+	IKEY=$(FLAVOUR=$FLAV today_key "$IOPTS")
+	keyed "$I" "$IKEY"
+	[ -e "$I/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch i386 --flavour "$FLAV" --dir "$I" \
+		--kpkg "$(kpkg "$IKEY")" --apt-opts "$IOPTS"
+	[ -e "$I/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch i386 --dir "$I"; }
+	sid_makedumpfile "$I" i386
+	D=$I/dumps/mem$MEM
+	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch i386 --dir "$I" --mem "$MEM" --crash "$CRASH" --kpf-twice
+	fi
+	finish "$I" "$IKEY"
+done
 # amd64 under bookworm-backports' QEMU (10.x; unpacked, not installed): its kdump-raw-zlib (the kdump
 # format unflattened, QEMU 8.2 and later), kdump-zlib and ELF files of the same stopped guest, the
 # guest's VMCOREINFO given to QEMU through fw_cfg (qemu_rig.py)
@@ -337,4 +361,4 @@ if [ -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
 	fi
 	finish "$Q" "$QKEY"
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps and $Q/dumps"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps and $Q/dumps"

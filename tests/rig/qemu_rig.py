@@ -78,6 +78,39 @@ ARCHES = {
         # than 0 (docs/ppc64.md): panic on CPU 0
         "crash": "x taskset 1 sh -c 'echo c > /proc/sysrq-trigger'",
     },
+    # 32-bit x86: Debian's 686-pae (3-level tables, 64-bit entries) and 686 (2-level) kernels, with
+    # a real kexec capture; the i386 makedumpfile runs on the host as it is (an x86_64 kernel runs
+    # i386 programs) through the sysroot's loader
+    "i386": {
+        "gcc": "i686-linux-gnu-gcc",
+        "qemu": "qemu-system-i386",
+        "machine": ["-M", "pc", "-device", "vmcoreinfo"],
+        "console": "ttyS0",
+        "disk": "virtio-blk-pci",
+        # qemu_fw_cfg: the guest tells QEMU where its VMCOREINFO is (QEMU's own dumps carry it)
+        "modules": "qemu_fw_cfg virtio_pci virtio_blk crc32c_generic ext4",
+        "kdump": True,
+        "crash": "crash",
+    },
+    # 32-bit arm: Debian's armmp (classic 2-level tables) and armmp-lpae (3-level) kernels on the
+    # virt machine, with a real kexec capture
+    "armhf": {
+        "gcc": "arm-linux-gnueabihf-gcc",
+        "qemu": "qemu-system-arm",
+        "machine": ["-M", "virt,highmem=off"],
+        "console": "ttyAMA0",
+        "disk": "virtio-blk-device",
+        "modules": "virtio_mmio virtio_blk crc32c_generic ext4",
+        "kdump": True,
+        "crash": "crash",
+        # kexec places the crash kernel's initramfs past four times the zImage's size; the zImage
+        # decompressor, moving itself out of the kernel's way, overwrote it there ("invalid magic
+        # at start of compressed archive"): room for 64 MiB of kernel instead
+        "append": "rig_kexec_opts=--image-size=0x4000000",
+        # armhf's kexec links libxenctrl (bookworm's names)
+        "user_pkgs": "libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 "
+                     "libxenhypfs1 libxenstore4 libxentoolcore1 libxentoollog1 libyajl2 libfdt1",
+    },
 }
 # what the reference makedumpfile needs (bookworm names; sid's are listed in make-dumps.sh)
 USER_PKGS = ("busybox-static kexec-tools makedumpfile libc6 zlib1g liblzma5 libbz2-1.0 libzstd1 libelf1 libdw1 "
@@ -112,11 +145,12 @@ def setup(a: argparse.Namespace) -> None:
                              capture_output=True, text=True, check=True).stdout
         kpkg = re.search(r"Depends: (linux-image-[0-9]\S*)", dep).group(1)  # type: ignore[union-attr]
     log("kernel package:", kpkg)
-    sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} {USER_PKGS} > /dev/null")
+    pkgs = f"{USER_PKGS} {ARCHES[a.arch].get('user_pkgs', '')}".split()
+    sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} {' '.join(pkgs)} > /dev/null")
     for sub in ("kernel", "sysroot"):
         shutil.rmtree(d / sub, ignore_errors=True)
     sh(f"dpkg -x \"$(ls -t {debs}/{kpkg}_*.deb | head -1)\" {d / 'kernel'}")
-    for p in USER_PKGS.split():
+    for p in pkgs:
         sh(f"dpkg -x \"$(ls -t {debs}/{p}_*_{a.arch}.deb | head -1)\" {d / 'sysroot'}")
     mods = d / "kernel" / "lib" / "modules"
     if not mods.exists():  # trixie and later: usr/lib/modules
@@ -167,7 +201,10 @@ def libclosure(sysroot: Path, exes: list[Path]) -> list[str]:
                 continue
             seen.add(name)
             hit = next((f"{sub}/{name}" for sub in ("lib/powerpc64le-linux-gnu", "usr/lib/powerpc64le-linux-gnu",
-                                                   "lib/s390x-linux-gnu", "usr/lib/s390x-linux-gnu", "lib", "usr/lib")
+                                                   "lib/s390x-linux-gnu", "usr/lib/s390x-linux-gnu",
+                                                   "lib/i386-linux-gnu", "usr/lib/i386-linux-gnu",
+                                                   "lib/arm-linux-gnueabihf", "usr/lib/arm-linux-gnueabihf",
+                                                   "lib", "usr/lib")
                         if (sysroot / sub / name).exists()), None)
             if hit is None:
                 raise RuntimeError(f"{name} (a library of {exes}) is not in {sysroot}")
@@ -225,7 +262,7 @@ def build(a: argparse.Namespace) -> None:
         for lib in libclosure(sr, [sr / "sbin/kexec", sr / "usr/bin/makedumpfile"]):
             (stage / lib).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(sr / lib, stage / lib)
-        for link in ("lib64/ld64.so.2", "lib/ld64.so.1"):  # PT_INTERP
+        for link in ("lib64/ld64.so.2", "lib/ld64.so.1", "lib/ld-linux.so.2", "lib/ld-linux-armhf.so.3"):  # PT_INTERP
             if (sr / link).is_symlink():
                 (stage / link).parent.mkdir(parents=True, exist_ok=True)
                 (stage / link).symlink_to(os.readlink(sr / link))
@@ -332,6 +369,8 @@ def run(a: argparse.Namespace) -> None:
     append = (f"console={spec['console']} panic=10 rigmode=normal rig_rand={fill['rand']} rig_zero={fill['zero']} "
               f"rig_pat={fill['pat']} rig_cache={fill['cache']} rig_tmpfs={fill['tmpfs']} "
               f"rig_untouched={fill['untouched']}")
+    if spec.get("append"):
+        append += " " + str(spec["append"])
     raw, outimg = out / "vmcore.raw", out / "out.img"
     if crash:
         append += f" crashkernel={crash}M rig_mdf_levels=31 rig_mdf_comp=l"
@@ -425,6 +464,32 @@ def run(a: argparse.Namespace) -> None:
     log("done:", out, {k: v for k, v in rec.items() if k not in ("qemu_argv",)})
 
 
+def elf_file_size(path: Path) -> int:
+    """Where an ELF core file ends (its last header or segment): the part of the raw disk that
+    /proc/vmcore was copied to.  ELF32 (a 32-bit kernel's kexec-tools writes it when all memory
+    is below 4 GiB) or ELF64, either byte order."""
+    import struct
+
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        if eh[:4] != b"\x7fELF":
+            raise RuntimeError(f"{path} does not start with an ELF header")
+        e = "<" if eh[5] == 1 else ">"
+        if eh[4] == 1:
+            (phoff,), (phentsize, phnum), ph_fmt = struct.unpack_from(e + "I", eh, 28), \
+                struct.unpack_from(e + "HH", eh, 42), e + "IIIIII"
+        else:
+            (phoff,), (phentsize, phnum), ph_fmt = struct.unpack_from(e + "Q", eh, 32), \
+                struct.unpack_from(e + "HH", eh, 54), e + "IIQQQQ"
+        end = phoff + phentsize * phnum
+        f.seek(phoff)
+        for _ in range(phnum):
+            ph = struct.unpack_from(ph_fmt, f.read(phentsize), 0)
+            off, filesz = (ph[1], ph[4]) if eh[4] == 1 else (ph[2], ph[5])
+            end = max(end, off + filesz)
+    return end
+
+
 def capture(out: Path, raw: Path, outimg: Path, rig, rec: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
     """The crash kernel's work: /proc/vmcore from the raw disk (cut at the end of the ELF file),
     and the files it wrote on the ext4 disk (makedumpfile's output and logs) in capture-out/."""
@@ -436,7 +501,7 @@ def capture(out: Path, raw: Path, outimg: Path, rig, rec: dict[str, object]) -> 
             for f in sub.iterdir():
                 shutil.move(str(f), od)
             sub.rmdir()
-    size = rig.elf_file_size(str(raw))
+    size = elf_file_size(raw)
     reported = od / "vmcore.size"
     if reported.exists() and int(reported.read_text()) != size:
         raise RuntimeError(f"/proc/vmcore was {reported.read_text().strip()} bytes, the copy's ELF says {size}")

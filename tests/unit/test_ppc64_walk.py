@@ -13,10 +13,9 @@ addresses are written out by hand.
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from gen import vmcoreinfo_text
+from gen.physmem import PhysMem
 
 from pymakedumpfile import AddressTranslationError
 from pymakedumpfile.core.vmcoreinfo import VmcoreInfo
@@ -30,37 +29,11 @@ BITS = {("64k", "radix"): (5, 9, 9, 13), ("64k", "hash"): (8, 10, 10, 8),
         ("4k", "radix"): (9, 9, 9, 13), ("4k", "hash"): (9, 7, 9, 9)}
 
 
-class Memory:
-    def __init__(self) -> None:
-        self.mem: dict[int, bytearray] = {}
-        self.next = 0x100_0000
-
-    def page(self, addr: int) -> bytearray:
-        return self.mem.setdefault(addr & ~0xFFF, bytearray(4096))
-
-    def put(self, addr: int, value: int, fmt: str = ">Q") -> None:
-        struct.pack_into(fmt, self.page(addr), addr & 0xFFF, value)
-
-    def alloc(self, size: int) -> int:
-        at, self.next = self.next, self.next + max(size, 4096)
-        for base in range(at, at + size, 4096):
-            self.page(base)
-        return at
-
-    def read(self, addr: int, n: int) -> bytes:
-        out = b""
-        while n:
-            k = min(n, 4096 - (addr & 0xFFF))
-            out += bytes(self.page(addr)[addr & 0xFFF : (addr & 0xFFF) + k])
-            addr, n = addr + k, n - k
-        return out
-
-
 class Tables:
-    """Linux page tables of one geometry in :class:`Memory`."""
+    """Linux page tables of one geometry in a :class:`PhysMem`."""
 
     def __init__(self, pages: str, mmu: str) -> None:
-        self.m = Memory()
+        self.m = PhysMem()
         self.radix = mmu == "radix"
         self.bits = BITS[(pages, mmu)]
         self.shift = 16 if pages == "64k" else 12
