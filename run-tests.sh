@@ -51,4 +51,5 @@ fi
 # the pure-Python twin of every accel kernel, on the unit tests and the real core and level tests
 PYMAKEDUMPFILE_ACCEL=python PMD_VM_TESTS=0 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit \
 	tests/real/test_core_real.py tests/real/test_levels_real.py tests/real/test_s390x_real.py::test_levels_equal_makedumpfile \
-	tests/real/test_ppc64_real.py::test_levels_equal_makedumpfile "$@"
+	tests/real/test_ppc64_real.py::test_levels_equal_makedumpfile tests/real/test_ia32_real.py::test_levels_equal_makedumpfile \
+	tests/real/test_arm_real.py::test_levels_equal_makedumpfile "$@"

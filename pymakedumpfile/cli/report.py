@@ -15,8 +15,10 @@ def print_vtop(run: Run, ctx: Any, vaddr: int) -> None:
     km = ctx.kernel_memory()
     paddr, steps = km.walk(vaddr)
     run.msg.say(ML_COMMON, f"\nTranslating virtual address {vaddr:x} to physical address.")
+    fmt = km.arch.vtop_entry_format
     for s in steps if km.arch.vtop_prints_walk else ():
-        run.msg.say(ML_COMMON, f"  {s.level:<3} : {s.entry_addr if s.shown is None else s.shown:16x} => {s.entry:16x}")
+        shown = s.entry_addr if s.shown is None else s.shown
+        run.msg.say(ML_COMMON, f"  {s.level:<3} : {shown:{fmt}} => {s.entry:{fmt}}")
     run.msg.say(ML_COMMON, f"VIRTUAL           PHYSICAL\n{vaddr:16x}  {paddr:x}\n")
 
 

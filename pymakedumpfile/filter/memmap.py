@@ -86,8 +86,26 @@ def find_mem_map(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int,
         _check_sparse(vi, page_size)
         return _sparsemem(vi, km, max_pfn, page_size, arch, model == "SPARSEMEM_EX")
     if model == "FLATMEM":
-        return [MemMapRange(0, max_pfn, km.ptr(vi.SYMBOL["mem_map"]))]
+        # mem_map[0] is the page of the first pfn of RAM where the kernel counts pfns from there
+        # (ARCH_PFN_OFFSET: arm's PHYS_OFFSET), of pfn 0 elsewhere
+        first = getattr(getattr(km, "xlat", None), "arch_pfn_offset", 0)
+        end = min(max_pfn, _flatmem_end(vi, km) or max_pfn)
+        return [MemMapRange(first, end, km.ptr(vi.SYMBOL["mem_map"]))] if first < end else []
     raise UnsupportedDumpError(f"Cannot find mem_map: memory model {model} is not supported")
+
+
+def _flatmem_end(vi: VmcoreInfo, km: KernelMemory) -> int | None:
+    """The pfn after the last page of FLATMEM's one node (``contig_page_data``: its start and
+    spanned pages), where mem_map ends: a dump may hold more (QEMU's: a framebuffer above RAM)."""
+    node = vi.SYMBOL.get("contig_page_data")
+    start, spanned = vi.OFFSET.get("pglist_data.node_start_pfn"), vi.OFFSET.get("pglist_data.node_spanned_pages")
+    if node is None or start is None or spanned is None:
+        return None
+    try:
+        end = km.ulong(node + start) + km.ulong(node + spanned)
+    except DumpError:
+        return None
+    return end or None
 
 
 def _sparsemem(vi: VmcoreInfo, km: KernelMemory, max_pfn: int, page_size: int, arch: str,

@@ -84,6 +84,12 @@ class KdumpReader(DumpReader):
             found = self.arch_from_memory(lambda a: self.vmcoreinfo.NUMBER.get(a.phys_base_number, self.phys_base))
             if found is not None:
                 self.arch = found[0]
+        # the maps in the file's own page numbers (what the bitmaps and descriptors count)
+        self._umemmap, self._upagemap = self.memmap, self.pagemap
+        self.pfn_offset = 0
+        named = arch_from_machine(h.uts()["machine"])
+        if named is not None and named.kdump_pfn_offset and self.phys_base and self.block_pages == 1:
+            self._offset_pfns(self.phys_base // self.page_size)
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
             # QEMU writes an empty utsname: read it from memory, or use VMCOREINFO
             pb = self.vmcoreinfo.NUMBER.get("phys_base", self.phys_base)
@@ -102,6 +108,16 @@ class KdumpReader(DumpReader):
         self.memmap = RangeMap(((a * r, b * r) for a, b in self.memmap.runs()), self.max_pfn)  # type: ignore[assignment]
         self.pagemap = RangeMap(((a * r, b * r) for a, b in self.pagemap_full.runs()), self.max_pfn)
         self._last_block: tuple[int, bytes] = (-1, b"")
+
+    def _offset_pfns(self, off: int) -> None:
+        """A file whose page numbers start at the first page of RAM (``off``, from its
+        ``phys_base``), as makedumpfile writes them for arm: the dump is presented in physical
+        page numbers.  (QEMU's files of an arm guest set ``phys_base`` but number pages from 0;
+        their machine name is not arm's.)"""
+        self.pfn_offset = off
+        self.max_pfn += off
+        self.memmap = RangeMap(((a + off, b + off) for a, b in self._umemmap.runs()), self.max_pfn)  # type: ignore[assignment]
+        self.pagemap = RangeMap(((a + off, b + off) for a, b in self._upagemap.runs()), self.max_pfn)
 
     def _block(self, block: int) -> bytes:
         """One block of a file whose blocks hold several pages (the last one read is kept)."""
@@ -146,6 +162,22 @@ class KdumpReader(DumpReader):
                     dd.KdumpSubHeader.unpack(raw, self.endian, "32pad", h.header_version), *area)
                 if padded_fits:
                     layout = "32pad"
+        if layout == "64" and h.header_version >= 6 and h.sub_hdr_size and h.max_mapnr:
+            # a 32-bit writer whose time_t is 64 bits (Debian's armhf from 13 on) writes the main
+            # header as LP64 does and the sub header with its own 32-bit longs: when the LP64
+            # reading does not hold, the 32-bit one whose blobs lie in the sub-header area and
+            # whose max_mapnr_64 is the header's max_mapnr
+            area = (bs, bs * (1 + h.sub_hdr_size))
+            raw = self.source.pread(bs, dd.KdumpSubHeader.struct(self.endian, "64").size)
+
+            def holds(cand: str) -> bool:
+                n = dd.KdumpSubHeader.struct(self.endian, cand).size
+                sub = dd.KdumpSubHeader.unpack(raw[:n], self.endian, cand, h.header_version) if len(raw) >= n else None
+                return sub is not None and _sub_fits(sub, *area) and (
+                    sub.max_mapnr_64 == h.max_mapnr or h.max_mapnr == 0xFFFFFFFF < sub.max_mapnr_64)
+
+            if not holds("64"):
+                layout = next((c for c in ("32pad", "i386") if holds(c)), layout)
         sub_size = dd.KdumpSubHeader.struct(self.endian, layout).size
         if h.sub_hdr_size == 0 and h.header_version >= 2:
             raise CorruptDumpError("Cannot read kdump sub header: sub_hdr_size is 0", self.name)
@@ -288,12 +320,17 @@ class KdumpReader(DumpReader):
         return out
 
     def _check(self, pfn: int) -> None:
-        if not self.pagemap.test(pfn):
+        if not self._upagemap.test(pfn):
+            at = pfn + self.pfn_offset
             if self.block_pages == 1 and self.pagemap_full.test(pfn):
-                raise self.excluded(pfn, "in another file of the split dump")
-            raise self.excluded(pfn, "page excluded" if self.memmap.test(pfn) else "not in memory (a hole)")
+                raise self.excluded(at, "in another file of the split dump")
+            raise self.excluded(at, "page excluded" if self._umemmap.test(pfn) else "not in memory (a hole)")
 
     def read_page(self, pfn: int) -> bytes:
+        if self.pfn_offset:
+            if pfn < self.pfn_offset:
+                raise self.excluded(pfn, "not in memory (a hole)")
+            pfn -= self.pfn_offset
         self._check(pfn)
         if self.block_pages > 1:
             block, i = divmod(pfn, self.block_pages)
@@ -303,9 +340,10 @@ class KdumpReader(DumpReader):
     def read_pages(self, pfn: int, count: int) -> bytes:
         if count <= 0:
             return b""
-        if self.block_pages > 1:
+        if self.block_pages > 1 or pfn < self.pfn_offset:
             return b"".join(self.read_page(p) for p in range(pfn, pfn + count))
-        if self.pagemap.count(pfn, pfn + count) != count:
+        pfn -= self.pfn_offset
+        if self._upagemap.count(pfn, pfn + count) != count:
             for p in range(pfn, pfn + count):
                 self._check(p)
         head = b""

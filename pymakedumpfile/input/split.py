@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from ..core.errors import CorruptDumpError
+from ..core.errors import CorruptDumpError, UnsupportedDumpError
 from ..core.pagemap import Restricted
 from .base import DumpReader
 from .kdump import KdumpReader
@@ -29,6 +29,9 @@ class SplitReader(DumpReader):
         self.parts = parts
         self.source = first.source
         for p in parts:
+            if getattr(p, "pfn_offset", 0):
+                raise UnsupportedDumpError("Cannot open split set: the parts number pages from the start of RAM "
+                                           "(arm), which split sets do not support yet", p.name)
             if not p.split:
                 raise CorruptDumpError("Cannot open split set: this file is not part of a split dump", p.name)
             if (p.header.block_size, p.max_pfn, p.header.utsname) != (

@@ -80,15 +80,38 @@ class Headers(TypedDict):
     bitmap_offset: int
     one_bitmap: int  # bytes of one bitmap
     pd_offset: int
+    pfn_offset: int  # the pfn of the file's page 0 (pfn_offset())
+
+
+def pfn_offset(ctx: Context) -> int:
+    """The page number the file's page 0 stands for: the first page of RAM where makedumpfile
+    numbers a kdump file's pages from there (arm: translate's ``kdump_pfn_offset``), else 0."""
+    from ..translate import get_arch
+
+    arch = get_arch(ctx.attr.get("arch.name", ""))
+    if arch is None or not arch.kdump_pfn_offset:
+        return 0
+    ram = ctx.attr["memory.pagemap"]
+    return next((a for a, _ in ram.runs(0, ctx.max_pfn)), 0)
+
+
+def kdump_layout_32(ctx: Context) -> str:
+    """The sub header's layout for a 32-bit kernel: "i386" where 64-bit integers are 4-byte
+    aligned, "32pad" where they are 8-byte aligned (arm EABI, ppc32, mips32)."""
+    from ..translate import get_arch
+
+    arch = get_arch(ctx.attr.get("arch.name", ""))
+    return "i386" if arch is None or arch.int64_align == 4 else "32pad"
 
 
 def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> Headers:
     """Everything before the page descriptors, as (offset, bytes) pieces."""
     a = ctx.attr
     ps = ctx.page_size
-    max_mapnr = ctx.max_pfn
+    off = pfn_offset(ctx)
+    max_mapnr = ctx.max_pfn - off
     endian = "<" if a.get("arch.byte_order", "little") == "little" else ">"
-    layout = "64" if a.get("arch.ptr_size", 8) == 8 else "i386"
+    layout = "64" if a.get("arch.ptr_size", 8) == 8 else kdump_layout_32(ctx)
     notes = notes_with_vmcoreinfo(ctx)
     sub_size = dd.KdumpSubHeader.struct(endian, layout).size
     sub_hdr_size = -(-(sub_size + len(notes)) // ps)
@@ -114,9 +137,9 @@ def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> Headers
         max_mapnr=min(max_mapnr, 0xFFFFFFFF),
         nr_cpus=int(a.get("cpu.number", 0)),
     )
-    start, end = split if split else (0, 0)
+    start, end = (max(0, split[0] - off), max(0, split[1] - off)) if split else (0, 0)
     sub = dd.KdumpSubHeader(
-        phys_base=int(a.get("linux.phys_base", 0)) & U64,
+        phys_base=(off * ps if off else int(a.get("linux.phys_base", 0))) & U64,
         dump_level=int(a.get("filter.dump_level", 0)),
         split=1 if split else 0,
         start_pfn=start & 0xFFFFFFFF if layout != "64" else start,
@@ -139,6 +162,7 @@ def build_headers(ctx: Context, split: tuple[int, int] | None = None) -> Headers
         "bitmap_offset": bitmap_offset,
         "one_bitmap": one_bitmap,
         "pd_offset": bitmap_offset + 2 * one_bitmap,
+        "pfn_offset": off,
     }
 
 
@@ -183,8 +207,9 @@ def write_kdump(
     try:
         target.pwrite(hdr.pack(endian, layout).ljust(ps, b"\0"), 0)
         target.pwrite(sub.pack(endian, layout) + notes, ps)
-        _write_bitmap(target, a["memory.pagemap"], max_mapnr, one, bitmap_offset)
-        _write_bitmap(target, ctx.pagemap, max_mapnr, one, bitmap_offset + one)
+        off = int(h["pfn_offset"])
+        _write_bitmap(target, a["memory.pagemap"], max_mapnr - off, one, bitmap_offset, off)
+        _write_bitmap(target, ctx.pagemap, max_mapnr - off, one, bitmap_offset + one, off)
         target.reserve(pd_offset, dd.PAGE_DESC_SIZE * own)
         data_end = _write_pages(ctx, target, comp, pds, res, pd_offset, pd_offset + dd.PAGE_DESC_SIZE * num_dumpable,
                                 bool(level & 1), start, end, own, progress)
@@ -217,12 +242,12 @@ def eraseinfo_of(ctx: Context, start: int = 0, end: int | None = None) -> bytes:
     return old + (erase.eraseinfo(start, end) if erase is not None else b"")
 
 
-def _write_bitmap(target: WriteTarget, pm: PageMap, max_mapnr: int, size: int, offset: int) -> None:
-    """Write the page map ``pm`` as a bitmap of ``size`` bytes at ``offset``,
-    a chunk at a time (a cyclic map is never held whole)."""
+def _write_bitmap(target: WriteTarget, pm: PageMap, max_mapnr: int, size: int, offset: int, first: int = 0) -> None:
+    """Write the page map ``pm`` from pfn ``first`` on as a bitmap of ``size`` bytes at
+    ``offset``, a chunk at a time (a cyclic map is never held whole)."""
     for a in range(0, max_mapnr, BITMAP_CHUNK):
         b = min(a + BITMAP_CHUNK, max_mapnr)
-        target.pwrite(pm.to_bytes(a, b), offset + a // 8)
+        target.pwrite(pm.to_bytes(a + first, b + first), offset + a // 8)
     done = -(-max_mapnr // 8)
     if size > done:
         target.pwrite(bytes(size - done), offset + done)
@@ -323,11 +348,13 @@ def exclude_in_bitmap2(ctx: Context, target: WriteTarget, pfns: list[int], exclu
     bitmap may hold several)."""
     h = build_headers(ctx)
     at = int(h["bitmap_offset"]) + int(h["one_bitmap"])
+    off = int(h["pfn_offset"])
     gone = {p for p, _ in excluded}
-    for idx in sorted({p >> 3 for p in pfns}):
-        byte = ctx.pagemap.to_bytes(idx << 3, (idx << 3) + 8)[0]
+    for idx in sorted({(p - off) >> 3 for p in pfns}):
+        first = (idx << 3) + off
+        byte = ctx.pagemap.to_bytes(first, first + 8)[0]
         for bit in range(8):
-            if (idx << 3) + bit in gone:
+            if first + bit in gone:
                 byte &= ~(1 << bit) & 0xFF
         target.pwrite(bytes([byte]), at + idx, patch=True)
 

@@ -54,6 +54,7 @@ def get_arch(name: str) -> ArchInfo | None:
 
 # the architectures: those with a translator have a module of their own
 from .aarch64 import AARCH64  # noqa: E402
+from .arm import ARM  # noqa: E402
 from .ia32 import IA32  # noqa: E402
 from .ppc64 import PPC64  # noqa: E402
 from .s390x import S390X  # noqa: E402
@@ -64,7 +65,7 @@ register(AARCH64)
 register(S390X)
 register(ArchInfo("s390", ("s390",), 4, 4096, "big", elf_machine=22))
 register(IA32)
-register(ArchInfo("arm", ("arm", "armv7l", "armv6l"), 4, 4096, "little", elf_machine=40))
+register(ARM)
 register(PPC64)
 register(ArchInfo("ppc", ("ppc",), 4, 4096, "big", elf_machine=20))
 register(ArchInfo("riscv64", ("riscv64",), 8, 4096, "little", elf_machine=243))

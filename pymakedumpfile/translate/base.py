@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..core.errors import UnsupportedDumpError
+from ..core.errors import DumpError, UnsupportedDumpError
 from ..core.vmcoreinfo import VmcoreInfo
 
 ByteOrder = Literal["little", "big"]
@@ -51,6 +51,9 @@ class Translator(Protocol):
         """(physical address of ``vaddr``, bytes from there to the end of its mapping)."""
         ...
 
+    # A translator may also have ``arch_pfn_offset``: the pfn of FLATMEM's ``mem_map[0]`` where
+    # the kernel does not count from 0 (arm: the first pfn of RAM); absent means 0.
+
 
 class TableEntries:
     """The entries of page tables in physical memory, for a walk: ``entries(table, index)`` is
@@ -85,6 +88,29 @@ class TableEntries:
                 self._cache.clear()
             self._cache[base] = t
         return addr, self._q.unpack_from(t, addr - base)[0]
+
+
+def first_vmalloc(vi: VmcoreInfo, read_ptr: Callable[[int], int], floor: int, limit: int = 1 << 16) -> int | None:
+    """Where the first vmalloc area at or above ``floor`` starts, by ``vmap_area_list`` (kept in
+    address order; modules may sit below the linear map, as on arm): the end of a 32-bit kernel's
+    linear map, as makedumpfile takes it.  ``read_ptr`` reads a pointer at a kernel address
+    (raising on failure).  None without the VMCOREINFO entries, or when the list cannot be read."""
+    head = vi.SYMBOL.get("vmap_area_list")
+    start, link = vi.OFFSET.get("vmap_area.va_start"), vi.OFFSET.get("vmap_area.list")
+    if head is None or start is None or link is None:
+        return None
+    try:
+        p = read_ptr(head)
+        for _ in range(limit):
+            if p == head:
+                return None
+            va = read_ptr(p - link + start)
+            if va >= floor:
+                return va
+            p = read_ptr(p)
+    except (DumpError, OSError, struct.error):
+        return None
+    return None
 
 
 class TranslatorFactory(Protocol):
@@ -155,6 +181,13 @@ class ArchInfo:
     :ivar sparsemem: SPARSEMEM's (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, MAX_PHYSMEM_BITS with
         5-level paging) for kernels whose VMCOREINFO lacks them (None: no default).
     :ivar gdb: its registers as gdb sees them (None: no gdbserver for it yet).
+    :ivar vtop_entry_format: how makedumpfile's ``--vtop`` prints an entry and its address (a
+        format spec: ``16x``, space-padded; arm's ``08x``).
+    :ivar int64_align: the alignment of a 64-bit integer in the C ABI of its 32-bit kernels (4 on
+        ia32, 8 on arm, ppc, mips, s390): how a kdump file's sub header is laid out there.
+    :ivar kdump_pfn_offset: makedumpfile's kdump files number pages from the start of RAM (the
+        sub header's ``phys_base``), not from physical 0: bitmaps, descriptors and ``max_mapnr``
+        (its ARCH_PFN_OFFSET; crash reads them so).
     """
 
     name: str
@@ -174,6 +207,9 @@ class ArchInfo:
     vmcoreinfo_in_memory: Callable[[ReadPhys], bytes] | None = None
     kernel_half_high: bool = True
     gdb: GdbArch | None = None
+    kdump_pfn_offset: bool = False
+    int64_align: int = 8
+    vtop_entry_format: str = "16x"
 
     def prstatus(self, desc: bytes, byte_order: ByteOrder | None = None) -> tuple[int, dict[str, int]] | None:
         """(pr_pid, registers by name) of a PRSTATUS note's ``desc`` (``struct elf_prstatus``,

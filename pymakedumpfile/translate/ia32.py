@@ -16,7 +16,7 @@ import struct
 
 from ..core.errors import AddressTranslationError, DumpError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
+from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries, first_vmalloc
 
 PAGE_PRESENT = 0x001
 PAGE_PSE = 0x080
@@ -62,19 +62,7 @@ class Ia32Translator:
             break
         else:
             raise AddressTranslationError(pgd, "swapper_pg_dir maps itself under no PAGE_OFFSET, with PAE or without")
-        self.lowmem_end = self._first_vmalloc(vi)
-
-    def _first_vmalloc(self, vi: VmcoreInfo) -> int | None:
-        head = vi.SYMBOL.get("vmap_area_list")
-        start, link = vi.OFFSET.get("vmap_area.va_start"), vi.OFFSET.get("vmap_area.list")
-        if head is None or start is None or link is None:
-            return None
-        try:
-            first = self._u32(self._walk(head)[0])
-            end = self._u32(self._walk(first - link + start)[0])
-        except (AddressTranslationError, DumpError, OSError, struct.error):
-            return None
-        return end if self.page_offset < end <= MASK32 else None
+        self.lowmem_end = first_vmalloc(vi, lambda va: self._u32(self._walk(va)[0]), self.page_offset)
 
     def _u32(self, paddr: int) -> int:
         return int(struct.unpack("<I", self._read_phys(paddr, 4))[0])
@@ -151,6 +139,7 @@ IA32 = ArchInfo(
     # no SPARSEMEM default: its section size differs with PAE and without, and a kernel of either
     # that is not FLATMEM (Debian's are) says it in VMCOREINFO
     # struct user_regs_struct of i386, as the kernel saves it in pr_reg
+    int64_align=4,
     registers=("ebx", "ecx", "edx", "esi", "edi", "ebp", "eax", "ds", "es", "fs", "gs", "orig_eax", "eip", "cs",
                "eflags", "esp", "ss"),
 )

@@ -10,7 +10,10 @@ makedumpfile:s390x agrees with us (test_s390x_real.py) and the guest's
 kpageflags, in its byte order, say whether both are right; it has no crash
 kernel, so only QEMU's dump is checked there.  And Debian 12's ppc64le kernel
 (64 KiB pages) with the radix and the hash MMU, where only the crash kernel's
-/proc/vmcore is checked (tests/rig/qemu_rig.py takes no QEMU dump of it).
+/proc/vmcore is checked (tests/rig/qemu_rig.py takes no QEMU dump of it).  And Debian 12's
+32-bit kernels: x86 with PAE (1 GiB: high memory) and without, arm with LPAE (1 GiB: high
+memory; no makedumpfile release reads it, test_arm_real.py) and without; QEMU's dumps too for
+x86 (arm's kernels give QEMU no VMCOREINFO).
 
 The rig (tests/rig/kpf_twice.py) asks the running guest for /proc/kpageflags
 twice in a row, A then B, and QEMU dumps the guest right after B; later the
@@ -81,7 +84,9 @@ PRIVATE = 35
 RUNS = {"x86_64": ("-trixie", "mem512"), "arm64": ("-arm64-trixie", "mem512"),
         "arm64-a57": ("-arm64-trixie", "mem512-a57"), "arm64-16k": ("-arm64-trixie-16k", "mem512"),
         "s390x": ("-s390x", "mem512"), "s390x-1g": ("-s390x", "mem1024"),
-        "ppc64le-radix": ("-ppc64el", "p9"), "ppc64le-hash": ("-ppc64el", "p8")}
+        "ppc64le-radix": ("-ppc64el", "p9"), "ppc64le-hash": ("-ppc64el", "p8"),
+        "ia32-pae": ("-i386-pae", "mem1024"), "ia32": ("-i386", "mem512"),
+        "arm": ("-armhf", "mem512"), "arm-lpae": ("-armhf-lpae", "mem1024")}
 
 
 def run_folder(mem512: Path, which: str) -> Path:

@@ -138,11 +138,12 @@ def lkdf_registers(path: Path) -> list[dict[str, Any]]:
     return list(json.loads(p.stdout))
 
 
-def check_read_back(out: Path, source: Path, release: str, elf: bool, least: int) -> None:
+def check_read_back(out: Path, source: Path, release: str, elf: bool, least: int, machphys: bool = False) -> None:
     """Every page of our output ``out`` reads back equal through libkdumpfile and through our
     reader, and equal to the page of ``source``; at least ``least`` pages (an ELF output may
-    hold zero pages libkdumpfile shows and our reader leaves out as excluded)."""
-    theirs = lkdf(out)
+    hold zero pages libkdumpfile shows and our reader leaves out as excluded).  ``machphys``:
+    libkdumpfile is asked for machine physical addresses (arm: it maps no kernel physical ones)."""
+    theirs = lkdf(out, machphys=machphys)
     assert theirs["release"] == release
     mine, src = our_digests(out), our_digests(source)
     pages: dict[int, str] = theirs["pages"]  # type: ignore[assignment]

@@ -37,7 +37,7 @@ today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"
 	# shellcheck disable=SC2068
 	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
 	# shellcheck disable=SC2068
-	case $flav in arm64*) qemu=qemu-system-arm ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
+	case $flav in arm64* | armmp*) qemu=qemu-system-arm ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
 	k=$(apt-cache $@ depends "linux-image-$flav" 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
 	[ -n "$k" ] || return 0
 	# shellcheck disable=SC2068
@@ -328,6 +328,30 @@ for RUN in 686-pae:1024:192 686:512:160; do
 	fi
 	finish "$I" "$IKEY"
 done
+# Debian's 32-bit arm kernels under qemu-system-arm -M virt: armmp (classic two-level tables) with
+# 512 MiB and armmp-lpae (LPAE: three levels of 64-bit entries) with 1 GiB, so that memory above
+# the linear map is high memory; each captured by a real crash kernel, with the guest's kpageflags
+# read twice, dmesg and vmallocinfo; QEMU's own files are not taken (Debian's armmp kernels have
+# no qemu_fw_cfg to give QEMU their VMCOREINFO); bookworm's and sid's armhf makedumpfile unpacked
+for RUN in armmp:512:160 armmp-lpae:1024:192; do
+	IFS=: read -r FLAV MEM CRASH <<< "$RUN"
+	A=${RIG_DIR}-armhf
+	[ "$FLAV" = armmp ] || A=$A-lpae
+	AOPTS=$(suite_opts bookworm armhf)
+	AKEY=$(FLAVOUR=$FLAV today_key "$AOPTS")
+	keyed "$A" "$AKEY"
+	[ -e "$A/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch armhf --flavour "$FLAV" --dir "$A" \
+		--kpkg "$(kpkg "$AKEY")" --apt-opts "$AOPTS"
+	[ -e "$A/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch armhf --dir "$A"; }
+	sid_makedumpfile "$A" armhf
+	D=$A/dumps/mem$MEM
+	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch armhf --dir "$A" --mem "$MEM" --crash "$CRASH" \
+			--formats none --kpf-twice
+	fi
+	finish "$A" "$AKEY"
+done
 # amd64 under bookworm-backports' QEMU (10.x; unpacked, not installed): its kdump-raw-zlib (the kdump
 # format unflattened, QEMU 8.2 and later), kdump-zlib and ELF files of the same stopped guest, the
 # guest's VMCOREINFO given to QEMU through fw_cfg (qemu_rig.py)
@@ -361,4 +385,4 @@ if [ -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
 	fi
 	finish "$Q" "$QKEY"
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps and $Q/dumps"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps, ${RIG_DIR}-armhf*/dumps and $Q/dumps"
