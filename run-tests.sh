@@ -16,7 +16,7 @@ if [ "${PMD_SKIP_APT:-0}" != 1 ]; then
 	PKGS="gcc libc6-dev python3-dev zlib1g-dev libzstd-dev libdeflate-dev python3-venv binutils makedumpfile crash python3-libkdumpfile liblzo2-2 gdb gdb-multiarch
 	      qemu-system-x86 qemu-system-arm qemu-system-misc qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	      gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-ppc gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross gcc-i686-linux-gnu libc6-dev-i386-cross
-	      gcc-arm-linux-gnueabihf libc6-dev-armhf-cross busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
+	      gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
 	[ "${PMD_VM_TESTS:-0}" = 1 ] && PKGS="$PKGS dracut-core"
 	missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 	if [ -n "$missing" ]; then

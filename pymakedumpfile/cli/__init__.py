@@ -19,6 +19,7 @@ import click
 
 from .. import __version__, accel, codecs
 from ..core.errors import DumpError, UsageError
+from ..translate import support as _arch_support
 from . import modes
 from .messages import DEFAULT_MESSAGE_LEVEL, ML_DEBUG, ML_ERROR, ML_REPORT, PROG, Messages
 from .options import NOT_YET, Run, c_atoi, inexact_levels, makedumpfile_options, parse_levels, parse_size
@@ -74,12 +75,12 @@ Serving a dump to gdb [pymakedumpfile]:
   pymakedumpfile gdbserver [--stdio | --listen HOST:PORT] [--tasks | --pid PID] [-x VMLINUX] DUMPFILE
 
 Options marked [pymakedumpfile] are ours; makedumpfile does not have them.
-Dumps of x86_64, arm64 (aarch64: 4/16/64 KiB pages, up to 52-bit addresses), s390x and
-ppc64/ppc64le (radix and hash MMUs) are filtered on any host; dump levels 0 and 1 convert a dump of any architecture.
+Dumps of the architectures listed at the end are read and filtered on any host.
 VMCORE may be an ELF or kdump-compressed dump (flattened, split, in a zstd or lz4 stream), or [pymakedumpfile] a
 LiME or AVML image, a Xen domain dump or save image, an S390DUMP, z/VM VMDUMP, LKCD or SADUMP file, or a raw memory
 image as FILE@ADDRESS: the kernel is found in their memory.
 """
+HELP += "\n\b\n" + _arch_support.text()
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, no_args_is_help=False, help=HELP)

@@ -57,6 +57,7 @@ from .aarch64 import AARCH64  # noqa: E402
 from .arm import ARM  # noqa: E402
 from .ia32 import IA32  # noqa: E402
 from .ppc64 import PPC64  # noqa: E402
+from .riscv64 import RISCV64  # noqa: E402
 from .s390x import S390X  # noqa: E402
 from .x86_64 import X86_64  # noqa: E402
 
@@ -68,11 +69,13 @@ register(IA32)
 register(ARM)
 register(PPC64)
 register(ArchInfo("ppc", ("ppc",), 4, 4096, "big", elf_machine=20))
-register(ArchInfo("riscv64", ("riscv64",), 8, 4096, "little", elf_machine=243))
+register(RISCV64)
 register(ArchInfo("loongarch64", ("loongarch64",), 8, 16384, "little", elf_machine=258))
-register(ArchInfo("mips", ("mips", "mips64"), 8, 4096, "big", elf_machine=8))
+register(ArchInfo("mips64", ("mips64",), 8, 4096, "big", elf_machine=8))
+register(ArchInfo("mips", ("mips",), 4, 4096, "big", elf_machine=8))
 register(ArchInfo("sparc64", ("sparc64",), 8, 8192, "big", elf_machine=43))
 register(ArchInfo("ia64", ("ia64",), 8, 16384, "little", elf_machine=50))
+register(ArchInfo("alpha", ("alpha",), 8, 8192, "little", elf_machine=0x9026))
 
 __all__ = [
     "ARCHES", "ArchInfo", "ByteOrder", "IntDecoder", "KernelMemory", "MemoryReader", "ReadPhys", "Step", "Translator",

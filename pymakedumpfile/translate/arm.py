@@ -57,8 +57,10 @@ class ArmTranslator:
         self.arch_pfn_offset = self.phys_offset >> 12  # FLATMEM's mem_map[0] is PHYS_OFFSET's page
 
     def _find(self, pgd: int, modes: tuple[bool, ...], offsets: list[int], phys: list[int]) -> bool:
-        for p in phys:
-            for po in offsets:
+        # only PAGE_OFFSET - PHYS_OFFSET decides where swapper_pg_dir is: each PAGE_OFFSET, the
+        # usual first, is tried with every PHYS_OFFSET before the next one
+        for po in offsets:
+            for p in phys:
                 root = pgd - po + p
                 for lpae in modes:
                     self.lpae, self.page_offset, self.phys_offset, self.root = lpae, po, p, root

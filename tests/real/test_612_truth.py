@@ -13,7 +13,8 @@ kernel, so only QEMU's dump is checked there.  And Debian 12's ppc64le kernel
 /proc/vmcore is checked (tests/rig/qemu_rig.py takes no QEMU dump of it).  And Debian 12's
 32-bit kernels: x86 with PAE (1 GiB: high memory) and without, arm with LPAE (1 GiB: high
 memory; no makedumpfile release reads it, test_arm_real.py) and without; QEMU's dumps too for
-x86 (arm's kernels give QEMU no VMCOREINFO).
+x86 (arm's kernels give QEMU no VMCOREINFO).  And Debian 13's riscv64 kernel with Sv57 and Sv39,
+whose crash kernel's makedumpfile (sid's 1.7.8) excludes kernel data (test_riscv64_real.py).
 
 The rig (tests/rig/kpf_twice.py) asks the running guest for /proc/kpageflags
 twice in a row, A then B, and QEMU dumps the guest right after B; later the
@@ -86,7 +87,8 @@ RUNS = {"x86_64": ("-trixie", "mem512"), "arm64": ("-arm64-trixie", "mem512"),
         "s390x": ("-s390x", "mem512"), "s390x-1g": ("-s390x", "mem1024"),
         "ppc64le-radix": ("-ppc64el", "p9"), "ppc64le-hash": ("-ppc64el", "p8"),
         "ia32-pae": ("-i386-pae", "mem1024"), "ia32": ("-i386", "mem512"),
-        "arm": ("-armhf", "mem512"), "arm-lpae": ("-armhf-lpae", "mem1024")}
+        "arm": ("-armhf", "mem512"), "arm-lpae": ("-armhf-lpae", "mem1024"),
+        "riscv64": ("-riscv64", "mem1024"), "riscv64-sv39": ("-riscv64", "mem1024-sv39")}
 
 
 def run_folder(mem512: Path, which: str) -> Path:

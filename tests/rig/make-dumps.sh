@@ -37,7 +37,7 @@ today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"
 	# shellcheck disable=SC2068
 	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
 	# shellcheck disable=SC2068
-	case $flav in arm64* | armmp*) qemu=qemu-system-arm ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
+	case $flav in arm64* | armmp*) qemu=qemu-system-arm ;; riscv64) qemu=qemu-system-misc ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
 	k=$(apt-cache $@ depends "linux-image-$flav" 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
 	[ -n "$k" ] || return 0
 	# shellcheck disable=SC2068
@@ -352,6 +352,29 @@ for RUN in armmp:512:160 armmp-lpae:1024:192; do
 	fi
 	finish "$A" "$AKEY"
 done
+# Debian 13's riscv64 kernel under qemu-system-riscv64 -M virt (OpenSBI), 1 GiB, with Sv57 (the
+# CPU's widest) and with Sv39 (no4lvl), each captured by a real crash kernel; kexec-tools and the
+# crash kernel's makedumpfile from sid (Debian 13 has no riscv64 kexec-tools; qemu_rig.py shows
+# kexec an iomem without the kernel's Reserved ranges, which it would leave out of the dump); the
+# guest's kpageflags twice, dmesg, vmallocinfo; sid's riscv64 makedumpfile for the tests (sysroot)
+V=${RIG_DIR}-riscv64
+VOPTS=$(suite_opts trixie riscv64)
+VKEY=$(FLAVOUR=riscv64 today_key "$VOPTS")
+[ -z "$VKEY" ] || VKEY="$VKEY userland sid"
+keyed "$V" "$VKEY"
+[ -e "$V/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch riscv64 --dir "$V" --kpkg "$(kpkg "$VKEY")" \
+	--apt-opts "$VOPTS" --user-apt-opts "$(suite_opts sid riscv64)"
+[ -e "$V/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch riscv64 --dir "$V"; }
+for RUN in mem1024: mem1024-sv39:no4lvl; do
+	N=${RUN%%:*} EXTRA=${RUN#*:}
+	D=$V/dumps/$N
+	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch riscv64 --dir "$V" --mem 1024 --crash 256 --formats none \
+			--kpf-twice --name "$N" ${EXTRA:+--append "$EXTRA"}
+	fi
+done
+finish "$V" "$VKEY"
 # amd64 under bookworm-backports' QEMU (10.x; unpacked, not installed): its kdump-raw-zlib (the kdump
 # format unflattened, QEMU 8.2 and later), kdump-zlib and ELF files of the same stopped guest, the
 # guest's VMCOREINFO given to QEMU through fw_cfg (qemu_rig.py)
@@ -385,4 +408,4 @@ if [ -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
 	fi
 	finish "$Q" "$QKEY"
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps, ${RIG_DIR}-armhf*/dumps and $Q/dumps"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps, ${RIG_DIR}-armhf*/dumps, $V/dumps and $Q/dumps"

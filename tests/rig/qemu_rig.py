@@ -78,6 +78,33 @@ ARCHES = {
         # than 0 (docs/ppc64.md): panic on CPU 0
         "crash": "x taskset 1 sh -c 'echo c > /proc/sysrq-trigger'",
     },
+    # riscv64: Debian 13's kernel (Sv39/Sv48/Sv57 as the CPU allows) on the virt machine with
+    # OpenSBI, captured by a real crash kernel; kexec-tools and the makedumpfile of the crash kernel
+    # come from sid (Debian 13 has no riscv64 kexec-tools): --user-apt-opts
+    "riscv64": {
+        "gcc": "riscv64-linux-gnu-gcc",
+        "qemu": "qemu-system-riscv64",
+        "machine": ["-M", "virt"],
+        "console": "ttyS0",
+        "disk": "virtio-blk-pci",
+        "modules": "virtio_pci virtio_blk crc32c_generic ext4",
+        "kdump": True,
+        "crash": "crash",
+        "user_pkgs_all": "busybox-static kexec-tools makedumpfile libc6 zlib1g liblzma5 libbz2-1.0 libzstd1 libelf1t64 "
+                         "libdw1t64 liblzo2-2 libgcc-s1",
+        # kexec-tools (2.0.32) leaves the ranges /proc/iomem calls Reserved out of the crash
+        # kernel's ELF header: on riscv64 those are the kernel's own early allocations (mem_section,
+        # the struct pages, page tables), which the dump then lacks.  kexec is shown an iomem
+        # without them (Debian's riscv64 kernel has no kexec_file_load, whose headers the kernel
+        # makes itself), but for the firmware's own (OpenSBI's, which its PMP keeps the kernel from
+        # reading: /proc/vmcore fails there with EFAULT), the device tree's reserved-memory nodes
+        "before_kexec": "K=$(for n in /sys/firmware/devicetree/base/reserved-memory/*@*; do "
+                        "echo \"${n##*@}\"; done | tr '\\n' ' '); awk -v keep=\"$K\" "
+                        "'BEGIN { n = split(keep, k, \" \"); for (i = 1; i <= n; i++) K[k[i]] = 1 } "
+                        "{ s = $1; sub(/-.*/, \"\", s); sub(/^0+/, \"\", s) } !/: Reserved$/ || (s in K)' /proc/iomem "
+                        "> /tmp/iomem && mount --bind /tmp/iomem /proc/iomem && "
+                        "log \"iomem: Reserved ranges hidden from kexec but the firmware's ($K)\"",
+    },
     # 32-bit x86: Debian's 686-pae (3-level tables, 64-bit entries) and 686 (2-level) kernels, with
     # a real kexec capture; the i386 makedumpfile runs on the host as it is (an x86_64 kernel runs
     # i386 programs) through the sysroot's loader
@@ -145,13 +172,17 @@ def setup(a: argparse.Namespace) -> None:
                              capture_output=True, text=True, check=True).stdout
         kpkg = re.search(r"Depends: (linux-image-[0-9]\S*)", dep).group(1)  # type: ignore[union-attr]
     log("kernel package:", kpkg)
-    pkgs = f"{USER_PKGS} {ARCHES[a.arch].get('user_pkgs', '')}".split()
-    sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} {' '.join(pkgs)} > /dev/null")
+    spec = ARCHES[a.arch]
+    pkgs = f"{spec.get('user_pkgs_all', USER_PKGS)} {spec.get('user_pkgs', '')}".split()
+    sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} > /dev/null")
+    sh(f"cd {debs} && apt-get -q {a.user_apt_opts or a.apt_opts} download {' '.join(pkgs)} > /dev/null")
     for sub in ("kernel", "sysroot"):
         shutil.rmtree(d / sub, ignore_errors=True)
     sh(f"dpkg -x \"$(ls -t {debs}/{kpkg}_*.deb | head -1)\" {d / 'kernel'}")
     for p in pkgs:
         sh(f"dpkg -x \"$(ls -t {debs}/{p}_*_{a.arch}.deb | head -1)\" {d / 'sysroot'}")
+    if not (d / "sysroot" / "lib").exists():  # usrmerge (sid): the loader's /lib path
+        (d / "sysroot" / "lib").symlink_to("usr/lib")
     mods = d / "kernel" / "lib" / "modules"
     if not mods.exists():  # trixie and later: usr/lib/modules
         mods.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +235,7 @@ def libclosure(sysroot: Path, exes: list[Path]) -> list[str]:
                                                    "lib/s390x-linux-gnu", "usr/lib/s390x-linux-gnu",
                                                    "lib/i386-linux-gnu", "usr/lib/i386-linux-gnu",
                                                    "lib/arm-linux-gnueabihf", "usr/lib/arm-linux-gnueabihf",
+                                                   "lib/riscv64-linux-gnu", "usr/lib/riscv64-linux-gnu",
                                                    "lib", "usr/lib")
                         if (sysroot / sub / name).exists()), None)
             if hit is None:
@@ -211,6 +243,11 @@ def libclosure(sysroot: Path, exes: list[Path]) -> list[str]:
             out.append(hit)
             todo.append(sysroot / hit)
     return out
+
+
+def in_sysroot(sr: Path, path: str) -> Path:
+    """``path`` in the sysroot, or under usr/ where the packages are usrmerged (sid's)."""
+    return sr / path if (sr / path).exists() else sr / "usr" / path
 
 
 def kernel_image(d: Path, kver: str) -> Path:
@@ -232,7 +269,7 @@ def build(a: argparse.Namespace) -> None:
     shutil.rmtree(stage, ignore_errors=True)
     for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/rig", "proc", "sys", "dev", "tmp", "mnt", "lib"):
         (stage / sub).mkdir(parents=True)
-    shutil.copy(d / "sysroot" / "bin" / "busybox", stage / "bin" / "busybox")
+    shutil.copy(in_sysroot(d / "sysroot", "bin/busybox"), stage / "bin" / "busybox")
     applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
     for ap in applets:  # the host's busybox-static is the same Debian version: its applet list
         if not (stage / "bin" / ap).exists():
@@ -253,16 +290,23 @@ def build(a: argparse.Namespace) -> None:
             shutil.copy(src, dst)
         listed.append(m)
     (stage / "etc" / "rig" / "modules.list").write_text("".join(m + "\n" for m in listed))
-    shutil.copy(RIG_SRC / "arm64" / "init.sh", stage / "init")
+    init = (RIG_SRC / "arm64" / "init.sh").read_text()
+    if spec.get("before_kexec"):
+        if "\tkexec -p " not in init:
+            raise RuntimeError("the shared init.sh has no kexec -p line to precede")
+        init = init.replace("\tkexec -p ", f"\t{spec['before_kexec']}\n\tkexec -p ", 1)
+    (stage / "init").write_text(init)
     os.chmod(stage / "init", 0o755)
     if spec["kdump"]:  # kexec and makedumpfile with their libraries; the crash kernel's initramfs
         sr = d / "sysroot"
-        for exe, dst in (("sbin/kexec", "usr/sbin/kexec"), ("usr/bin/makedumpfile", "usr/sbin/makedumpfile")):
-            shutil.copy(sr / exe, stage / dst)
-        for lib in libclosure(sr, [sr / "sbin/kexec", sr / "usr/bin/makedumpfile"]):
+        exes = [in_sysroot(sr, "sbin/kexec"), sr / "usr/bin/makedumpfile"]
+        for exe, dst in zip(exes, ("usr/sbin/kexec", "usr/sbin/makedumpfile")):
+            shutil.copy(exe, stage / dst)
+        for lib in libclosure(sr, exes):
             (stage / lib).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(sr / lib, stage / lib)
-        for link in ("lib64/ld64.so.2", "lib/ld64.so.1", "lib/ld-linux.so.2", "lib/ld-linux-armhf.so.3"):  # PT_INTERP
+        for link in ("lib64/ld64.so.2", "lib/ld64.so.1", "lib/ld-linux.so.2", "lib/ld-linux-armhf.so.3",
+                     "lib/ld-linux-riscv64-lp64d.so.1"):  # PT_INTERP
             if (sr / link).is_symlink():
                 (stage / link).parent.mkdir(parents=True, exist_ok=True)
                 (stage / link).symlink_to(os.readlink(sr / link))
@@ -371,6 +415,8 @@ def run(a: argparse.Namespace) -> None:
               f"rig_untouched={fill['untouched']}")
     if spec.get("append"):
         append += " " + str(spec["append"])
+    if a.append:
+        append += " " + a.append
     raw, outimg = out / "vmcore.raw", out / "out.img"
     if crash:
         append += f" crashkernel={crash}M rig_mdf_levels=31 rig_mdf_comp=l"
@@ -525,6 +571,8 @@ def main() -> None:
     ap.add_argument("--flavour", help="setup: the kernel flavour (default: the architecture)")
     ap.add_argument("--kpkg", help="setup: the kernel package (default: what linux-image-FLAVOUR depends on)")
     ap.add_argument("--apt-opts", default="", help="setup: apt options of a private configuration for the architecture")
+    ap.add_argument("--user-apt-opts", default="",
+                    help="setup: those for the user-space packages (default: --apt-opts)")
     ap.add_argument("--mem", type=int, default=512)
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--cpu", default="")
@@ -533,6 +581,7 @@ def main() -> None:
     ap.add_argument("--formats", default="all", help="QEMU's dump formats to take: all, none, or a comma list")
     ap.add_argument("--crash", type=int, default=256, help="crashkernel= MiB (architectures with kdump)")
     ap.add_argument("--nice", type=int, default=19)
+    ap.add_argument("--append", default="", help="run: more kernel command line (riscv64's no4lvl: Sv39)")
     ap.add_argument("--qemu", help="run: the qemu-system binary (default: the host's)")
     ap.add_argument("--qemu-datadir", help="run: its firmware folder (-L), for a QEMU unpacked from a .deb")
     ap.add_argument("--timeout", type=int, default=1800)

@@ -92,3 +92,22 @@ def test_unregistered_machine_is_unknown(tmp_path: Path) -> None:
     toy_dump(tmp_path / "vmcore")
     with open_dump(tmp_path / "vmcore") as ctx:
         assert ctx.attr.get("arch.name") in (None, "")
+
+
+def test_readme_and_help_tables_are_the_registry() -> None:
+    """The README's architecture table is translate/support.py's, row for row; --help names every
+    registered architecture; each with page tables has a row that says on what it was proven."""
+    from pymakedumpfile.translate import support
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- arch-table")
+    body = readme[readme.index("\n", start) + 1 : readme.index("<!-- /arch-table -->")]
+    assert body == support.markdown()
+    rows = support.rows()
+    assert [r[0] for r in rows] == list(translate.ARCHES)
+    for r in rows:
+        assert (r[2] == "yes") == (r[6].startswith("real:")), r
+    from pymakedumpfile.cli import HELP
+
+    assert all(name in HELP for name in translate.ARCHES)
+    assert all(f"  {r[0]:<12} {r[6].removeprefix('real: ')}" in HELP for r in rows if r[2] == "yes")

@@ -1,0 +1,49 @@
+"""What is supported on each architecture, and on what it was proven: the table of the README and
+of ``--help`` (tests/unit/test_arch_registry.py keeps the README's equal to it).
+
+Reading a dump and converting it at dump levels 0 and 1 needs no kernel data: every architecture
+registered has them.  ``--vtop``, levels 2-31 and ``--dump-dmesg`` need the architecture's page
+tables (a translator); ``--info`` names the registers of those whose PRSTATUS layout is known.
+"""
+
+from __future__ import annotations
+
+from . import ARCHES
+
+# where the translation was shown right: the real dumps of the rig (tests/real/), or none yet
+PROVEN = {
+    "x86_64": "real: Debian 11, 12, 13 (4- and 5-level paging), kexec capture and QEMU's dumps",
+    "aarch64": "real: Debian 12, 13 (4 and 16 KiB pages, 48- and 52-bit VA, pointer authentication)",
+    "s390x": "real: Debian 12 (QEMU's dumps; its kernel has no kdump)",
+    "ppc64": "real: Debian 12 ppc64el (radix and hash MMUs), kexec capture",
+    "ia32": "real: Debian 12 686-pae and 686 (PAE and 2-level tables), kexec capture",
+    "arm": "real: Debian 12 armmp and armmp-lpae (classic and LPAE tables), kexec capture",
+    "riscv64": "real: Debian 13 (Sv57 and Sv39), kexec capture",
+}
+COLUMNS = ("architecture", "read, levels 0-1", "vtop", "levels 2-31", "dmesg", "registers", "proven on")
+
+
+def rows() -> list[tuple[str, ...]]:
+    """One row per registered architecture, in the registry's order."""
+    out: list[tuple[str, ...]] = []
+    for a in ARCHES.values():
+        tables = "yes" if a.translator is not None else "no"
+        out.append((a.name, "yes", tables, tables, tables, "yes" if a.registers else "no",
+                    PROVEN.get(a.name, "not yet: levels 0 and 1 only")))
+    return out
+
+
+def markdown() -> str:
+    """The table in Markdown, as the README has it."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows()]
+    return "\n".join(lines) + "\n"
+
+
+def text() -> str:
+    """The table for ``--help``: the architectures whose tables are read, then the others."""
+    full = [r for r in rows() if r[2] == "yes"]
+    rest = [r[0] for r in rows() if r[2] != "yes"]
+    lines = [f"  {r[0]:<12} {r[6].removeprefix('real: ')}" for r in full]
+    return ("Architectures whose page tables are read (--vtop, levels 2-31, --dump-dmesg), proven on real dumps:\n"
+            + "\n".join(lines) + "\nRead and converted at levels 0 and 1 only: " + ", ".join(rest) + ".\n")
