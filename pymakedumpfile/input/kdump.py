@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from .. import accel, codecs
 from ..core.errors import CorruptDumpError, TruncatedDumpError, UnsupportedDumpError
-from ..core.pagemap import Bitmap, FileBitmap, FileBytes, RangeMap, Restricted
+from ..core.pagemap import Bitmap, FileBitmap, FileBytes, PageMap, RangeMap, Restricted
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import diskdump as dd
 from ..formats import elf as elff
@@ -53,6 +53,8 @@ def _sub_fits(sub: dd.KdumpSubHeader, lo: int, hi: int) -> bool:
 class KdumpReader(DumpReader):
     format_name = "kdump"
     memmap: Bitmap  # bitmap 1 (the split set compares the parts' bitmaps)
+    _umemmap: PageMap  # bitmap 1 and the pages held, in the file's page numbers
+    _upagemap: PageMap
 
     @classmethod
     def probe(cls, source: Source) -> bool:
@@ -84,9 +86,6 @@ class KdumpReader(DumpReader):
             found = self.arch_from_memory(lambda a: self.vmcoreinfo.NUMBER.get(a.phys_base_number, self.phys_base))
             if found is not None:
                 self.arch = found[0]
-        # the maps in the file's own page numbers (what the bitmaps and descriptors count)
-        self._umemmap, self._upagemap = self.memmap, self.pagemap
-        self.pfn_offset = 0
         named = arch_from_machine(h.uts()["machine"])
         if named is not None and named.kdump_pfn_offset and self.phys_base and self.block_pages == 1:
             self._offset_pfns(self.phys_base // self.page_size)
@@ -107,6 +106,7 @@ class KdumpReader(DumpReader):
         self.max_pfn *= r
         self.memmap = RangeMap(((a * r, b * r) for a, b in self.memmap.runs()), self.max_pfn)  # type: ignore[assignment]
         self.pagemap = RangeMap(((a * r, b * r) for a, b in self.pagemap_full.runs()), self.max_pfn)
+        self._umemmap, self._upagemap = self.memmap, self.pagemap
         self._last_block: tuple[int, bytes] = (-1, b"")
 
     def _offset_pfns(self, off: int) -> None:
@@ -222,6 +222,10 @@ class KdumpReader(DumpReader):
         else:
             self.start_pfn, self.end_pfn = 0, max_mapnr
             self.pagemap = self.pagemap_full
+        # the maps in the file's own page numbers (what the bitmaps and descriptors count); the
+        # public ones are physical (_offset_pfns)
+        self._umemmap, self._upagemap = self.memmap, self.pagemap
+        self.pfn_offset = 0
         self._first_rank = self._rank_of(self.start_pfn)
         self.num_dumpable = self._rank_of(self.end_pfn) - self._first_rank
 

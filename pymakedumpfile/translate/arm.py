@@ -12,13 +12,13 @@ first vmalloc area starts (``vmap_area_list``).
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Iterator
 
-from ..core.errors import AddressTranslationError, DumpError
+from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries, first_vmalloc
+from .base import ArchInfo, Step
+from .linear32 import MASK32, Linear32Translator
 
-MASK32 = 0xFFFFFFFF
 # the kernel's choices of PAGE_OFFSET (VMSPLIT_3G, 3G_OPT, 2G, 1G), the usual one first
 PAGE_OFFSETS = (0xC0000000, 0xB0000000, 0x80000000, 0x40000000)
 # PHYS_OFFSET is a multiple of 16 MiB (ARM_PATCH_PHYS_VIRT): the candidates when phys_base is not it
@@ -26,57 +26,27 @@ PHYS_STEP = 16 << 20
 LPAE_ADDR = ((1 << 40) - 1) & ~0xFFF  # output address bits 39..12
 
 
-class ArmTranslator:
+class ArmTranslator(Linear32Translator):
     """Kernel virtual to physical translation of a 32-bit arm kernel.
 
     :ivar lpae: the tables are LPAE's.
-    :ivar page_offset: where ``phys_offset`` is mapped.
-    :ivar phys_offset: the physical start of low memory.
-    :ivar lowmem_end: the end of the linear map (the first vmalloc address), None when it cannot
-        be read (then every address is walked).
     """
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
-                 byte_order: ByteOrder = "little") -> None:
-        vi = vmcoreinfo
-        self._read_phys = read_phys
-        pgd = vi.SYMBOL.get("swapper_pg_dir")
-        if pgd is None:
-            raise AddressTranslationError(0, "no swapper_pg_dir in VMCOREINFO")
-        self._e64 = TableEntries(read_phys, "little")
-        self._e32 = TableEntries(read_phys, "little", entry_size=4)
-        said = vi.lines.get("CONFIG_ARM_LPAE")
-        modes = (True,) if said == "y" else (False, True)
+    walks_linear = True
+    choices_said = "PAGE_OFFSET and PHYS_OFFSET, with LPAE or without"
+
+    @property
+    def lpae(self) -> bool:
+        return self.wide
+
+    def _choices(self, vi: VmcoreInfo, pgd: int, phys_base: int) -> Iterator[tuple[bool, int, int]]:
+        # only PAGE_OFFSET - PHYS_OFFSET decides where swapper_pg_dir is: each PAGE_OFFSET (the one
+        # of _stext first, then the usual) is tried with every PHYS_OFFSET (phys_base first) in turn
+        modes = (True,) if vi.lines.get("CONFIG_ARM_LPAE") == "y" else (False, True)
         stext = vi.SYMBOL.get("_stext", 0)
         offsets = sorted({po for po in PAGE_OFFSETS if po <= pgd}, key=lambda po: (po != stext & 0xFFC00000, -po))
-        phys = [phys_base & MASK32] + [p for p in range(0, 1 << 32, PHYS_STEP) if p != phys_base]
-        if not self._find(pgd, modes, offsets, phys):
-            raise AddressTranslationError(
-                pgd, "swapper_pg_dir maps itself under no PAGE_OFFSET and PHYS_OFFSET, with LPAE or without")
-        self.lowmem_end = first_vmalloc(vi, lambda va: self._u32(self._walk(va)[0]), self.page_offset)
-        self.arch_pfn_offset = self.phys_offset >> 12  # FLATMEM's mem_map[0] is PHYS_OFFSET's page
-
-    def _find(self, pgd: int, modes: tuple[bool, ...], offsets: list[int], phys: list[int]) -> bool:
-        # only PAGE_OFFSET - PHYS_OFFSET decides where swapper_pg_dir is: each PAGE_OFFSET, the
-        # usual first, is tried with every PHYS_OFFSET before the next one
-        for po in offsets:
-            for p in phys:
-                root = pgd - po + p
-                for lpae in modes:
-                    self.lpae, self.page_offset, self.phys_offset, self.root = lpae, po, p, root
-                    try:
-                        if self._walk(pgd)[0] == root:
-                            return True
-                    except (AddressTranslationError, DumpError, OSError):
-                        pass
-        return False
-
-    def _u32(self, paddr: int) -> int:
-        return int(struct.unpack("<I", self._read_phys(paddr, 4))[0])
-
-    def _virt(self, paddr: int) -> int:
-        """The linear-map address of a physical one (what makedumpfile prints for an entry)."""
-        return (paddr - self.phys_offset + self.page_offset) & MASK32
+        phys = [phys_base & MASK32] + [p for p in range(0, 1 << 32, PHYS_STEP) if p != phys_base & MASK32]
+        return ((lpae, po, p) for po in offsets for p in phys for lpae in modes)
 
     def _walk(self, vaddr: int) -> tuple[int, list[Step]]:
         return self._walk_lpae(vaddr) if self.lpae else self._walk_short(vaddr)
@@ -119,36 +89,12 @@ class ArmTranslator:
             table = e & LPAE_ADDR
         return table + (vaddr & 0xFFF), steps
 
-    def _linear(self, vaddr: int) -> bool:
-        return self.lowmem_end is not None and self.page_offset <= vaddr < self.lowmem_end
-
-    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
-        """Physical address of ``vaddr`` and the entries read on the way, in the tables whatever
-        the address (makedumpfile's --vtop walks the linear map too on arm; reads of kernel
-        memory take the linear rule without tables: :meth:`translate`).
-
-        :raises AddressTranslationError: ``vaddr`` is not mapped."""
-        if not 0 <= vaddr <= MASK32:
-            raise AddressTranslationError(vaddr, "not a 32-bit address")
-        return self._walk(vaddr)
-
-    def vtop(self, vaddr: int) -> int:
-        return self.translate(vaddr)[0]
-
-    def translate(self, vaddr: int) -> tuple[int, int]:
-        """(physical address, bytes to the end of the linear map or of the mapping of ``vaddr``)."""
-        if self._linear(vaddr):
-            assert self.lowmem_end is not None
-            return vaddr - self.page_offset + self.phys_offset, self.lowmem_end - vaddr
-        pa, steps = self._walk(vaddr)
-        leaf = steps[-1]
+    def _leaf_size(self, leaf: Step) -> int:
         if self.lpae:
-            size = {"PGD": 1 << 30, "PMD": 1 << 21}.get(leaf.level, 4096)
-        elif leaf.level == "PGD":
-            size = 1 << 24 if leaf.entry & (1 << 18) else 1 << 20
-        else:
-            size = 4096 if leaf.entry & 2 else 1 << 16
-        return pa, size - (vaddr & (size - 1))
+            return {"PGD": 1 << 30, "PMD": 1 << 21}.get(leaf.level, 4096)
+        if leaf.level == "PGD":
+            return 1 << 24 if leaf.entry & (1 << 18) else 1 << 20
+        return 4096 if leaf.entry & 2 else 1 << 16
 
 
 ARM = ArchInfo(

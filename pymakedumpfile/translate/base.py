@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..core.errors import DumpError, UnsupportedDumpError
+from ..core.errors import UnsupportedDumpError
 from ..core.vmcoreinfo import VmcoreInfo
 
 ByteOrder = Literal["little", "big"]
@@ -88,29 +88,6 @@ class TableEntries:
                 self._cache.clear()
             self._cache[base] = t
         return addr, self._q.unpack_from(t, addr - base)[0]
-
-
-def first_vmalloc(vi: VmcoreInfo, read_ptr: Callable[[int], int], floor: int, limit: int = 1 << 16) -> int | None:
-    """Where the first vmalloc area at or above ``floor`` starts, by ``vmap_area_list`` (kept in
-    address order; modules may sit below the linear map, as on arm): the end of a 32-bit kernel's
-    linear map, as makedumpfile takes it.  ``read_ptr`` reads a pointer at a kernel address
-    (raising on failure).  None without the VMCOREINFO entries, or when the list cannot be read."""
-    head = vi.SYMBOL.get("vmap_area_list")
-    start, link = vi.OFFSET.get("vmap_area.va_start"), vi.OFFSET.get("vmap_area.list")
-    if head is None or start is None or link is None:
-        return None
-    try:
-        p = read_ptr(head)
-        for _ in range(limit):
-            if p == head:
-                return None
-            va = read_ptr(p - link + start)
-            if va >= floor:
-                return va
-            p = read_ptr(p)
-    except (DumpError, OSError, struct.error):
-        return None
-    return None
 
 
 class TranslatorFactory(Protocol):

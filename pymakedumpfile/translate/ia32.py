@@ -12,11 +12,12 @@ address to itself).  Where low memory ends is where the first vmalloc area start
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Iterator
 
-from ..core.errors import AddressTranslationError, DumpError
+from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
-from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries, first_vmalloc
+from .base import ArchInfo, Step
+from .linear32 import Linear32Translator
 
 PAGE_PRESENT = 0x001
 PAGE_PSE = 0x080
@@ -24,48 +25,23 @@ PAGE_PSE = 0x080
 PAE_ADDR = ((1 << 52) - 1) & ~0xFFF
 # the kernel's choices of PAGE_OFFSET (VMSPLIT_3G, 3G_OPT, 2G, 2G_OPT, 1G), the usual one first
 PAGE_OFFSETS = (0xC0000000, 0xB0000000, 0x80000000, 0x78000000, 0x40000000)
-MASK32 = 0xFFFFFFFF
 
 
-class Ia32Translator:
-    """Kernel virtual to physical translation of a 32-bit x86 kernel.
+class Ia32Translator(Linear32Translator):
+    """Kernel virtual to physical translation of a 32-bit x86 kernel (physical 0 at PAGE_OFFSET).
 
     :ivar pae: the tables are PAE's.
-    :ivar page_offset: where physical 0 is mapped.
-    :ivar lowmem_end: the end of the linear map (the first vmalloc address), None when it cannot
-        be read (then every address is walked).
     """
 
-    def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
-                 byte_order: ByteOrder = "little") -> None:
-        vi = vmcoreinfo
-        self._read_phys = read_phys
-        pgd = vi.SYMBOL.get("swapper_pg_dir")
-        if pgd is None:
-            raise AddressTranslationError(0, "no swapper_pg_dir in VMCOREINFO")
-        self._e64 = TableEntries(read_phys, "little")
-        self._e32 = TableEntries(read_phys, "little", entry_size=4)
-        said = vi.lines.get("CONFIG_X86_PAE")
-        modes = (True,) if said == "y" else (True, False)
-        for pae in modes:
-            for po in PAGE_OFFSETS:
-                if pgd < po:
-                    continue
-                self.pae, self.page_offset, self.root = pae, po, pgd - po
-                try:
-                    if self._walk(pgd)[0] == self.root:
-                        break
-                except (AddressTranslationError, DumpError, OSError):
-                    pass
-            else:
-                continue
-            break
-        else:
-            raise AddressTranslationError(pgd, "swapper_pg_dir maps itself under no PAGE_OFFSET, with PAE or without")
-        self.lowmem_end = first_vmalloc(vi, lambda va: self._u32(self._walk(va)[0]), self.page_offset)
+    choices_said = "PAGE_OFFSET, with PAE or without"
 
-    def _u32(self, paddr: int) -> int:
-        return int(struct.unpack("<I", self._read_phys(paddr, 4))[0])
+    @property
+    def pae(self) -> bool:
+        return self.wide
+
+    def _choices(self, vi: VmcoreInfo, pgd: int, phys_base: int) -> Iterator[tuple[bool, int, int]]:
+        modes = (True,) if vi.lines.get("CONFIG_X86_PAE") == "y" else (True, False)
+        return ((pae, po, 0) for pae in modes for po in PAGE_OFFSETS if po <= pgd)
 
     def _walk(self, vaddr: int) -> tuple[int, list[Step]]:
         steps: list[Step] = []
@@ -97,34 +73,10 @@ class Ia32Translator:
             raise AddressTranslationError(vaddr, f"PTE entry {e:#x} at {addr:#x} is not present")
         return (e & 0xFFFFF000) + (vaddr & 0xFFF), steps
 
-    def _linear(self, vaddr: int) -> bool:
-        return self.lowmem_end is not None and self.page_offset <= vaddr < self.lowmem_end
-
-    def walk(self, vaddr: int) -> tuple[int, list[Step]]:
-        """Physical address of ``vaddr`` and the entries read on the way: none for an address of
-        the linear map, which needs no table.
-
-        :raises AddressTranslationError: ``vaddr`` is not mapped."""
-        if not 0 <= vaddr <= MASK32:
-            raise AddressTranslationError(vaddr, "not a 32-bit address")
-        if self._linear(vaddr):
-            return vaddr - self.page_offset, []
-        return self._walk(vaddr)
-
-    def vtop(self, vaddr: int) -> int:
-        return self.walk(vaddr)[0]
-
-    def translate(self, vaddr: int) -> tuple[int, int]:
-        """(physical address, bytes to the end of the linear map or of the page mapping ``vaddr``)."""
-        if self._linear(vaddr):
-            assert self.lowmem_end is not None
-            return vaddr - self.page_offset, self.lowmem_end - vaddr
-        pa, steps = self._walk(vaddr)
-        leaf = steps[-1]
-        size = 4096
+    def _leaf_size(self, leaf: Step) -> int:
         if leaf.entry & PAGE_PSE and leaf.level != "PTE":
-            size = 1 << 21 if self.pae else 1 << 22
-        return pa, size - (vaddr & (size - 1))
+            return 1 << 21 if self.pae else 1 << 22
+        return 4096
 
 
 IA32 = ArchInfo(

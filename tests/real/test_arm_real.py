@@ -21,7 +21,6 @@ too.  There the guest is the reference.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -29,7 +28,17 @@ import pytest
 from test_dmesg_real import strip_caller_ids
 from test_levels_real import MdfLevels, bitmap_diff, mdf_stats
 from test_vtop_real import vtop_block
-from util import RIG, check_read_back, need, our_digests, qemu_user_tool, rig_release, run_cli
+from util import (
+    RIG,
+    check_read_back,
+    ioremaps,
+    need,
+    our_digests,
+    prstatus_notes,
+    qemu_user_tool,
+    rig_release,
+    run_cli,
+)
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
@@ -52,17 +61,6 @@ def run_dir(name: str) -> Path:
 
 def lpae(d: Path) -> bool:
     return d.parent.parent.name.endswith("-lpae")
-
-
-def ioremaps(d: Path) -> list[tuple[int, int]]:
-    """(virtual, physical) of each ioremap'ed area the guest listed above the linear map."""
-    out = []
-    for line in (d / "guest-vmallocinfo.txt").read_text().splitlines():
-        m = re.match(r"0x([0-9a-f]+)-0x[0-9a-f]+\s+\d+ .*?phys=0x([0-9a-f]+) ioremap\b", line)
-        if m and "iotable_init" not in line:  # the static mappings of early boot
-            out.append((int(m[1], 16), int(m[2], 16)))
-    assert out, f"{d}/guest-vmallocinfo.txt lists no ioremap area"
-    return out
 
 
 @pytest.fixture(scope="module", params=list(RUNS))
@@ -93,7 +91,7 @@ def test_tables_and_layout(arm: Path) -> None:
         assert ctx.attr["arch.name"] == "arm" and ctx.attr["linux.phys_base"] == RAM
         x = ctx.kernel_memory().xlat
         assert (x.lpae, x.page_offset, x.phys_offset, x.arch_pfn_offset) == (lpae(arm), 0xC000_0000, RAM, FIRST)
-        assert x.lowmem_end is not None and 0xC000_0000 < x.lowmem_end < ioremaps(arm)[0][0] + 1
+        assert x.lowmem_end is not None and 0xC000_0000 < x.lowmem_end < ioremaps(arm, ("iotable_init",))[0][0] + 1
 
 
 @pytest.mark.parametrize("level", range(32))
@@ -198,7 +196,7 @@ def test_vtop(arm: Path, tmp_path: Path) -> None:
     with open_dump(vmcore) as ctx:
         vi = ctx.reader.vmcoreinfo
         addrs = {s: vi.SYMBOL[s] + 0x18 for s in ("_stext", "init_uts_ns", "swapper_pg_dir", "prb", "mem_map")}
-    io = ioremaps(arm)[:4]
+    io = ioremaps(arm, ("iotable_init",))[:4]
     for name, va in [*addrs.items(), *((f"io{i}", v + 0x123) for i, (v, _) in enumerate(io))]:
         mine = vtop_block(run_cli("--vtop", hex(va), str(vmcore)).stdout)
         levels = [ln.split()[0] for ln in mine[1:-2]]
@@ -261,36 +259,12 @@ def test_libkdumpfile_reads_our_elf_output(arm: Path, tmp_path: Path) -> None:
     check_read_back(out, arm / "vmcore.elf", rig_release(arm), True, 1000, machphys=True)
 
 
-def prstatus_notes(path: Path) -> list[tuple[int, list[int]]]:
-    """(pr_pid, pr_reg) of each NT_PRSTATUS note of an ELF32 little-endian vmcore, read here with
-    struct from the kernel's 32-bit struct elf_prstatus: pr_pid at 24, 18 longs from 72."""
-    import struct
-
-    data = path.read_bytes()[:1 << 20]
-    phoff, = struct.unpack_from("<I", data, 28)
-    phentsize, phnum = struct.unpack_from("<HH", data, 42)
-    out = []
-    for i in range(phnum):
-        p_type, p_offset, _, _, p_filesz = struct.unpack_from("<IIIII", data, phoff + i * phentsize)
-        if p_type != 4:  # PT_NOTE
-            continue
-        at, end = p_offset, p_offset + p_filesz
-        while at + 12 <= end:
-            namesz, descsz, ntype = struct.unpack_from("<III", data, at)
-            desc = at + 12 + (namesz + 3) // 4 * 4
-            if ntype == 1:
-                pid, regs = struct.unpack_from("<i", data, desc + 24)[0], struct.unpack_from("<18I", data, desc + 72)
-                out.append((pid, list(regs)))
-            at = desc + (descsz + 3) // 4 * 4
-    return out
-
-
 @pytest.mark.parametrize("arm", list(RUNS), indirect=True)
 def test_info_registers(arm: Path) -> None:
     """--info: each CPU's pid and r0-r15, cpsr, orig_r0 from its 32-bit PRSTATUS note (libkdumpfile
     gives no arm registers: the notes are read here); the panicking CPU's pc in kernel text, in
     SVC mode."""
-    notes = prstatus_notes(arm / "vmcore.elf")
+    notes = prstatus_notes(arm / "vmcore.elf", 18)
     info = json.loads(run_cli("--info", "--json", str(arm / "vmcore.elf")).stdout)
     mine = info["registers"]
     assert len(mine) == len(notes) == 2 and info["ptr_size"] == 4

@@ -35,6 +35,7 @@ from test_vtop_real import vtop_block
 from util import (
     RIG,
     check_read_back,
+    ioremaps,
     lkdf_registers,
     need,
     our_digests,
@@ -60,17 +61,6 @@ def run_dir(name: str) -> Path:
     need((d / "vmcore.elf").exists() and (d / "guest-vmallocinfo.txt").exists(),
          f"no i386 rig run in {d} (tests/rig/make-dumps.sh makes it)")
     return d
-
-
-def ioremaps(d: Path) -> list[tuple[int, int]]:
-    """(virtual, physical) of each ioremap'ed area the guest listed in /proc/vmallocinfo."""
-    out = []
-    for line in (d / "guest-vmallocinfo.txt").read_text().splitlines():
-        m = re.match(r"0x([0-9a-f]+)-0x[0-9a-f]+\s+\d+ .*?phys=0x([0-9a-f]+) ioremap\b", line)
-        if m:
-            out.append((int(m[1], 16), int(m[2], 16)))
-    assert out, f"{d}/guest-vmallocinfo.txt lists no ioremap area"
-    return out
 
 
 def vmallocs(d: Path) -> list[int]:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import subprocess
 from array import array
 from pathlib import Path
 
 import pytest
 from test_vtop_real import vtop_block
-from util import RIG, need, our_digests, qemu_user_tool, rig_release, run_cli
+from util import RIG, ioremaps, need, our_digests, prstatus_notes, qemu_user_tool, rig_release, run_cli
 
 from pymakedumpfile import open_dump
 from pymakedumpfile.filter import make_write_context
@@ -51,16 +50,6 @@ def rv(request: pytest.FixtureRequest) -> Path:
 
 def mdf() -> list[str]:
     return qemu_user_tool("riscv64", V / "sysroot")
-
-
-def ioremaps(d: Path) -> list[tuple[int, int]]:
-    out = []
-    for line in (d / "guest-vmallocinfo.txt").read_text().splitlines():
-        m = re.match(r"0x([0-9a-f]+)-0x[0-9a-f]+\s+\d+ .*?phys=0x([0-9a-f]+) ioremap\b", line)
-        if m:
-            out.append((int(m[1], 16), int(m[2], 16)))
-    assert out, f"{d}/guest-vmallocinfo.txt lists no ioremap area"
-    return out
 
 
 def test_paging_modes() -> None:
@@ -157,20 +146,7 @@ def test_info_registers(rv: Path) -> None:
     """--info: each CPU's pid and its 32 registers (pc, ra, sp, ...) from the PRSTATUS notes, read
     here with struct (a 64-bit struct elf_prstatus: pr_pid at 32, pr_reg at 112); the panicking
     CPU's pc in the kernel image."""
-    data = (rv / "vmcore.elf").read_bytes()[: 1 << 20]
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    notes = []
-    for i in range(phnum):
-        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
-        at, end = p_offset, p_offset + p_filesz
-        while p_type == 4 and at + 12 <= end:
-            namesz, descsz, ntype = struct.unpack_from("<III", data, at)
-            desc = at + 12 + (namesz + 3) // 4 * 4
-            if ntype == 1:
-                pid, regs = struct.unpack_from("<i", data, desc + 32)[0], struct.unpack_from("<32Q", data, desc + 112)
-                notes.append((pid, list(regs)))
-            at = desc + (descsz + 3) // 4 * 4
+    notes = prstatus_notes(rv / "vmcore.elf", 32)
     mine = json.loads(run_cli("--info", "--json", str(rv / "vmcore.elf")).stdout)["registers"]
     assert len(mine) == len(notes) == 2
     for m, (pid, regs) in zip(mine, notes):

@@ -167,3 +167,50 @@ def s390_ram(qemu_elf: Path) -> tuple[int, int]:
     ram = [(paddr, off, filesz) for t, _, off, _, paddr, filesz, _, _ in loads if t == 1]
     assert len(ram) == 1 and ram[0][0] == 0, ram  # one range of storage from 0
     return ram[0][1], ram[0][2]
+
+
+def ioremaps(d: Path, skip: tuple[str, ...] = ()) -> list[tuple[int, int]]:
+    """(virtual, physical) of each ioremap'ed area the rig's guest listed in /proc/vmallocinfo
+    (``guest-vmallocinfo.txt`` of run folder ``d``), but for lines naming any of ``skip``."""
+    import re
+
+    out = []
+    for line in (d / "guest-vmallocinfo.txt").read_text().splitlines():
+        m = re.match(r"0x([0-9a-f]+)-0x[0-9a-f]+\s+\d+ .*?phys=0x([0-9a-f]+) ioremap\b", line)
+        if m and not any(s in line for s in skip):
+            out.append((int(m[1], 16), int(m[2], 16)))
+    assert out, f"{d}/guest-vmallocinfo.txt lists no ioremap area"
+    return out
+
+
+def prstatus_notes(path: Path, nregs: int) -> list[tuple[int, list[int]]]:
+    """(pr_pid, pr_reg) of each NT_PRSTATUS note of a little-endian ELF vmcore, read here with
+    struct from the kernel's struct elf_prstatus: pr_pid and ``nregs`` registers of the pointer's
+    width at 24 and 72 (a 32-bit kernel) or 32 and 112 (a 64-bit one)."""
+    import struct
+
+    data = path.read_bytes()[: 1 << 20]
+    wide = data[4] == 2
+    if wide:
+        phoff, = struct.unpack_from("<Q", data, 32)
+        phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    else:
+        phoff, = struct.unpack_from("<I", data, 28)
+        phentsize, phnum = struct.unpack_from("<HH", data, 42)
+    pid_at, reg_at, reg = (32, 112, "Q") if wide else (24, 72, "I")
+    out = []
+    for i in range(phnum):
+        ph = phoff + i * phentsize
+        if wide:
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, ph)
+        else:
+            p_type, p_offset, _, _, p_filesz = struct.unpack_from("<IIIII", data, ph)
+        at, end = p_offset, p_offset + p_filesz
+        while p_type == 4 and at + 12 <= end:  # PT_NOTE
+            namesz, descsz, ntype = struct.unpack_from("<III", data, at)
+            desc = at + 12 + (namesz + 3) // 4 * 4
+            if ntype == 1:  # NT_PRSTATUS
+                regs = struct.unpack_from(f"<{nregs}{reg}", data, desc + reg_at)
+                out.append((struct.unpack_from("<i", data, desc + pid_at)[0], list(regs)))
+            at = desc + (descsz + 3) // 4 * 4
+    return out

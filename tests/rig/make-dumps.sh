@@ -304,51 +304,32 @@ for RUN in power9:1024 power8:1024 power9:2048; do
 	fi
 done
 finish "$W" "$WKEY"
-# Debian's 32-bit x86 kernels under qemu-system-i386: 686-pae (PAE, three levels of 64-bit entries)
-# with 1 GiB, so that memory above 896 MiB is high memory, and 686 (two levels of 32-bit entries)
-# with 512 MiB; each captured by a real crash kernel (kexec -p, a panic, /proc/vmcore copied to a
-# disk and the i386 makedumpfile's -l -d 31 of it), with QEMU's ELF and kdump-zlib of the stopped
-# guest, its kpageflags read twice, dmesg, vmallocinfo (qemu_rig.py); bookworm's and sid's i386
-# makedumpfile unpacked for the tests
-for RUN in 686-pae:1024:192 686:512:160; do
-	IFS=: read -r FLAV MEM CRASH <<< "$RUN"
-	I=${RIG_DIR}-i386
-	[ "$FLAV" = 686 ] || I=$I-pae
-	IOPTS=$(suite_opts bookworm i386)
-	IKEY=$(FLAVOUR=$FLAV today_key "$IOPTS")
-	keyed "$I" "$IKEY"
-	[ -e "$I/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch i386 --flavour "$FLAV" --dir "$I" \
-		--kpkg "$(kpkg "$IKEY")" --apt-opts "$IOPTS"
-	[ -e "$I/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch i386 --dir "$I"; }
-	sid_makedumpfile "$I" i386
-	D=$I/dumps/mem$MEM
-	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
-		rig
-		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch i386 --dir "$I" --mem "$MEM" --crash "$CRASH" --kpf-twice
-	fi
-	finish "$I" "$IKEY"
-done
-# Debian's 32-bit arm kernels under qemu-system-arm -M virt: armmp (classic two-level tables) with
-# 512 MiB and armmp-lpae (LPAE: three levels of 64-bit entries) with 1 GiB, so that memory above
-# the linear map is high memory; each captured by a real crash kernel, with the guest's kpageflags
-# read twice, dmesg and vmallocinfo; QEMU's own files are not taken (Debian's armmp kernels have
-# no qemu_fw_cfg to give QEMU their VMCOREINFO); bookworm's and sid's armhf makedumpfile unpacked
-for RUN in armmp:512:160 armmp-lpae:1024:192; do
-	IFS=: read -r FLAV MEM CRASH <<< "$RUN"
-	A=${RIG_DIR}-armhf
-	[ "$FLAV" = armmp ] || A=$A-lpae
-	AOPTS=$(suite_opts bookworm armhf)
+# Debian 12's 32-bit kernels, each captured by a real crash kernel (kexec -p, a panic, /proc/vmcore
+# copied to a disk and the architecture's makedumpfile -l -d 31 of it), with the guest's kpageflags
+# read twice, dmesg and vmallocinfo (qemu_rig.py); bookworm's and sid's makedumpfile of the
+# architecture unpacked for the tests:
+# - x86 under qemu-system-i386: 686-pae (PAE, three levels of 64-bit entries) with 1 GiB, so that
+#   memory above 896 MiB is high memory, and 686 (two levels of 32-bit entries) with 512 MiB; with
+#   QEMU's ELF and kdump-zlib of the stopped guest;
+# - arm under qemu-system-arm -M virt: armmp (classic two-level tables) with 512 MiB and
+#   armmp-lpae (LPAE) with 1 GiB; QEMU's own files are not taken (Debian's armmp kernels have no
+#   qemu_fw_cfg to give QEMU their VMCOREINFO)
+for RUN in i386:686-pae:i386-pae:1024:192:all i386:686:i386:512:160:all armhf:armmp:armhf:512:160:none \
+	armhf:armmp-lpae:armhf-lpae:1024:192:none; do
+	IFS=: read -r ARCH FLAV SUF MEM CRASH FORMATS <<< "$RUN"
+	A=${RIG_DIR}-$SUF
+	AOPTS=$(suite_opts bookworm "$ARCH")
 	AKEY=$(FLAVOUR=$FLAV today_key "$AOPTS")
 	keyed "$A" "$AKEY"
-	[ -e "$A/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch armhf --flavour "$FLAV" --dir "$A" \
+	[ -e "$A/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch "$ARCH" --flavour "$FLAV" --dir "$A" \
 		--kpkg "$(kpkg "$AKEY")" --apt-opts "$AOPTS"
-	[ -e "$A/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch armhf --dir "$A"; }
-	sid_makedumpfile "$A" armhf
+	[ -e "$A/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch "$ARCH" --dir "$A"; }
+	sid_makedumpfile "$A" "$ARCH"
 	D=$A/dumps/mem$MEM
 	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
 		rig
-		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch armhf --dir "$A" --mem "$MEM" --crash "$CRASH" \
-			--formats none --kpf-twice
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch "$ARCH" --dir "$A" --mem "$MEM" --crash "$CRASH" \
+			--formats "$FORMATS" --kpf-twice
 	fi
 	finish "$A" "$AKEY"
 done
