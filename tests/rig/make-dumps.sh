@@ -343,8 +343,13 @@ VOPTS=$(suite_opts trixie riscv64)
 VKEY=$(FLAVOUR=riscv64 today_key "$VOPTS")
 [ -z "$VKEY" ] || VKEY="$VKEY userland sid"
 keyed "$V" "$VKEY"
-[ -e "$V/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch riscv64 --dir "$V" --kpkg "$(kpkg "$VKEY")" \
-	--apt-opts "$VOPTS" --user-apt-opts "$(suite_opts sid riscv64)"
+if [ ! -e "$V/kernel/KPKG" ]; then
+	UOPTS=$(suite_opts sid riscv64)
+	# shellcheck disable=SC2086
+	apt-get $UOPTS update -qq > /dev/null 2>&1 || echo "make-dumps: apt-get update of sid's riscv64 lists failed" >&2
+	python3 "$HERE/qemu_rig.py" setup --arch riscv64 --dir "$V" --kpkg "$(kpkg "$VKEY")" --apt-opts "$VOPTS" \
+		--user-apt-opts "$UOPTS"
+fi
 [ -e "$V/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch riscv64 --dir "$V"; }
 for RUN in mem1024: mem1024-sv39:no4lvl; do
 	N=${RUN%%:*} EXTRA=${RUN#*:}
