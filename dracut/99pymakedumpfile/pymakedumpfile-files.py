@@ -205,7 +205,10 @@ def main():
             src, dst = destination(origin, name)
             add_file(src, dst)
 
-    # the package, whole (other options may import more of it), with its accel module
+    # the package, whole (other options may import more of it), with its accel module, but for
+    # what serves a dump to gdb or drgn afterwards, which never runs in the crash kernel (the
+    # command says so there: "gdbserver is not installed here")
+    not_here = {os.path.join("pymakedumpfile", "tools", f) for f in ("gdbserver.py", "rsp.py", "drgnprog.py", "tasks.py")}
     spec = importlib.util.find_spec("pymakedumpfile")
     if spec is None or not spec.submodule_search_locations:
         fail(f"the pymakedumpfile package is not importable by {sys.executable} (set pymakedumpfile_pythonpath)")
@@ -216,6 +219,8 @@ def main():
         for f in sorted(files):
             src = os.path.join(d, f)
             rel = os.path.relpath(src, os.path.dirname(pkg))
+            if rel in not_here:
+                continue
             if f.endswith(".py"):
                 add_source(src, os.path.join(site, rel))
             elif f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) and f.startswith("_accel."):

@@ -217,7 +217,10 @@ _CLOSED = Closed()  # the standard descriptors closed at start (entry() fills th
 @click.argument("dumpfile", metavar="DUMPFILE")
 def gdbserver_command(stdio: bool, listen: str | None, tasks: bool, pid: int | None, vmlinux: str | None,
                       dumpfile: str) -> None:
-    from ..tools.gdbserver import run_gdbserver
+    try:
+        from ..tools.gdbserver import run_gdbserver
+    except ImportError:  # the crash kernel's initramfs leaves it out (dracut/99pymakedumpfile)
+        raise UsageError("gdbserver is not installed here (the crash kernel's initramfs leaves it out)") from None
 
     if stdio and listen:
         raise click.UsageError("--stdio and --listen: one or the other")

@@ -8,6 +8,7 @@ docs/gdbserver.md lists the packets and monitor commands.
 
 from __future__ import annotations
 
+import bisect
 import os
 import socket
 import sys
@@ -21,6 +22,10 @@ E_FAULT = b"E14"  # EFAULT: memory that cannot be read
 E_INVAL = b"E16"
 E_RDONLY = b"E1e"  # EROFS: a dump is not written to
 PAGE = 4096
+
+# the functions a panicking CPU's registers are saved in (crash_setup_regs is inlined in the first)
+CRASH_PATH = ("__crash_kexec", "crash_kexec", "machine_crash_shutdown", "crash_save_cpu")
+PC_NAMES = ("rip", "pc", "nip", "eip", "r15", "psw_addr")
 
 
 class Thread(NamedTuple):
@@ -56,6 +61,8 @@ class KernelTarget:
         except DumpError:
             self.symbols = {}
         panic = self._panic_cpu(len(cpus))
+        if panic is None:
+            panic = self._cpu_in_crash_path(cpus)
         order = sorted(cpus, key=lambda c: (c["cpu"] != panic, c["cpu"]))
         self.threads = [Thread(c["cpu"] + 1, c["cpu"], c["pid"], c["regs"], c["cpu"] == panic) for c in order]
         if not self.threads:
@@ -87,6 +94,23 @@ class KernelTarget:
         except DumpError:
             return None
         return v if 0 <= v < n else None
+
+    def _cpu_in_crash_path(self, cpus: list[dict[str, Any]]) -> int | None:
+        """The CPU that panicked when ``panic_cpu`` is not among the symbols (kallsyms without
+        data symbols: Debian's arm64): the one CPU whose saved pc is in the crash path's
+        functions (its registers were saved there; the others stopped in an interrupt or idle)."""
+        if not self.symbols:
+            return None
+        starts = sorted(set(self.symbols.values()))
+        spans = []
+        for name in CRASH_PATH:
+            a = self.symbols.get(name)
+            if a is not None:
+                i = bisect.bisect_right(starts, a)
+                spans.append((a, starts[i] if i < len(starts) else a + 1))
+        hits = [c["cpu"] for c in cpus
+                if any(lo <= next((c["regs"][r] for r in PC_NAMES if r in c["regs"]), -1) < hi for lo, hi in spans)]
+        return hits[0] if len(hits) == 1 else None
 
     def offsets(self) -> bytes:
         """The qOffsets answer.  With one segment base (the image's first segment), gdb moves

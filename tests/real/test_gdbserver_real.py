@@ -206,3 +206,24 @@ def test_drgn_reads_the_dump_through_us(dumps: dict[str, Path], vmlinux: Path, r
             assert prog["init_task"].address_ == ctx.symbols["init_task"]
             n = len(list(for_each_task(prog)))
     assert n > 20
+
+
+def test_panicking_cpu_without_panic_cpu(mem512: Path) -> None:
+    """Where kallsyms lacks data symbols (Debian's arm64: no panic_cpu), the panicking CPU is the one
+    whose saved pc is in the crash path; on x86_64, where panic_cpu can be read, both agree, and on
+    arm64 it is the CPU whose task triggered the crash (the rig's init, pid 1), whichever it was."""
+    from test_arm64_real import BOOKWORM
+
+    from pymakedumpfile.tools.gdbserver import KernelTarget
+
+    with open_dump(mem512 / "vmcore.elf") as ctx:
+        t = KernelTarget(ctx)
+        cpus = [{"cpu": k, "regs": v} for k, v in t.cpu_regs.items()]
+        assert t._cpu_in_crash_path(cpus) == t._panic_cpu(len(cpus)) is not None
+    src = BOOKWORM / "dumps" / "mem512" / "vmcore.elf"
+    if src.exists():
+        with open_dump(src) as ctx:
+            t = KernelTarget(ctx)
+            assert "panic_cpu" not in t.symbols
+            first = t.threads[0]
+            assert first.panic and first.pid == 1

@@ -69,3 +69,14 @@ def test_start_up_modules_are_installed(tmp_path: Path) -> None:
     # the standard library keeps its place in the image: a .py as its .pyc beside it, a .so as is
     needed = {f + "c" if f.endswith(".py") else f for f in started.stdout.split()}
     assert needed and not needed - dsts, sorted(needed - dsts)
+
+
+def test_the_gdbserver_is_left_out(tmp_path: Path) -> None:
+    """What serves a dump to gdb or drgn afterwards is not installed in the crash kernel; the rest
+    of the package is (the capture may import any of it)."""
+    p = collect(sys.executable, tmp_path)
+    assert p.returncode == 0, p.stderr
+    dsts = {dst for _, _, dst in (line.split("\t") for line in p.stdout.splitlines())}
+    pkg = {d[len(SITE) + 1 :] for d in dsts if d.startswith(f"{SITE}/pymakedumpfile/")}
+    assert not {f"pymakedumpfile/tools/{m}.pyc" for m in ("gdbserver", "rsp", "drgnprog", "tasks")} & pkg
+    assert {"pymakedumpfile/tools/dmesg.pyc", "pymakedumpfile/translate/linear32.pyc", "pymakedumpfile/cli/__init__.pyc"} <= pkg
