@@ -208,7 +208,8 @@ def main():
     # the package, whole (other options may import more of it), with its accel module, but for
     # what serves a dump to gdb or drgn afterwards, which never runs in the crash kernel (the
     # command says so there: "gdbserver is not installed here")
-    not_here = {os.path.join("pymakedumpfile", "tools", f) for f in ("gdbserver.py", "rsp.py", "drgnprog.py", "tasks.py")}
+    not_here = {os.path.join("pymakedumpfile", "tools", f)
+                for f in ("gdbserver.py", "rsp.py", "drgnprog.py", "tasks.py")}
     spec = importlib.util.find_spec("pymakedumpfile")
     if spec is None or not spec.submodule_search_locations:
         fail(f"the pymakedumpfile package is not importable by {sys.executable} (set pymakedumpfile_pythonpath)")

@@ -79,4 +79,5 @@ def test_the_gdbserver_is_left_out(tmp_path: Path) -> None:
     dsts = {dst for _, _, dst in (line.split("\t") for line in p.stdout.splitlines())}
     pkg = {d[len(SITE) + 1 :] for d in dsts if d.startswith(f"{SITE}/pymakedumpfile/")}
     assert not {f"pymakedumpfile/tools/{m}.pyc" for m in ("gdbserver", "rsp", "drgnprog", "tasks")} & pkg
-    assert {"pymakedumpfile/tools/dmesg.pyc", "pymakedumpfile/translate/linear32.pyc", "pymakedumpfile/cli/__init__.pyc"} <= pkg
+    assert {"pymakedumpfile/tools/dmesg.pyc", "pymakedumpfile/translate/linear32.pyc",
+            "pymakedumpfile/cli/__init__.pyc"} <= pkg
