@@ -67,7 +67,7 @@ class KdumpReader(DumpReader):
         self.page_size = self.block_size = h.block_size
         self.block_pages = 1  # kernel pages in a block of the file (QEMU's 64 KiB blocks: _split_blocks)
         self.uts = h.uts()
-        self.arch = arch_from_machine(self.uts["machine"])
+        self.arch = named = arch_from_machine(self.uts["machine"])  # as the header names it
         self.layout, self.sub = self._read_sub_header(h, layout)
         self.description = "Compressed KDUMP" if h.signature == dd.SIG_KDUMP else "Diskdump"
         self.incomplete = bool(h.status & dd.DUMP_DH_COMPRESSED_INCOMPLETE)
@@ -86,7 +86,6 @@ class KdumpReader(DumpReader):
             found = self.arch_from_memory(lambda a: self.vmcoreinfo.NUMBER.get(a.phys_base_number, self.phys_base))
             if found is not None:
                 self.arch = found[0]
-        named = arch_from_machine(h.uts()["machine"])
         if named is not None and named.kdump_pfn_offset and self.phys_base and self.block_pages == 1:
             self._offset_pfns(self.phys_base // self.page_size)
         if not self.uts["release"] and self.vmcoreinfo.osrelease:
