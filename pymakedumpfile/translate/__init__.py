@@ -56,23 +56,28 @@ def get_arch(name: str) -> ArchInfo | None:
 from .aarch64 import AARCH64  # noqa: E402
 from .arm import ARM  # noqa: E402
 from .ia32 import IA32  # noqa: E402
+from .loongarch64 import LOONGARCH64  # noqa: E402
+from .mips import MIPS  # noqa: E402
+from .mips64 import MIPS64  # noqa: E402
+from .ppc import PPC  # noqa: E402
 from .ppc64 import PPC64  # noqa: E402
 from .riscv64 import RISCV64  # noqa: E402
+from .s390 import S390  # noqa: E402
 from .s390x import S390X  # noqa: E402
 from .x86_64 import X86_64  # noqa: E402
 
 register(X86_64)
 register(AARCH64)
 register(S390X)
-register(ArchInfo("s390", ("s390",), 4, 4096, "big", elf_machine=22))
+register(S390)
 register(IA32)
 register(ARM)
 register(PPC64)
-register(ArchInfo("ppc", ("ppc",), 4, 4096, "big", elf_machine=20))
+register(PPC)
 register(RISCV64)
-register(ArchInfo("loongarch64", ("loongarch64",), 8, 16384, "little", elf_machine=258))
-register(ArchInfo("mips64", ("mips64",), 8, 4096, "big", elf_machine=8))
-register(ArchInfo("mips", ("mips",), 4, 4096, "big", elf_machine=8))
+register(LOONGARCH64)
+register(MIPS64)
+register(MIPS)
 register(ArchInfo("sparc64", ("sparc64",), 8, 8192, "big", elf_machine=43))
 register(ArchInfo("ia64", ("ia64",), 8, 16384, "little", elf_machine=50))
 register(ArchInfo("alpha", ("alpha",), 8, 8192, "little", elf_machine=0x9026))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from . import ARCHES
 
-# where the translation was shown right: the real dumps of the rig (tests/real/), or none yet
+# where the translation was shown right: the real dumps of the rig (tests/real/), the synthetic
+# machines of tests/gen/machines.py (tests/unit/test_synthetic_arches.py), or none yet
 PROVEN = {
     "x86_64": "real: Debian 11, 12, 13 (4- and 5-level paging), kexec capture and QEMU's dumps",
     "aarch64": "real: Debian 12, 13 (4 and 16 KiB pages, 48- and 52-bit VA, pointer authentication)",
@@ -19,6 +20,11 @@ PROVEN = {
     "ia32": "real: Debian 12 686-pae and 686 (PAE and 2-level tables), kexec capture",
     "arm": "real: Debian 12 armmp and armmp-lpae (classic and LPAE tables), kexec capture",
     "riscv64": "real: Debian 13 (Sv57 and Sv39), kexec capture",
+    "loongarch64": "synthetic: 16 KiB pages, three levels, huge PMD, SPARSEMEM_VMEMMAP",
+    "mips64": "synthetic: mips64el, 4 KiB pages, three levels, huge PMD, SPARSEMEM in XKPHYS",
+    "mips": "synthetic: big-endian, 4 KiB pages, two levels, FLATMEM",
+    "ppc": "synthetic: big-endian book3s 32-bit, two levels, FLATMEM",
+    "s390": "synthetic: 31-bit ESA/390 segment and page tables, printk_log records",
 }
 COLUMNS = ("architecture", "read, levels 0-1", "vtop", "levels 2-31", "dmesg", "registers", "proven on")
 
@@ -41,9 +47,13 @@ def markdown() -> str:
 
 
 def text() -> str:
-    """The table for ``--help``: the architectures whose tables are read, then the others."""
-    full = [r for r in rows() if r[2] == "yes"]
+    """The table for ``--help``: the architectures whose tables are read, by what proved them, then
+    the others."""
+    out = []
+    for kind, said in (("real", "proven on real dumps"), ("synthetic", "proven on synthetic machines only")):
+        lines = [f"  {r[0]:<12} {r[6].removeprefix(kind + ': ')}" for r in rows()
+                 if r[2] == "yes" and r[6].startswith(kind + ":")]
+        out.append(f"Architectures whose page tables are read (--vtop, levels 2-31, --dump-dmesg), {said}:\n"
+                   + "\n".join(lines) + "\n")
     rest = [r[0] for r in rows() if r[2] != "yes"]
-    lines = [f"  {r[0]:<12} {r[6].removeprefix('real: ')}" for r in full]
-    return ("Architectures whose page tables are read (--vtop, levels 2-31, --dump-dmesg), proven on real dumps:\n"
-            + "\n".join(lines) + "\nRead and converted at levels 0 and 1 only: " + ", ".join(rest) + ".\n")
+    return "".join(out) + "Read and converted at levels 0 and 1 only: " + ", ".join(rest) + ".\n"
