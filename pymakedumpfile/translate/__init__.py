@@ -54,8 +54,10 @@ def get_arch(name: str) -> ArchInfo | None:
 
 # the architectures: those with a translator have a module of their own
 from .aarch64 import AARCH64  # noqa: E402
+from .alpha import ALPHA  # noqa: E402
 from .arm import ARM  # noqa: E402
 from .ia32 import IA32  # noqa: E402
+from .ia64 import IA64  # noqa: E402
 from .loongarch64 import LOONGARCH64  # noqa: E402
 from .mips import MIPS  # noqa: E402
 from .mips64 import MIPS64  # noqa: E402
@@ -64,6 +66,7 @@ from .ppc64 import PPC64  # noqa: E402
 from .riscv64 import RISCV64  # noqa: E402
 from .s390 import S390  # noqa: E402
 from .s390x import S390X  # noqa: E402
+from .sparc64 import SPARC64  # noqa: E402
 from .x86_64 import X86_64  # noqa: E402
 
 register(X86_64)
@@ -78,9 +81,9 @@ register(RISCV64)
 register(LOONGARCH64)
 register(MIPS64)
 register(MIPS)
-register(ArchInfo("sparc64", ("sparc64",), 8, 8192, "big", elf_machine=43))
-register(ArchInfo("ia64", ("ia64",), 8, 16384, "little", elf_machine=50))
-register(ArchInfo("alpha", ("alpha",), 8, 8192, "little", elf_machine=0x9026))
+register(SPARC64)
+register(IA64)
+register(ALPHA)
 
 __all__ = [
     "ARCHES", "ArchInfo", "ByteOrder", "IntDecoder", "KernelMemory", "MemoryReader", "ReadPhys", "Step", "Translator",

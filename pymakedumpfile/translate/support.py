@@ -25,6 +25,9 @@ PROVEN = {
     "mips": "synthetic: big-endian, 4 KiB pages, two levels, FLATMEM",
     "ppc": "synthetic: big-endian book3s 32-bit, two levels, FLATMEM",
     "s390": "synthetic: 31-bit ESA/390 segment and page tables, printk_log records",
+    "sparc64": "synthetic: sun4v, 8 KiB pages, four levels, huge PMD, PAGE_OFFSET from the linear map",
+    "ia64": "synthetic: 16 KiB pages, region 5 walk (three levels), kernel image at phys_base",
+    "alpha": "synthetic: 8 KiB pages, KSEG, three levels, FLATMEM",
 }
 COLUMNS = ("architecture", "read, levels 0-1", "vtop", "levels 2-31", "dmesg", "registers", "proven on")
 
@@ -56,4 +59,6 @@ def text() -> str:
         out.append(f"Architectures whose page tables are read (--vtop, levels 2-31, --dump-dmesg), {said}:\n"
                    + "\n".join(lines) + "\n")
     rest = [r[0] for r in rows() if r[2] != "yes"]
-    return "".join(out) + "Read and converted at levels 0 and 1 only: " + ", ".join(rest) + ".\n"
+    if rest:
+        out.append("Read and converted at levels 0 and 1 only: " + ", ".join(rest) + ".\n")
+    return "".join(out)

@@ -70,6 +70,7 @@ class Machine:
     kinds: dict[int, str] = field(default_factory=dict)
     vmcoreinfo: dict[str, object] = field(default_factory=dict)
     log: tuple[bytes, ...] = LOG
+    image: tuple[int, int, int] | None = None  # the kernel image's own PT_LOAD: (paddr, vaddr, size)
     _next: int = 0
 
     def __post_init__(self) -> None:
@@ -113,11 +114,16 @@ class Machine:
         return bytes(desc)
 
     def write_elf(self, path: object, linear: int, nregs: int) -> None:
-        """The vmcore: one PT_LOAD for all of RAM at the kernel's ``linear`` address of physical 0."""
+        """The vmcore: the kernel image's PT_LOAD first where the image is not in the linear map
+        (``image``: physical start, virtual start, size), then one for all of RAM at the kernel's
+        ``linear`` address of physical 0."""
         text = vmcoreinfo_text(self.vmcoreinfo, OSRELEASE=self.release, PAGESIZE=self.page_size)
         notes = make_note(b"CORE", 1, self.prstatus(nregs), endian=self.endian) \
             + make_note(b"VMCOREINFO", 0, text, endian=self.endian)
-        build_elf(path, [(0, linear, bytes(self.mem), len(self.mem))], elfclass=self.bits,  # type: ignore[arg-type]
+        loads = [(self.image[0], self.image[1], bytes(self.mem[self.image[0]:self.image[0] + self.image[2]]),
+                  self.image[2])] if self.image else []
+        loads.append((0, linear, bytes(self.mem), len(self.mem)))
+        build_elf(path, loads, elfclass=self.bits,  # type: ignore[arg-type]
                   endian=self.endian, machine=self.e_machine, notes=notes)
 
 
@@ -256,12 +262,12 @@ def printk_log(m: Machine, kva: int) -> dict[str, object]:
         m.put(buf + pos, "QHHHBB", 1_000_000 * (seq + 1), n, len(text), 0, 0, 0)
         m.write(buf + pos + 16, text)
         pos += n
-    vars_ = m.alloc(4 * 6, 8)  # log_buf (pointer), log_buf_len, log_first_idx, log_next_idx (u32)
+    p = m.ptr
+    vars_ = m.alloc(p + 12, 8)  # log_buf (a pointer), then log_buf_len, log_first_idx, log_next_idx (u32)
     m.word(vars_, kva + buf)
-    m.put(vars_ + 4, "IIIQ", buf_len, 0, pos, 0)
-    m.put(vars_ + 16, "Q", len(m.log))  # log_next_seq
-    return {"SYMBOL(log_buf)": kva + vars_, "SYMBOL(log_buf_len)": kva + vars_ + 4,
-            "SYMBOL(log_first_idx)": kva + vars_ + 8, "SYMBOL(log_next_idx)": kva + vars_ + 12,
+    m.put(vars_ + p, "III", buf_len, 0, pos)
+    return {"SYMBOL(log_buf)": kva + vars_, "SYMBOL(log_buf_len)": kva + vars_ + p,
+            "SYMBOL(log_first_idx)": kva + vars_ + p + 4, "SYMBOL(log_next_idx)": kva + vars_ + p + 8,
             "SIZE(printk_log)": 16, "OFFSET(printk_log.ts_nsec)": 0, "OFFSET(printk_log.len)": 8,
             "OFFSET(printk_log.text_len)": 10}
 
@@ -502,6 +508,147 @@ def s390() -> Machine:
     return m
 
 
+SPARC64_PAGE_OFFSET = 0xFFF0_0000_0000_0000  # -(1 << 52): a CPU with 52 physical address bits
+
+
+def sparc64() -> Machine:
+    """sun4v, 8 KiB pages, big-endian.  The image is linked at KERNBASE 0x400000 and loaded at
+    physical 8 KiB here (its own PT_LOAD, the first); RAM is mapped linearly at PAGE_OFFSET
+    (``-(1 << 52)``); four levels of 1024 entries (address bits 52..43, 42..33, 32..23, 22..13)
+    whose upper entries hold the physical address of the next table.  sun4v PTE: VALID bit 63,
+    the physical address in bits 55..13, PRESENT 0x10, CP 0x400, CV 0x200, P (privileged) 0x100,
+    EXEC 0x80, W 0x40; a PMD with bit 56 (huge) maps 8 MiB.  SPARSEMEM with the vmemmap at
+    0x10000000000."""
+    m = Machine("sparc64", "sparc64", 43, 64, ">", 8192, 2048, "6.1.0-synthetic")
+    ps, kernbase, po = m.page_size, 0x400000, SPARC64_PAGE_OFFSET
+    m.image = (ps, kernbase, (m.first - 1) * ps)  # loaded at physical 8 KiB: phys_base 0x2000
+    VALID, PRESENT, CP, CV, PRIV, W, HUGE = 1 << 63, 0x10, 0x400, 0x200, 0x100, 0x40, 1 << 56
+    kernel = VALID | PRESENT | CP | CV | PRIV | W
+    pgd = m.alloc(ps)
+    tables: dict[tuple[int, int], int] = {}
+
+    def table(level: int, key: int, parent: int) -> int:
+        t = tables.get((level, key))
+        if t is None:
+            t = tables[(level, key)] = m.alloc(ps)
+            m.word(parent, t)  # a physical address
+        return t
+
+    def pmd_entry(va: int) -> int:
+        pud = table(1, va >> 43, pgd + 8 * ((va >> 43) & 1023))
+        return table(2, va >> 33, pud + 8 * ((va >> 33) & 1023)) + 8 * ((va >> 23) & 1023)
+
+    def map_page(va: int, pa: int) -> None:
+        pte = table(3, va >> 23, pmd_entry(va))
+        m.word(pte + 8 * ((va >> 13) & 1023), pa | kernel)
+
+    vmalloc, vmemmap, huge = 0x1_0000_0000 + 0x20_0000, 0x100_0000_0000, 0x1_1000_0000
+    mm, mm_size = plant(m, po)
+    for off in range(0, mm_size, ps):
+        map_page(vmemmap + off, mm + off)
+    target = (m.first + 6 * PER_KIND) * ps
+    map_page(vmalloc, target)
+    map_page(vmalloc + 3 * ps, target + ps)
+    m.word(pmd_entry(huge), 0x80_0000 | kernel | HUGE)  # 8 MiB at physical 8 MiB
+    m.vtop.update({vmalloc + 0x99: target + 0x99, vmalloc + 3 * ps + 0x1000: target + ps + 0x1000,
+                   huge + 0x12345: 0x81_2345, po + 0x6000: 0x6000, kernbase + 0x4010: 0x6010,
+                   vmemmap + 0x2000: mm + 0x2000})
+    m.unmapped += [vmalloc + ps, huge + (8 << 20)]
+    sec = m.alloc(16 * 2, 8)
+    m.word(sec, vmemmap | 1 | 2)
+    roots = m.alloc(8 * 512, 8)
+    m.word(roots, po + sec)
+    var = m.alloc(8, 8)
+    m.word(var, po + roots)  # mem_section: a pointer into the linear map
+    image = kernbase - ps  # kernel variables by their image address (physical - phys_base + KERNBASE)
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": image + pgd, "SYMBOL(init_uts_ns)": uts(m, image),
+                         "SYMBOL(mem_section)": image + var, "SIZE(mem_section)": 16,
+                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 30,
+                         "NUMBER(MAX_PHYSMEM_BITS)": 53})
+    m.vmcoreinfo.update(page_vmcoreinfo(m))
+    m.vmcoreinfo.update(printk_ring(m, po))
+    return m
+
+
+def alpha() -> Machine:
+    """8 KiB pages, little-endian; physical memory at KSEG 0xfffffc0000000000; three levels of
+    1024 entries (address bits 42..33, 32..23, 22..13), every entry holding the page frame number
+    in bits 63..32 and VALID in bit 0 (PTE: FOR 0x2, FOW 0x4, FOE 0x8, ASM 0x10, KRE 0x100, URE
+    0x200, KWE 0x1000, UWE 0x2000); vmalloc from 0xfffffffc00000000 (-2 PGDIR_SIZE).  FLATMEM."""
+    m = Machine("alpha", "alpha", 0x9026, 64, "<", 8192, 2048, "6.1.0-synthetic")
+    ps, kseg = m.page_size, 0xFFFF_FC00_0000_0000
+    VALID, ASM, KRE, KWE = 0x1, 0x10, 0x100, 0x1000
+    pgd, pmd, pte = m.alloc(ps), m.alloc(ps), m.alloc(ps)
+    vmalloc = 0xFFFF_FFFC_0000_0000 + 0x4000  # pgd 1022, pmd 0, pte 2
+    m.word(pgd + 8 * ((vmalloc >> 33) & 1023), (pmd // ps) << 32 | VALID)
+    m.word(pmd + 8 * ((vmalloc >> 23) & 1023), (pte // ps) << 32 | VALID)
+    target = (m.first + 6 * PER_KIND) * ps
+    m.word(pte + 8 * ((vmalloc >> 13) & 1023), (target // ps) << 32 | VALID | ASM | KRE | KWE)
+    m.word(pte + 8 * (((vmalloc >> 13) + 4) & 1023), ((target + ps) // ps) << 32 | VALID | ASM | KRE)
+    m.vtop.update({vmalloc + 0x1FFF - 8: target + 0x1FFF - 8, vmalloc + 4 * ps + 0x100: target + ps + 0x100,
+                   kseg + 0x8008: 0x8008})
+    m.unmapped += [vmalloc + ps, 0xFFFF_FFFE_0000_0000]
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": kseg + pgd, "SYMBOL(init_uts_ns)": uts(m, kseg),
+                         "SYMBOL(_stext)": kseg + 0x31_0000})
+    m.vmcoreinfo.update(flatmem(m, kseg))
+    m.vmcoreinfo.update(page_vmcoreinfo(m))
+    m.vmcoreinfo.update(printk_ring(m, kseg))
+    return m
+
+
+def ia64() -> Machine:
+    """16 KiB pages, little-endian.  Region 7 (0xe000…) maps physical memory; the image is linked
+    at KERNEL_START 0xa000000100000000 (region 5) and loaded at physical 16 KiB here (its own PT_LOAD,
+    the first); vmalloc from 4 GiB above it.  The kernel walks region 5 without its region bits:
+    three levels of 2048 entries (address bits 46..36, 35..25, 24..14), upper entries the physical
+    address of the next table, a PTE the page in bits 49..12 and P 0x1, A 0x20, D 0x40, access
+    rights in bits 9..11.  SPARSEMEM with the vmemmap in region 5; ``CONFIG_PGTABLE_3=y``."""
+    m = Machine("ia64", "ia64", 50, 64, "<", 16384, 1024, "4.19.0-synthetic")
+    ps, kstart, r7 = m.page_size, 0xA000_0001_0000_0000, 0xE000_0000_0000_0000
+    m.image = (ps, kstart, (m.first - 1) * ps)  # loaded at physical 16 KiB: phys_base 0x4000
+    image = kstart - ps  # kernel variables by their image address
+    kernel = 0x1 | 0x20 | 0x40 | 2 << 9
+    pgd = m.alloc(ps)
+    tables: dict[tuple[int, int], int] = {}
+
+    def table(level: int, key: int, parent: int) -> int:
+        t = tables.get((level, key))
+        if t is None:
+            t = tables[(level, key)] = m.alloc(ps)
+            m.word(parent, t)
+        return t
+
+    def map_page(va: int, pa: int) -> None:
+        pmd = table(1, (va >> 36) & 2047, pgd + 8 * ((va >> 36) & 2047))
+        pte = table(2, (va >> 25) & 0xFFFFF, pmd + 8 * ((va >> 25) & 2047))
+        m.word(pte + 8 * ((va >> 14) & 2047), pa | kernel)
+
+    vmalloc, vmemmap = kstart + (1 << 32) + 0x8000, 0xA000_0003_0000_0000
+    mm, mm_size = plant(m, r7)
+    for off in range(0, mm_size, ps):
+        map_page(vmemmap + off, mm + off)
+    target = (m.first + 6 * PER_KIND) * ps
+    map_page(vmalloc, target)
+    map_page(vmalloc + 5 * ps, target + ps)
+    m.vtop.update({vmalloc + 0x3FF0: target + 0x3FF0, vmalloc + 5 * ps + 0x10: target + ps + 0x10,
+                   r7 + 0x4444: 0x4444, 0xC000_0000_0000_8000: 0x8000, kstart + 0x12340: 0x16340,
+                   vmemmap + 0x4008: mm + 0x4008})
+    m.unmapped += [vmalloc + ps, 0x2000_0000_0000_0000]
+    sec = m.alloc(16 * 2, 8)
+    m.word(sec, vmemmap | 1 | 2)
+    roots = m.alloc(8 * 512, 8)
+    m.word(roots, r7 + sec)
+    var = m.alloc(8, 8)
+    m.word(var, r7 + roots)
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": image + pgd, "SYMBOL(init_uts_ns)": uts(m, image),
+                         "SYMBOL(_stext)": kstart, "SYMBOL(mem_section)": image + var, "SIZE(mem_section)": 16,
+                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 30,
+                         "NUMBER(MAX_PHYSMEM_BITS)": 50, "CONFIG_PGTABLE_3": "y"})
+    m.vmcoreinfo.update(page_vmcoreinfo(m))
+    m.vmcoreinfo.update(printk_log(m, r7))
+    return m
+
+
 #: name -> (builder, the kernel's address of physical 0 for the PT_LOAD, registers in pr_reg)
 MACHINES = {
     "loongarch64": (loongarch64, 0x9000_0000_0000_0000, 45),
@@ -509,6 +656,9 @@ MACHINES = {
     "mips": (mips, 0x8000_0000, 45),
     "ppc": (ppc, 0xC000_0000, 48),
     "s390": (s390, 0, 36),
+    "sparc64": (sparc64, SPARC64_PAGE_OFFSET, 36),
+    "alpha": (alpha, 0xFFFF_FC00_0000_0000, 33),
+    "ia64": (ia64, 0xE000_0000_0000_0000, 128),
 }
 
 
