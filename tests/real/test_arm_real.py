@@ -32,6 +32,7 @@ from util import (
     RIG,
     check_read_back,
     ioremaps,
+    log_begins_with,
     need,
     our_digests,
     prstatus_notes,
@@ -236,7 +237,7 @@ def test_dmesg(arm: Path, tmp_path: Path) -> None:
         with_ids = dump_dmesg(ctx)
     lines = ours.decode("utf-8", "replace").splitlines()
     guest = (arm / "guest-dmesg.txt").read_text().splitlines()
-    assert len(guest) > 100 and lines[: len(guest)] == guest
+    assert len(guest) > 100 and log_begins_with(lines, guest)
     assert any("sysrq: Trigger a crash" in ln for ln in lines[len(guest) :])
     assert strip_caller_ids(with_ids) == ours != with_ids
     if lpae(arm):

@@ -37,6 +37,7 @@ from util import (
     check_read_back,
     ioremaps,
     lkdf_registers,
+    log_begins_with,
     need,
     our_digests,
     qemu_user_tool,
@@ -246,7 +247,7 @@ def test_dmesg_matches_makedumpfile(i386: Path, tmp_path: Path) -> None:
         assert strip_caller_ids(logs["sid"]) == logs["1.7.2"]
         ours = dump_dmesg(ctx, caller_id=False).decode("utf-8", "replace").splitlines()
     guest = (i386 / "guest-dmesg.txt").read_text().splitlines()
-    assert len(guest) > 100 and ours[: len(guest)] == guest
+    assert len(guest) > 100 and log_begins_with(ours, guest)
     assert any("sysrq: Trigger a crash" in ln for ln in ours[len(guest) :])
 
 

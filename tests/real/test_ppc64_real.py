@@ -31,6 +31,7 @@ from util import (
     check_read_back,
     ioremaps,
     lkdf_registers,
+    log_begins_with,
     need,
     our_digests,
     qemu_user_tool,
@@ -205,7 +206,7 @@ def test_dmesg_matches_makedumpfile(ppc: Path, mdf_ppc64: list[str], mdf_ppc64_s
         assert strip_caller_ids(logs["sid"]) == logs["1.7.2"]
         ours = dump_dmesg(ctx, caller_id=False).decode("utf-8", "replace").splitlines()
     guest = (ppc / "guest-dmesg.txt").read_text().splitlines()
-    assert len(guest) > 100 and ours[: len(guest)] == guest
+    assert len(guest) > 100 and log_begins_with(ours, guest)
     assert any("sysrq: Trigger a crash" in ln for ln in ours[len(guest) :])
 
 

@@ -214,3 +214,20 @@ def prstatus_notes(path: Path, nregs: int) -> list[tuple[int, list[int]]]:
                 out.append((struct.unpack_from("<i", data, desc + pid_at)[0], list(regs)))
             at = desc + (descsz + 3) // 4 * 4
     return out
+
+
+def log_begins_with(ours: list[str], guest: list[str]) -> bool:
+    """Our --dump-dmesg lines begin with the guest's own ``dmesg`` (taken before the panic): line
+    for line the same, but for the later lines of a record holding several (a message with a
+    newline, such as a slow TCG guest's "Probably due to long platform interrupts"), which
+    makedumpfile, and we, indent by the width of the time stamp where the guest's dmesg repeats
+    the time stamp."""
+    import re
+
+    if len(ours) < len(guest):
+        return False
+    for o, g in zip(ours, guest):
+        m = re.match(r"\[[ 0-9.]+\] ", g)
+        if o != g and not (m and o == " " * m.end() + g[m.end():]):
+            return False
+    return True
