@@ -20,7 +20,7 @@ PROVEN = {
     "ia32": "real: Debian 12 686-pae and 686 (PAE and 2-level tables), kexec capture",
     "arm": "real: Debian 12 armmp and armmp-lpae (classic and LPAE tables), kexec capture",
     "riscv64": "real: Debian 13 (Sv57 and Sv39), kexec capture",
-    "loongarch64": "synthetic: 16 KiB pages, three levels, huge PMD, SPARSEMEM_VMEMMAP",
+    "loongarch64": "real: Debian sid 7.2 (16 KiB pages, three levels), kexec capture; and a synthetic machine",
     "mips64": "synthetic: mips64el, 4 KiB pages, three levels, huge PMD, SPARSEMEM in XKPHYS",
     "mips": "synthetic: big-endian, 4 KiB pages, two levels, FLATMEM",
     "ppc": "synthetic: big-endian book3s 32-bit, two levels, FLATMEM",

@@ -367,7 +367,8 @@ def loongarch64() -> Machine:
 def mips64el() -> Machine:
     """4 KiB pages (Malta); three levels (9 index bits: 30, 21, 12); upper entries hold the
     XKPHYS (0x9800…) address of the next table, empty ones the invalid tables.  PTE bits of a
-    kernel built for a CPU with RI/XI, huge pages, PTE_SPECIAL: PRESENT 0, WRITE 1, ACCESSED 2,
+    kernel built for a CPU with RI/XI, huge pages, PTE_SPECIAL (as Debian 12's 5kc-malta and
+    loongson-3 configurations are; no soft-dirty bit, no NUMA balancing): PRESENT 0, WRITE 1, ACCESSED 2,
     MODIFIED 3, HUGE 4, SPECIAL 5, NO_EXEC 6, NO_READ 7, GLOBAL 8, VALID 9, DIRTY 10, cache
     attribute 11-13, the frame number from bit 14.  A PMD with HUGE maps 2 MiB."""
     m = Machine("mips64", "mips64", 8, 64, "<", 4096, 4096, "6.1.0-synthetic")

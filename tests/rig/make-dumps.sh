@@ -37,7 +37,7 @@ today_key() { # today_key [APT OPTIONS]: "PACKAGE VERSION makedumpfile V qemu V"
 	# shellcheck disable=SC2068
 	apt-get $@ update -qq > /dev/null 2>&1 || { echo "make-dumps: apt-get update failed ${*:+($*)}" >&2; return 0; }
 	# shellcheck disable=SC2068
-	case $flav in arm64* | armmp*) qemu=qemu-system-arm ;; riscv64) qemu=qemu-system-misc ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
+	case $flav in arm64* | armmp*) qemu=qemu-system-arm ;; riscv64 | loong64) qemu=qemu-system-misc ;; s390x) qemu=qemu-system-misc ;; powerpc64le) qemu=qemu-system-ppc ;; esac
 	k=$(apt-cache $@ depends "linux-image-$flav" 2> /dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
 	[ -n "$k" ] || return 0
 	# shellcheck disable=SC2068
@@ -361,6 +361,48 @@ for RUN in mem1024: mem1024-sv39:no4lvl; do
 	fi
 done
 finish "$V" "$VKEY"
+# Debian sid's loongarch64 kernel (16 KiB pages, three levels) under bookworm-backports'
+# qemu-system-loongarch64 -M virt (unpacked; QEMU 7.2 cannot load the firmware), booted by trixie's
+# EDK II (the kernel is an EFI application), 1 GiB, captured by a real crash kernel with sid's
+# kexec-tools (Debian has no loong64 makedumpfile); the guest's kpageflags twice, dmesg, vmallocinfo
+G=${RIG_DIR}-loong64
+GOPTS=$(suite_opts sid loong64)
+GKEY=$(FLAVOUR=loong64 today_key "$GOPTS")
+if [ -n "$GKEY" ]; then
+	BOPTS=$(suite_opts bookworm-backports)
+	TOPTS=$(suite_opts trixie)
+	# shellcheck disable=SC2086
+	apt-get $BOPTS update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	apt-get $TOPTS update -qq > /dev/null 2>&1 || true
+	# shellcheck disable=SC2086
+	GKEY="$GKEY qemu-backports $(apt-cache $BOPTS show --no-all-versions qemu-system-misc 2> /dev/null | sed -n 's/^Version: //p' | head -1) edk2 $(apt-cache $TOPTS show --no-all-versions qemu-efi-loongarch64 2> /dev/null | sed -n 's/^Version: //p' | head -1)"
+fi
+keyed "$G" "$GKEY"
+if [ ! -x "$G/qemu/usr/bin/qemu-system-loongarch64" ] || [ ! -e "$G/firmware/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ]; then
+	rm -rf "$G/qemu-debs" "$G/qemu" "$G/firmware"
+	mkdir -p "$G/qemu-debs" "$G/qemu" "$G/firmware"
+	BOPTS=$(suite_opts bookworm-backports)
+	TOPTS=$(suite_opts trixie)
+	# shellcheck disable=SC2086
+	(cd "$G/qemu-debs" && apt-get -q $BOPTS download qemu-system-misc qemu-system-common qemu-system-data > /dev/null &&
+		apt-get -q $TOPTS download qemu-efi-loongarch64 > /dev/null) ||
+		echo "make-dumps: cannot fetch bookworm-backports' QEMU or trixie's loongarch64 firmware: no loongarch64 dumps" >&2
+	for f in "$G"/qemu-debs/qemu-system-*.deb; do [ -e "$f" ] && dpkg -x "$f" "$G/qemu"; done
+	for f in "$G"/qemu-debs/qemu-efi-*.deb; do [ -e "$f" ] && dpkg -x "$f" "$G/firmware"; done
+fi
+if [ -x "$G/qemu/usr/bin/qemu-system-loongarch64" ]; then
+	[ -e "$G/kernel/KPKG" ] || python3 "$HERE/qemu_rig.py" setup --arch loong64 --dir "$G" --kpkg "$(kpkg "$GKEY")" \
+		--apt-opts "$GOPTS"
+	[ -e "$G/initramfs.cpio.gz" ] || { rig; python3 "$HERE/qemu_rig.py" build --arch loong64 --dir "$G"; }
+	D=$G/dumps/mem1024
+	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
+		rig
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch loong64 --dir "$G" --mem 1024 --crash 256 --formats none \
+			--kpf-twice --qemu "$G/qemu/usr/bin/qemu-system-loongarch64" --qemu-datadir "$G/qemu/usr/share/qemu"
+	fi
+	finish "$G" "$GKEY"
+fi
 # amd64 under bookworm-backports' QEMU (10.x; unpacked, not installed): its kdump-raw-zlib (the kdump
 # format unflattened, QEMU 8.2 and later), kdump-zlib and ELF files of the same stopped guest, the
 # guest's VMCOREINFO given to QEMU through fw_cfg (qemu_rig.py)
@@ -394,4 +436,4 @@ if [ -x "$Q/qemu/usr/bin/qemu-system-x86_64" ]; then
 	fi
 	finish "$Q" "$QKEY"
 fi
-echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps, ${RIG_DIR}-armhf*/dumps, $V/dumps and $Q/dumps"
+echo "make-dumps: real dumps ready in $RIG_DIR/dumps, $T/dumps, $B/dumps ${RIG_DIR}-arm64*/dumps, $Z/dumps, $W/dumps, ${RIG_DIR}-i386*/dumps, ${RIG_DIR}-armhf*/dumps, $V/dumps, $G/dumps and $Q/dumps"

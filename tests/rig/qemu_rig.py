@@ -105,6 +105,28 @@ ARCHES = {
                         "> /tmp/iomem && mount --bind /tmp/iomem /proc/iomem && "
                         "log \"iomem: Reserved ranges hidden from kexec but the firmware's ($K)\"",
     },
+    # loongarch64: sid's kernel (16 KiB pages, three levels) on the virt machine, booted by trixie's
+    # EDK II (the kernel is an EFI application) under bookworm-backports' QEMU (7.2 cannot load that
+    # firmware), captured by a real crash kernel with sid's kexec-tools; Debian has no makedumpfile
+    # for it and no cross compiler on bookworm: memfill is a shell script (see build)
+    "loong64": {
+        "gcc": None,
+        "qemu": "qemu-system-loongarch64",
+        "machine": ["-M", "virt"],
+        "console": "ttyS0",
+        "disk": "virtio-blk-pci",
+        "modules": "virtio_pci virtio_blk crc32c_generic crc32c ext4",
+        "kdump": True,
+        "crash": "crash",
+        "makedumpfile": False,
+        # not at the top of RAM, where the firmware's boot-services memory is: the crash kernel
+        # keeps that reserved (its EFI memory map) and drops an initrd found there
+        "crash_at": "@2304M",
+        # (its kernel sets 128 MiB aside for CMA, which a crash kernel cannot spare)
+        "append": "rig_capture_extra=cma=0",
+        "bios": "firmware/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd",
+        "user_pkgs_all": "busybox-static kexec-tools libc6 libgcc-s1",
+    },
     # 32-bit x86: Debian's 686-pae (3-level tables, 64-bit entries) and 686 (2-level) kernels, with
     # a real kexec capture; the i386 makedumpfile runs on the host as it is (an x86_64 kernel runs
     # i386 programs) through the sysroot's loader
@@ -160,6 +182,17 @@ def shared_rig():  # noqa: ANN201 - the shared arm64 rig module (its QMP and Gue
     return mod
 
 
+# memfill for an architecture without a cross compiler here: its arguments as memfill.c takes them;
+# the random and pattern megabytes become text held in this shell's variables (anonymous memory,
+# hex: twice the bytes of random data), the zero and untouched ones are left out
+MEMFILL_SH = """#!/bin/sh
+r=$(head -c $(($1 * 524288)) /dev/urandom | od -An -v -tx8 | tr -d ' \\n')
+p=$(yes 'memfill pattern page: the quick brown fox jumps over the lazy dog 0123456789' | head -c $(($3 * 1048576)))
+echo "memfill: pid $$ rand=$1MB pattern=$3MB (shell: hex text; zero=$2MB untouched=$4MB left out) filled"
+while :; do sleep 3600; done
+"""
+
+
 # ---------------------------------------------------------------- setup
 def setup(a: argparse.Namespace) -> None:
     d = Path(a.dir)
@@ -175,10 +208,18 @@ def setup(a: argparse.Namespace) -> None:
     spec = ARCHES[a.arch]
     pkgs = f"{spec.get('user_pkgs_all', USER_PKGS)} {spec.get('user_pkgs', '')}".split()
     sh(f"cd {debs} && apt-get -q {a.apt_opts} download {kpkg} > /dev/null")
+    # sid splits the kernel: linux-image-VER only depends on linux-binary-VER (vmlinuz),
+    # linux-modules-VER and linux-base-VER (modules.order, System.map, config)
+    dep = subprocess.run(["apt-cache", *opts, "depends", kpkg], capture_output=True, text=True, check=True).stdout
+    parts = sorted(set(re.findall(r"Depends: (linux-(?:binary|base)-\S+)", dep)))
+    if parts:
+        parts.append(parts[0].replace("linux-base-", "linux-modules-").replace("linux-binary-", "linux-modules-"))
+        sh(f"cd {debs} && apt-get -q {a.apt_opts} download {' '.join(parts)} > /dev/null")
     sh(f"cd {debs} && apt-get -q {a.user_apt_opts or a.apt_opts} download {' '.join(pkgs)} > /dev/null")
     for sub in ("kernel", "sysroot"):
         shutil.rmtree(d / sub, ignore_errors=True)
-    sh(f"dpkg -x \"$(ls -t {debs}/{kpkg}_*.deb | head -1)\" {d / 'kernel'}")
+    for k in [kpkg, *parts]:
+        sh(f"dpkg -x \"$(ls -t {debs}/{k}_*.deb | head -1)\" {d / 'kernel'}")
     for p in pkgs:
         sh(f"dpkg -x \"$(ls -t {debs}/{p}_*_{a.arch}.deb | head -1)\" {d / 'sysroot'}")
     if not (d / "sysroot" / "lib").exists():  # usrmerge (sid): the loader's /lib path
@@ -236,6 +277,7 @@ def libclosure(sysroot: Path, exes: list[Path]) -> list[str]:
                                                    "lib/i386-linux-gnu", "usr/lib/i386-linux-gnu",
                                                    "lib/arm-linux-gnueabihf", "usr/lib/arm-linux-gnueabihf",
                                                    "lib/riscv64-linux-gnu", "usr/lib/riscv64-linux-gnu",
+                                                   "lib/loongarch64-linux-gnu", "usr/lib/loongarch64-linux-gnu",
                                                    "lib", "usr/lib")
                         if (sysroot / sub / name).exists()), None)
             if hit is None:
@@ -252,10 +294,27 @@ def in_sysroot(sr: Path, path: str) -> Path:
 
 def kernel_image(d: Path, kver: str) -> Path:
     """What QEMU's -kernel and kexec load: vmlinuz (s390x), vmlinux (ppc64el: an ELF file)."""
-    for name in (f"vmlinuz-{kver}", f"vmlinux-{kver}"):
-        if (d / "kernel" / "boot" / name).exists():
-            return d / "kernel" / "boot" / name
+    for name in (f"boot/vmlinuz-{kver}", f"boot/vmlinux-{kver}", f"usr/lib/modules/{kver}/vmlinuz"):
+        if (d / "kernel" / name).exists():
+            return d / "kernel" / name
     raise FileNotFoundError(f"no kernel image in {d / 'kernel' / 'boot'}")
+
+
+def kexec_image(image: Path, dst: Path) -> None:
+    """What kexec loads: the kernel image, or the kernel inside an EFI zboot image (loongarch64's
+    vmlinuz: "zimg" at byte 4, the payload's offset and size at 8, its compression at 24), which
+    kexec-tools cannot read."""
+    head = image.read_bytes()[:32]
+    if head[:2] != b"MZ" or head[4:8] != b"zimg":
+        shutil.copy(image, dst)
+        return
+    off, size = int.from_bytes(head[8:12], "little"), int.from_bytes(head[12:16], "little")
+    comp = head[24:32].rstrip(b"\0").decode()
+    with open(image, "rb") as f:
+        f.seek(off)
+        payload = f.read(size)
+    tool = {"zstd": ["zstd", "-qdc"], "gzip": ["gzip", "-dc"], "xz": ["xz", "-dc"]}[comp]
+    dst.write_bytes(subprocess.run(tool, input=payload, capture_output=True, check=True).stdout)
 
 
 def build(a: argparse.Namespace) -> None:
@@ -264,7 +323,11 @@ def build(a: argparse.Namespace) -> None:
     mods = d / "kernel" / "lib" / "modules"
     kver = sorted(os.listdir(mods))[0]
     mdir = mods / kver
-    sh(f"{spec['gcc']} -O2 -static -o {d / 'memfill'} {RIG_SRC / 'memfill.c'}")
+    if spec["gcc"]:
+        sh(f"{spec['gcc']} -O2 -static -o {d / 'memfill'} {RIG_SRC / 'memfill.c'}")
+    else:  # no cross compiler for the architecture here: memfill's anonymous memory held by a shell
+        (d / "memfill").write_text(MEMFILL_SH)
+        os.chmod(d / "memfill", 0o755)
     stage = d / "stage"
     shutil.rmtree(stage, ignore_errors=True)
     for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/rig", "proc", "sys", "dev", "tmp", "mnt", "lib"):
@@ -299,7 +362,9 @@ def build(a: argparse.Namespace) -> None:
     os.chmod(stage / "init", 0o755)
     if spec["kdump"]:  # kexec and makedumpfile with their libraries; the crash kernel's initramfs
         sr = d / "sysroot"
-        exes = [in_sysroot(sr, "sbin/kexec"), sr / "usr/bin/makedumpfile"]
+        exes = [in_sysroot(sr, "sbin/kexec")]
+        if spec.get("makedumpfile", True):
+            exes.append(sr / "usr/bin/makedumpfile")
         for exe, dst in zip(exes, ("usr/sbin/kexec", "usr/sbin/makedumpfile")):
             shutil.copy(exe, stage / dst)
         for lib in libclosure(sr, exes):
@@ -310,9 +375,13 @@ def build(a: argparse.Namespace) -> None:
             if (sr / link).is_symlink():
                 (stage / link).parent.mkdir(parents=True, exist_ok=True)
                 (stage / link).symlink_to(os.readlink(sr / link))
+        ldl = "lib64/ld-linux-loongarch-lp64d.so.1"  # usrmerged: the loader itself is in lib/TRIPLET
+        if (sr / "usr" / ldl).exists() and (sr / "lib/loongarch64-linux-gnu" / ldl[6:]).exists():
+            (stage / "lib64").mkdir(exist_ok=True)
+            (stage / ldl).symlink_to("/lib/loongarch64-linux-gnu/" + ldl[6:])
         sh(f"cd {stage} && find . | cpio -o -H newc --quiet | gzip -6 > {d / 'capture.cpio.gz'}")
         (stage / "boot").mkdir()
-        shutil.copy(kernel_image(d, kver), stage / "boot" / "vmlinuz")
+        kexec_image(kernel_image(d, kver), stage / "boot" / "vmlinuz")
         shutil.copy(d / "capture.cpio.gz", stage / "boot" / "capture.cpio.gz")
     sh(f"cd {stage} && find . | cpio -o -H newc --quiet | gzip -6 > {d / 'initramfs.cpio.gz'}")
     shutil.rmtree(stage)
@@ -419,7 +488,7 @@ def run(a: argparse.Namespace) -> None:
         append += " " + a.append
     raw, outimg = out / "vmcore.raw", out / "out.img"
     if crash:
-        append += f" crashkernel={crash}M rig_mdf_levels=31 rig_mdf_comp=l"
+        append += f" crashkernel={crash}M{spec.get('crash_at', '')} rig_mdf_levels=31 rig_mdf_comp=l"
         sh(f"truncate -s {a.mem + 64}M {raw}")
         sh(f"truncate -s {a.mem + 256}M {outimg} && mkfs.ext4 -q -F {outimg}")
         rec["crashkernel_mb"] = crash
@@ -442,6 +511,8 @@ def run(a: argparse.Namespace) -> None:
                  "-device", f"{spec['disk']},drive=d2,serial=rigout"]
     if a.cpu:
         argv[argv.index("-m"):argv.index("-m")] = ["-cpu", a.cpu]
+    if spec.get("bios"):
+        argv[argv.index("-m"):argv.index("-m")] = ["-bios", str(d / str(spec["bios"]))]
     rec["qemu_argv"] = argv
     log("starting", " ".join(argv))
     t0 = time.time()
