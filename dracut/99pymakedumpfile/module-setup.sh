@@ -15,6 +15,8 @@
 #   pymakedumpfile_codecs      codec packages to install (default "zstd snappy"; add lz4 for
 #                              --stream-compress lz4; zlib and LZO need none)
 #   pymakedumpfile_sources     "yes": install .py sources beside the .pyc (tracebacks with source)
+#   pymakedumpfile_arches      the architectures whose page tables it reads (default: this machine's,
+#                              whose crash kernel the initramfs is for; x86_64's always comes along)
 #   pymakedumpfile_capture_conf  a pymakedumpfile-capture.conf to install (default
 #                              /etc/pymakedumpfile-capture.conf if it exists)
 #
@@ -70,7 +72,7 @@ install() {
     files=$stage.files
     if ! PYMAKEDUMPFILE_PYTHONPATH=$(_pmd_setting pythonpath "") "$py" -S -E "$moddir/pymakedumpfile-files.py" \
         "$moddir/python-modules.list" "$stage" "$(_pmd_setting codecs "zstd snappy")" "$site" \
-        "$(_pmd_setting sources no)" > "$files"; then
+        "$(_pmd_setting sources no)" "$(_pmd_setting arches "")" > "$files"; then
         derror "pymakedumpfile: cannot collect the files to install"
         rm -rf "$stage" "$files"
         return 1

@@ -20,7 +20,9 @@ pymakedumpfile needs is missing.
 import importlib.machinery
 import importlib.util
 import os
+import platform
 import py_compile
+import re
 import site as site_module
 import subprocess
 import sys
@@ -102,9 +104,10 @@ def imported_closure(names, extra, sites):
 
 def main():
     if len(sys.argv) < 5:
-        fail("usage: pymakedumpfile-files.py LIST STAGE CODECS SITE [SOURCES]")
+        fail("usage: pymakedumpfile-files.py LIST STAGE CODECS SITE [SOURCES [ARCHES]]")
     listfile, stage, codecs, site = sys.argv[1:5]
     sources = len(sys.argv) > 5 and sys.argv[5] == "yes"
+    arches = sys.argv[6].split() if len(sys.argv) > 6 and sys.argv[6].strip() else [platform.machine()]
     codecs = set(codecs.split())
     paths = sysconfig.get_paths()
     extra = [p for p in os.environ.get("PYMAKEDUMPFILE_PYTHONPATH", "").split(":") if p]
@@ -214,6 +217,31 @@ def main():
     if spec is None or not spec.submodule_search_locations:
         fail(f"the pymakedumpfile package is not importable by {sys.executable} (set pymakedumpfile_pythonpath)")
     pkg = os.path.realpath(list(spec.submodule_search_locations)[0])
+    # of the architectures' modules, the machine's own (this initramfs is its crash kernel's;
+    # pymakedumpfile_arches names others), those it imports, and x86_64's, which the filters of
+    # x86-only features import; translate/_here.py tells the package which are there
+    translate = importlib.import_module("pymakedumpfile.translate")
+    tdir = os.path.dirname(os.path.realpath(translate.__file__))
+    here = []
+    for machine in arches:
+        a = translate.arch_from_machine(machine) or translate.get_arch(machine)
+        if a is None or a.translator is None:
+            fail(f"pymakedumpfile has no architecture {machine!r} (pymakedumpfile_arches)")
+        here.append(a.translator.__module__.rpartition(".")[2])
+    here += [m for m in ("x86_64",) if m not in here]
+    keep, todo = set(), [*here, "xen_x86_64"]
+    while todo:
+        m = todo.pop()
+        if m not in keep:
+            keep.add(m)
+            with open(os.path.join(tdir, m + ".py")) as f:
+                todo += re.findall(r"^from \.(\w+) import", f.read(), re.M)
+    not_here |= {os.path.join("pymakedumpfile", "translate", f) for f in os.listdir(tdir)
+                 if f.endswith(".py") and f[:-3] in (*translate.ORDER, "linear32", "tablewalk") and f[:-3] not in keep}
+    here_py = os.path.join(stage, "_here.py")
+    with open(here_py, "w") as f:
+        f.write(f"HERE = {tuple(here)!r}\n")
+    add_source(here_py, os.path.join(site, "pymakedumpfile", "translate", "_here.py"))
     accel = False
     for d, dirs, files in os.walk(pkg):
         dirs[:] = [x for x in dirs if x != "__pycache__"]

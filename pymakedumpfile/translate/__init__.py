@@ -7,6 +7,8 @@ what it holds); this package keeps the registry of them.  Adding one is a module
 
 from __future__ import annotations
 
+import importlib
+
 from .base import (
     ArchInfo,
     ByteOrder,
@@ -52,38 +54,18 @@ def get_arch(name: str) -> ArchInfo | None:
     return ARCHES.get(name)
 
 
-# the architectures: those with a translator have a module of their own
-from .aarch64 import AARCH64  # noqa: E402
-from .alpha import ALPHA  # noqa: E402
-from .arm import ARM  # noqa: E402
-from .ia32 import IA32  # noqa: E402
-from .ia64 import IA64  # noqa: E402
-from .loongarch64 import LOONGARCH64  # noqa: E402
-from .mips import MIPS  # noqa: E402
-from .mips64 import MIPS64  # noqa: E402
-from .ppc import PPC  # noqa: E402
-from .ppc64 import PPC64  # noqa: E402
-from .riscv64 import RISCV64  # noqa: E402
-from .s390 import S390  # noqa: E402
-from .s390x import S390X  # noqa: E402
-from .sparc64 import SPARC64  # noqa: E402
-from .x86_64 import X86_64  # noqa: E402
-
-register(X86_64)
-register(AARCH64)
-register(S390X)
-register(S390)
-register(IA32)
-register(ARM)
-register(PPC64)
-register(PPC)
-register(RISCV64)
-register(LOONGARCH64)
-register(MIPS64)
-register(MIPS)
-register(SPARC64)
-register(IA64)
-register(ALPHA)
+# the architectures, a module each, in the registry's order (the README's table's).  A crash
+# kernel's initramfs carries its own machine's only: the dracut module writes ``_here.py`` naming
+# the ones it installed (docs/capture.md).
+ORDER = ("x86_64", "aarch64", "s390x", "s390", "ia32", "arm", "ppc64", "ppc", "riscv64", "loongarch64", "mips64",
+         "mips", "sparc64", "ia64", "alpha")
+try:
+    from ._here import HERE as _HERE  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    _HERE = ORDER
+for _name in ORDER:
+    if _name in _HERE:
+        register(getattr(importlib.import_module(f".{_name}", __name__), _name.upper()))
 
 __all__ = [
     "ARCHES", "ArchInfo", "ByteOrder", "IntDecoder", "KernelMemory", "MemoryReader", "ReadPhys", "Step", "Translator",

@@ -17,10 +17,11 @@ SITE = "/usr/lib/pymakedumpfile"
 
 
 def collect(python: str, tmp_path: Path, codecs: str = "zstd snappy",
-            pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+            pythonpath: str = "", arches: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "PYMAKEDUMPFILE_PYTHONPATH": pythonpath}
+    more = [] if arches is None else ["no", arches]
     return subprocess.run([python, "-S", "-E", str(MODDIR / "pymakedumpfile-files.py"),
-                           str(MODDIR / "python-modules.list"), str(tmp_path / "stage"), codecs, SITE],
+                           str(MODDIR / "python-modules.list"), str(tmp_path / "stage"), codecs, SITE, *more],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -79,5 +80,38 @@ def test_the_gdbserver_is_left_out(tmp_path: Path) -> None:
     dsts = {dst for _, _, dst in (line.split("\t") for line in p.stdout.splitlines())}
     pkg = {d[len(SITE) + 1 :] for d in dsts if d.startswith(f"{SITE}/pymakedumpfile/")}
     assert not {f"pymakedumpfile/tools/{m}.pyc" for m in ("gdbserver", "rsp", "drgnprog", "tasks")} & pkg
-    assert {"pymakedumpfile/tools/dmesg.pyc", "pymakedumpfile/translate/linear32.pyc",
+    assert {"pymakedumpfile/tools/dmesg.pyc", "pymakedumpfile/translate/x86_64.pyc",
             "pymakedumpfile/cli/__init__.pyc"} <= pkg
+
+
+@pytest.mark.parametrize(("arches", "modules", "registered"), [
+    ("", {"x86_64", "xen_x86_64"}, ["x86_64"]),  # this machine's (the tests run on x86_64)
+    ("i686", {"ia32", "linear32", "x86_64", "xen_x86_64"}, ["x86_64", "ia32"]),
+    ("loongarch64 mips", {"loongarch64", "mips", "mips64", "tablewalk", "x86_64", "xen_x86_64"},
+     ["x86_64", "loongarch64", "mips"]),
+])
+def test_only_this_machines_architecture(tmp_path: Path, arches: str, modules: set[str], registered: list[str]) -> None:
+    """A crash kernel reads the dumps of its own machine: the initramfs carries that
+    architecture's translation (and what it imports, and x86_64's, which filters of x86-only
+    features import), the package registers just those, and a capture works with them."""
+    p = collect(sys.executable, tmp_path, arches=arches)
+    assert p.returncode == 0, p.stderr
+    root = tmp_path / "root"
+    for line in p.stdout.splitlines():
+        how, src, dst = line.split("\t")
+        if dst.startswith(SITE + "/") and how in ("file", "lib"):
+            (root / dst[1:]).parent.mkdir(parents=True, exist_ok=True)
+            (root / dst[1:]).write_bytes(Path(src).read_bytes())
+    tdir = root / SITE[1:] / "pymakedumpfile" / "translate"
+    arch_modules = {f.stem for f in tdir.glob("*.pyc")} - {"__init__", "base", "kallsyms", "support", "_here"}
+    assert arch_modules == modules
+    r = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root / SITE[1:])!r}); "
+                        "import pymakedumpfile.translate as t; print(' '.join(t.ARCHES))"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == registered
+
+
+def test_an_unknown_architecture_is_one_line(tmp_path: Path) -> None:
+    p = collect(sys.executable, tmp_path, arches="vax")
+    assert p.returncode != 0 and "'vax'" in p.stderr and "Traceback" not in p.stderr
