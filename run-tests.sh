@@ -9,7 +9,8 @@
 # Extra arguments go to pytest.  PMD_SKIP_APT=1 skips step 1, PMD_SKIP_RIG=1 step 2.
 # PMD_VM_TESTS=1 adds the crash-kernel end-to-end test (tests/vm: dracut, QEMU, a real panic; minutes).
 # PMD_DEB_TESTS=1 adds the Debian package's (tests/pkg: dpkg-buildpackage, lintian, and an install
-# into a clean Debian 12 chroot made by debootstrap).
+# into a clean Debian 12 chroot made by debootstrap); PMD_SERVICE_TESTS=1 a Debian 12 guest whose
+# kdump-tools captures a real panic with the package (tests/pkg/test_kdump_tools.py; minutes).
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -20,7 +21,8 @@ if [ "${PMD_SKIP_APT:-0}" != 1 ]; then
 	      gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-ppc gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross gcc-i686-linux-gnu libc6-dev-i386-cross
 	      gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross busybox-static kexec-tools zstd xz-utils cpio e2fsprogs time file kmod xxd"
 	[ "${PMD_VM_TESTS:-0}" = 1 ] && PKGS="$PKGS dracut-core"
-	[ "${PMD_DEB_TESTS:-0}" = 1 ] && PKGS="$PKGS debhelper dh-python pybuild-plugin-pyproject python3-all-dev lintian debootstrap fakeroot"
+	{ [ "${PMD_DEB_TESTS:-0}" = 1 ] || [ "${PMD_SERVICE_TESTS:-0}" = 1 ]; } &&
+		PKGS="$PKGS debhelper dh-python pybuild-plugin-pyproject python3-all-dev lintian debootstrap fakeroot"
 	missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 	if [ -n "$missing" ]; then
 		$SUDO apt-get update -qq

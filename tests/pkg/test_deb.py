@@ -17,9 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest_pkg import CACHE, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("PMD_CACHE", Path.home() / ".cache" / "pymakedumpfile"))
 SAMPLE = "vmcore-6.1.0-56-amd64-c-d31.kdump"
 
 pytestmark = pytest.mark.skipif(os.environ.get("PMD_DEB_TESTS") != "1",
@@ -28,23 +27,6 @@ pytestmark = pytest.mark.skipif(os.environ.get("PMD_DEB_TESTS") != "1",
 
 def sh(*argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
-
-
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The .deb, built from a copy of the tracked files (the build writes beside the tree)."""
-    work = tmp_path_factory.mktemp("deb")
-    src = work / "pymakedumpfile"
-    files = sh("git", "ls-files", "-z", cwd=REPO, check=True).stdout.split("\0")
-    for f in filter(None, files):
-        (src / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, src / f)
-    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(work), "LC_ALL": "C.UTF-8"}
-    p = sh("dpkg-buildpackage", "-us", "-uc", "-b", cwd=src, env=env, timeout=1800)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    debs = sorted(work.glob("pymakedumpfile_*.deb"))
-    assert len(debs) == 1, debs
-    return debs[0]
 
 
 def test_the_package_holds_the_command_library_and_dracut_module(deb: Path) -> None:
