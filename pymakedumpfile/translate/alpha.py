@@ -8,7 +8,6 @@ number in its top 32 bits and ``_PAGE_VALID`` in bit 0.
 
 from __future__ import annotations
 
-from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
 from .tablewalk import WalkedTranslator
@@ -32,11 +31,7 @@ class AlphaTranslator(WalkedTranslator):
                  byte_order: ByteOrder = "little") -> None:
         self.kseg = kseg_base(vmcoreinfo)
         self.entries = TableEntries(read_phys, "little", block=8192)
-        pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
-        d = self._direct(pgd) if pgd is not None else None
-        if d is None:
-            raise AddressTranslationError(pgd or 0, "no swapper_pg_dir in KSEG in VMCOREINFO")
-        self.root = d[0]
+        self.root = self._root(vmcoreinfo, "KSEG")
 
     def _direct(self, vaddr: int) -> tuple[int, int] | None:
         if self.kseg <= vaddr < self.kseg + KSEG_SIZE:

@@ -35,11 +35,7 @@ class Ia64Translator(WalkedTranslator):
         else:
             self.levels = (("PGD", ps + 2 * b, b), ("PMD", ps + b, b), ("PTE", ps, b))
         self.entries = TableEntries(read_phys, "little", block=1 << ps)
-        pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
-        d = self._direct(pgd) if pgd is not None else None
-        if d is None:
-            raise AddressTranslationError(pgd or 0, "no swapper_pg_dir in the kernel image in VMCOREINFO")
-        self.root = d[0]
+        self.root = self._root(vmcoreinfo, "the kernel image or a direct region")
 
     def _direct(self, vaddr: int) -> tuple[int, int] | None:
         region = vaddr >> REGION_SHIFT

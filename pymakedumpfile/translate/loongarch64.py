@@ -10,7 +10,6 @@ hold the *virtual* (DMW) address of the next table.
 
 from __future__ import annotations
 
-from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
 from .tablewalk import WalkedTranslator, page_shift
@@ -31,11 +30,7 @@ class Loongarch64Translator(WalkedTranslator):
         self.page_shift, bits = ps, ps - 3
         self.levels = (("PGD", ps + 2 * bits, bits), ("PMD", ps + bits, bits), ("PTE", ps, bits))
         self.entries = TableEntries(read_phys, "little", block=1 << ps)
-        pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
-        d = self._direct(pgd) if pgd is not None else None
-        if d is None:
-            raise AddressTranslationError(pgd or 0, "no swapper_pg_dir in a direct window in VMCOREINFO")
-        self.root = d[0]
+        self.root = self._root(vmcoreinfo, "a direct window")
 
     def _direct(self, vaddr: int) -> tuple[int, int] | None:
         if XKPRANGE <= vaddr < XKVRANGE:

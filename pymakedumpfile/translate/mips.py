@@ -10,7 +10,6 @@ the kernel's configuration decides: the first present PTE shows it, as on mips64
 
 from __future__ import annotations
 
-from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
 from .mips64 import pfn_shift
@@ -35,11 +34,7 @@ class MipsTranslator(WalkedTranslator):
         self.pfn_shift: int | None = None
         self.levels = (("PGD", 2 * ps - 2, 32 - (2 * ps - 2)), ("PTE", ps, ps - 2))
         self.entries = TableEntries(read_phys, byte_order, block=1 << ps, entry_size=4)
-        pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
-        d = self._direct(pgd) if pgd is not None else None
-        if d is None:
-            raise AddressTranslationError(pgd or 0, "no swapper_pg_dir in KSEG0 in VMCOREINFO")
-        self.root = d[0]
+        self.root = self._root(vmcoreinfo, "KSEG0")
 
     def _direct(self, vaddr: int) -> tuple[int, int] | None:
         if KSEG0 <= vaddr < KSEG2:

@@ -11,7 +11,6 @@ configuration decides and the first present PTE shows).
 
 from __future__ import annotations
 
-from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
 from .tablewalk import WalkedTranslator, page_shift, release
@@ -67,11 +66,7 @@ class Mips64Translator(WalkedTranslator):
         self.fallback_shift = ps - 12 + (12 if release(vmcoreinfo) >= (4, 5) else 11) + 3
         self.levels = (("PGD", ps + 2 * bits, bits), ("PMD", ps + bits, bits), ("PTE", ps, bits))
         self.entries = TableEntries(read_phys, byte_order, block=1 << ps)
-        pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
-        d = kseg(pgd, self.phys_bits) if pgd is not None else None
-        if d is None:
-            raise AddressTranslationError(pgd or 0, "no swapper_pg_dir in an unmapped segment in VMCOREINFO")
-        self.root = d[0]
+        self.root = self._root(vmcoreinfo, "an unmapped segment")
 
     def _direct(self, vaddr: int) -> tuple[int, int] | None:
         return kseg(vaddr, self.phys_bits)

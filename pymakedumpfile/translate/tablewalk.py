@@ -71,6 +71,15 @@ class WalkedTranslator:
             table = pa
         raise AddressTranslationError(vaddr, "no page-table levels")
 
+    def _root(self, vi: VmcoreInfo, window: str) -> int:
+        """The physical address of ``swapper_pg_dir``, which a direct window maps (``window``
+        names it, for the error)."""
+        pgd = vi.SYMBOL.get("swapper_pg_dir")
+        d = self._direct(pgd) if pgd is not None else None
+        if d is None:
+            raise AddressTranslationError(pgd or 0, f"no swapper_pg_dir in {window} in VMCOREINFO")
+        return d[0]
+
     def _check(self, vaddr: int) -> None:
         if not 0 <= vaddr <= self.mask:
             raise AddressTranslationError(vaddr, "not a kernel address of this architecture")

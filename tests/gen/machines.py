@@ -289,6 +289,23 @@ def vmap_area(m: Machine, kva: int, start: int, end: int) -> dict[str, object]:
             "OFFSET(vmap_area.list)": 5 * p, "OFFSET(list_head.next)": 0}
 
 
+def sparsemem(m: Machine, kva: int, symbol_base: int, section_map: int, section_bits: int,
+              physmem_bits: int) -> dict[str, object]:
+    """SPARSEMEM_EXTREME with all of RAM in section 0: ``mem_section`` (a pointer, at
+    ``symbol_base`` + its physical address) -> an array of root pointers -> struct mem_section
+    {section_mem_map, usage} (16 bytes), section 0's map ``section_map`` with
+    SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP; pointers by their ``kva`` address."""
+    sec = m.alloc(16 * 2, 8)
+    m.word(sec, section_map | 1 | 2)
+    roots = m.alloc(8 * 512, 8)
+    m.word(roots, kva + sec)
+    var = m.alloc(8, 8)
+    m.word(var, kva + roots)
+    return {"SYMBOL(mem_section)": symbol_base + var, "SIZE(mem_section)": 16,
+            "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": section_bits,
+            "NUMBER(MAX_PHYSMEM_BITS)": physmem_bits}
+
+
 def flatmem(m: Machine, kva: int) -> dict[str, object]:
     mm, _ = plant(m, kva)
     var = m.alloc(m.ptr, m.ptr)
@@ -347,18 +364,9 @@ def loongarch64() -> Machine:
                    huge + 0xABCDEF: 0xABCDEF, dmw + 0x5678: 0x5678, 0x8000_0000_0000_2000: 0x2000,
                    vmemmap + 0x40: mm + 0x40})
     m.unmapped += [vmalloc + ps, huge + (32 << 20)]
-    # SPARSEMEM_EXTREME: mem_section (a pointer) -> roots -> struct mem_section {section_mem_map,
-    # usage}; SECTION_SIZE_BITS 29 puts all of RAM in section 0, whose map is the vmemmap
-    sec = m.alloc(16 * 2, 8)
-    m.word(sec, vmemmap | 1 | 2)  # SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
-    roots = m.alloc(8 * 512, 8)
-    m.word(roots, kva + sec)
-    var = m.alloc(8, 8)
-    m.word(var, kva + roots)
-    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": kva + pgd, "SYMBOL(init_uts_ns)": uts(m, kva),
-                         "SYMBOL(mem_section)": kva + var, "SIZE(mem_section)": 16,
-                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 29,
-                         "NUMBER(MAX_PHYSMEM_BITS)": 48})
+    # SPARSEMEM with the vmemmap: section 0's map is the vmemmap
+    m.vmcoreinfo.update(sparsemem(m, kva, kva, vmemmap, 29, 48))
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": kva + pgd, "SYMBOL(init_uts_ns)": uts(m, kva)})
     m.vmcoreinfo.update(page_vmcoreinfo(m))
     m.vmcoreinfo.update(printk_ring(m, kva))
     return m
@@ -402,17 +410,9 @@ def mips64el() -> Machine:
                    0xFFFF_FFFF_A000_0010: 0x10})
     m.unmapped += [vmalloc + ps, 0xC000_0000_4000_0000]
     mm, _ = plant(m, kva)
-    # SPARSEMEM_EXTREME without vmemmap (mips has none): the section's map is in XKPHYS
-    sec = m.alloc(16 * 2, 8)
-    m.word(sec, (kva + mm) | 1 | 2)
-    roots = m.alloc(8 * 512, 8)
-    m.word(roots, kva + sec)
-    var = m.alloc(8, 8)
-    m.word(var, kva + roots)
-    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": ckseg0 + pgd, "SYMBOL(init_uts_ns)": uts(m, ckseg0),
-                         "SYMBOL(mem_section)": ckseg0 + var, "SIZE(mem_section)": 16,
-                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 28,
-                         "NUMBER(MAX_PHYSMEM_BITS)": 48})
+    # SPARSEMEM without vmemmap (mips has none): the section's map is in XKPHYS
+    m.vmcoreinfo.update(sparsemem(m, kva, ckseg0, kva + mm, 28, 48))
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": ckseg0 + pgd, "SYMBOL(init_uts_ns)": uts(m, ckseg0)})
     m.vmcoreinfo.update(page_vmcoreinfo(m))
     m.vmcoreinfo.update(printk_ring(m, kva))
     return m
@@ -555,17 +555,10 @@ def sparc64() -> Machine:
                    huge + 0x12345: 0x81_2345, po + 0x6000: 0x6000, kernbase + 0x4010: 0x6010,
                    vmemmap + 0x2000: mm + 0x2000})
     m.unmapped += [vmalloc + ps, huge + (8 << 20)]
-    sec = m.alloc(16 * 2, 8)
-    m.word(sec, vmemmap | 1 | 2)
-    roots = m.alloc(8 * 512, 8)
-    m.word(roots, po + sec)
-    var = m.alloc(8, 8)
-    m.word(var, po + roots)  # mem_section: a pointer into the linear map
     image = kernbase - ps  # kernel variables by their image address (physical - phys_base + KERNBASE)
-    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": image + pgd, "SYMBOL(init_uts_ns)": uts(m, image),
-                         "SYMBOL(mem_section)": image + var, "SIZE(mem_section)": 16,
-                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 30,
-                         "NUMBER(MAX_PHYSMEM_BITS)": 53})
+    # mem_section's roots are pointers into the linear map (how the translator finds PAGE_OFFSET)
+    m.vmcoreinfo.update(sparsemem(m, po, image, vmemmap, 30, 53))
+    m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": image + pgd, "SYMBOL(init_uts_ns)": uts(m, image)})
     m.vmcoreinfo.update(page_vmcoreinfo(m))
     m.vmcoreinfo.update(printk_ring(m, po))
     return m
@@ -635,16 +628,9 @@ def ia64() -> Machine:
                    r7 + 0x4444: 0x4444, 0xC000_0000_0000_8000: 0x8000, kstart + 0x12340: 0x16340,
                    vmemmap + 0x4008: mm + 0x4008})
     m.unmapped += [vmalloc + ps, 0x2000_0000_0000_0000]
-    sec = m.alloc(16 * 2, 8)
-    m.word(sec, vmemmap | 1 | 2)
-    roots = m.alloc(8 * 512, 8)
-    m.word(roots, r7 + sec)
-    var = m.alloc(8, 8)
-    m.word(var, r7 + roots)
+    m.vmcoreinfo.update(sparsemem(m, r7, image, vmemmap, 30, 50))
     m.vmcoreinfo.update({"SYMBOL(swapper_pg_dir)": image + pgd, "SYMBOL(init_uts_ns)": uts(m, image),
-                         "SYMBOL(_stext)": kstart, "SYMBOL(mem_section)": image + var, "SIZE(mem_section)": 16,
-                         "OFFSET(mem_section.section_mem_map)": 0, "NUMBER(SECTION_SIZE_BITS)": 30,
-                         "NUMBER(MAX_PHYSMEM_BITS)": 50, "CONFIG_PGTABLE_3": "y"})
+                         "SYMBOL(_stext)": kstart, "CONFIG_PGTABLE_3": "y"})
     m.vmcoreinfo.update(page_vmcoreinfo(m))
     m.vmcoreinfo.update(printk_log(m, r7))
     return m
