@@ -228,7 +228,8 @@ def main():
         if a is None or a.translator is None:
             fail(f"pymakedumpfile has no architecture {machine!r} (pymakedumpfile_arches)")
         here.append(a.translator.__module__.rpartition(".")[2])
-    here += [m for m in ("x86_64",) if m not in here]
+    if "x86_64" not in here:
+        here.append("x86_64")
     keep, todo = set(), [*here, "xen_x86_64"]
     while todo:
         m = todo.pop()

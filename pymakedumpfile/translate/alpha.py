@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
-from .tablewalk import WalkedTranslator
+from .tablewalk import WalkedTranslator, even_levels
 
 KSEG, KSEG_48 = 0xFFFF_FC00_0000_0000, 0xFFFF_8000_0000_0000
 KSEG_SIZE = 1 << 41  # what KSEG maps before the vmalloc area of 43-bit kernels
@@ -25,7 +25,7 @@ def kseg_base(vi: VmcoreInfo) -> int:
 class AlphaTranslator(WalkedTranslator):
     """Kernel virtual to physical translation of an alpha kernel."""
 
-    levels = (("PGD", 33, 10), ("PMD", 23, 10), ("PTE", 13, 10))
+    levels = even_levels(13, ("PGD", "PMD", "PTE"))
 
     def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
                  byte_order: ByteOrder = "little") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..core.errors import AddressTranslationError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, Step, TableEntries
-from .tablewalk import WalkedTranslator, page_shift
+from .tablewalk import WalkedTranslator, even_levels, page_shift
 
 REGION_SHIFT = 61
 KERNEL_START = 0xA000_0001_0000_0000
@@ -29,11 +29,8 @@ class Ia64Translator(WalkedTranslator):
                  byte_order: ByteOrder = "little") -> None:
         self.phys_base = phys_base
         ps = page_shift(vmcoreinfo, 14)
-        b = ps - 3
-        if vmcoreinfo.lines.get("CONFIG_PGTABLE_4") == "y":
-            self.levels = (("PGD", ps + 3 * b, b), ("PUD", ps + 2 * b, b), ("PMD", ps + b, b), ("PTE", ps, b))
-        else:
-            self.levels = (("PGD", ps + 2 * b, b), ("PMD", ps + b, b), ("PTE", ps, b))
+        four = vmcoreinfo.lines.get("CONFIG_PGTABLE_4") == "y"
+        self.levels = even_levels(ps, ("PGD", "PUD", "PMD", "PTE") if four else ("PGD", "PMD", "PTE"))
         self.entries = TableEntries(read_phys, "little", block=1 << ps)
         self.root = self._root(vmcoreinfo, "the kernel image or a direct region")
 

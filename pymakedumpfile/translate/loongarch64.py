@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
-from .tablewalk import WalkedTranslator, page_shift
+from .tablewalk import WalkedTranslator, even_levels, page_shift
 
 XKPRANGE, XKVRANGE = 0x8000_0000_0000_0000, 0xC000_0000_0000_0000
 PAGE_HUGE = 1 << 6  # in a PMD entry: it maps a block
@@ -27,8 +27,8 @@ class Loongarch64Translator(WalkedTranslator):
                  byte_order: ByteOrder = "little") -> None:
         self.phys_bits = vmcoreinfo.NUMBER.get("MAX_PHYSMEM_BITS") or 48
         ps = page_shift(vmcoreinfo, 14)
-        self.page_shift, bits = ps, ps - 3
-        self.levels = (("PGD", ps + 2 * bits, bits), ("PMD", ps + bits, bits), ("PTE", ps, bits))
+        self.page_shift = ps
+        self.levels = even_levels(ps, ("PGD", "PMD", "PTE"))
         self.entries = TableEntries(read_phys, "little", block=1 << ps)
         self.root = self._root(vmcoreinfo, "a direct window")
 
@@ -41,8 +41,7 @@ class Loongarch64Translator(WalkedTranslator):
     def _decode(self, depth: int, entry: int) -> tuple[bool, int] | None:
         if depth == 2 or (depth == 1 and entry & PAGE_HUGE):
             return (True, entry & ((1 << PFN_END) - 1)) if entry & PAGE_PRESENT else None
-        d = self._direct(entry) if entry else None  # the next table by its DMW address
-        return (False, d[0]) if d else None
+        return self._table_at(entry)  # the next table by its DMW address
 
 
 def _image_to_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:

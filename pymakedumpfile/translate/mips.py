@@ -48,8 +48,7 @@ class MipsTranslator(WalkedTranslator):
             if self.pfn_shift is None:
                 self.pfn_shift = pfn_shift(entry, self.page_shift, self.page_shift - 12 + PTE_LOW_BITS)
             return True, (entry >> self.pfn_shift) << self.page_shift
-        d = self._direct(entry) if entry else None
-        return (False, d[0]) if d else None
+        return self._table_at(entry)
 
 
 def _image_to_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:

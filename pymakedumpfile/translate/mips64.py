@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
-from .tablewalk import WalkedTranslator, page_shift, release
+from .tablewalk import WalkedTranslator, even_levels, page_shift, release
 
 CKSEG0, CKSSEG = 0xFFFF_FFFF_8000_0000, 0xFFFF_FFFF_C000_0000
 XKPHYS, XKSEG = 0x8000_0000_0000_0000, 0xC000_0000_0000_0000
@@ -60,11 +60,11 @@ class Mips64Translator(WalkedTranslator):
                  byte_order: ByteOrder = "big") -> None:
         self.phys_bits = vmcoreinfo.NUMBER.get("MAX_PHYSMEM_BITS") or 48
         ps = page_shift(vmcoreinfo, 12)
-        self.page_shift, bits = ps, ps - 3
+        self.page_shift = ps
         # until a PTE shows it: crash's choice for 4.5 and later (RIXI, HUGE, PROTNONE, SPECIAL)
         self.pfn_shift: int | None = None
         self.fallback_shift = ps - 12 + (12 if release(vmcoreinfo) >= (4, 5) else 11) + 3
-        self.levels = (("PGD", ps + 2 * bits, bits), ("PMD", ps + bits, bits), ("PTE", ps, bits))
+        self.levels = even_levels(ps, ("PGD", "PMD", "PTE"))
         self.entries = TableEntries(read_phys, byte_order, block=1 << ps)
         self.root = self._root(vmcoreinfo, "an unmapped segment")
 
@@ -78,8 +78,7 @@ class Mips64Translator(WalkedTranslator):
             if self.pfn_shift is None:
                 self.pfn_shift = pfn_shift(entry, self.page_shift, self.fallback_shift)
             return True, (entry >> self.pfn_shift) << self.page_shift
-        d = self._direct(entry) if entry else None  # the next table by its virtual address
-        return (False, d[0]) if d else None
+        return self._table_at(entry)  # the next table by its virtual address
 
 
 def _image_to_phys(vaddr: int, vi: VmcoreInfo, phys_base: int) -> int | None:

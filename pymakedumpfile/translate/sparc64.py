@@ -16,7 +16,7 @@ import struct
 from ..core.errors import AddressTranslationError, DumpError
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import ArchInfo, ByteOrder, ReadPhys, TableEntries
-from .tablewalk import WalkedTranslator, release
+from .tablewalk import WalkedTranslator, even_levels, release
 
 KERNBASE, VMALLOC_START = 0x400000, 0x1_0000_0000
 PAGE_PRESENT = 0x10  # _PAGE_PRESENT_4V
@@ -44,11 +44,8 @@ class Sparc64Translator(WalkedTranslator):
     def __init__(self, read_phys: ReadPhys, vmcoreinfo: VmcoreInfo, phys_base: int,
                  byte_order: ByteOrder = "big") -> None:
         self.phys_base = phys_base
-        bits = 10
-        if release(vmcoreinfo) >= (3, 8) or release(vmcoreinfo) == (0, 0):
-            self.levels = (("PGD", 43, bits), ("PUD", 33, bits), ("PMD", 23, bits), ("PTE", 13, bits))
-        else:
-            self.levels = (("PGD", 33, bits), ("PMD", 23, bits), ("PTE", 13, bits))
+        four = release(vmcoreinfo) >= (3, 8) or release(vmcoreinfo) == (0, 0)
+        self.levels = even_levels(13, ("PGD", "PUD", "PMD", "PTE") if four else ("PGD", "PMD", "PTE"))
         self.entries = TableEntries(read_phys, "big", block=8192)
         pgd = vmcoreinfo.SYMBOL.get("swapper_pg_dir")
         if pgd is None or not KERNBASE <= pgd < VMALLOC_START:

@@ -30,6 +30,13 @@ def release(vi: VmcoreInfo) -> tuple[int, int]:
         return 0, 0
 
 
+def even_levels(page_shift: int, names: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """The levels of tables that each fill a page with eight-byte entries (PAGE_SHIFT - 3 index
+    bits a level), top first: the layout of most 64-bit kernels' tables."""
+    bits = page_shift - 3
+    return tuple((name, page_shift + bits * (len(names) - 1 - i), bits) for i, name in enumerate(names))
+
+
 class WalkedTranslator:
     """Direct windows first, then the tables.
 
@@ -79,6 +86,12 @@ class WalkedTranslator:
         if d is None:
             raise AddressTranslationError(pgd or 0, f"no swapper_pg_dir in {window} in VMCOREINFO")
         return d[0]
+
+    def _table_at(self, entry: int) -> tuple[bool, int] | None:
+        """An upper entry that holds the next table's kernel virtual address (in a direct window),
+        decoded as :meth:`_decode` answers; None for an empty one."""
+        d = self._direct(entry) if entry else None
+        return (False, d[0]) if d else None
 
     def _check(self, vaddr: int) -> None:
         if not 0 <= vaddr <= self.mask:
