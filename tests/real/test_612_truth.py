@@ -180,17 +180,15 @@ def buddy_pages(kpf: array, present: list[int]) -> set[int]:
     return {p for p in present if has(kpf[p], BUDDY)}
 
 
-def on_pcp_list(path: Path, pfns: set[int]) -> set[int]:
-    """The pages of ``pfns`` that the dump shows free on a per-CPU list: a ``struct page`` with
-    no flag set (the low 24 bits; node, zone and section numbers sit above), a reference count of
-    0 and no page type (``_mapcount`` -1).  Read here with struct, through the dump's mem_map."""
-    return {p for p, (flags, ref, mapc) in struct_pages(path, pfns).items() if flags == 0 and ref == 0 and mapc == -1}
-
-
-def taken(path: Path, pfns: set[int]) -> set[int]:
-    """The pages of ``pfns`` that the dump shows allocated out of the free lists: no flag, no page
-    type, a reference count (a kernel allocation served from a per-CPU list refilled after B)."""
-    return {p for p, (flags, ref, mapc) in struct_pages(path, pfns).items() if flags == 0 and ref > 0 and mapc == -1}
+def moved_out_of_buddy(path: Path, pfns: set[int]) -> tuple[set[int], set[int]]:
+    """Of ``pfns`` (free in the buddy allocator in B, kept by the dump), the pages the dump shows
+    (1) free on a per-CPU list: a ``struct page`` with no flag set (the low 24 bits; node, zone
+    and section numbers sit above), a reference count of 0 and no page type (``_mapcount`` -1);
+    (2) allocated out of the free lists: no flag, no page type, a reference count (a kernel
+    allocation served from a per-CPU list refilled after B)."""
+    sp = struct_pages(path, pfns)
+    return ({p for p, (flags, ref, mapc) in sp.items() if flags == 0 and ref == 0 and mapc == -1},
+            {p for p, (flags, ref, mapc) in sp.items() if flags == 0 and ref > 0 and mapc == -1})
 
 
 def struct_pages(path: Path, pfns: set[int]) -> dict[int, tuple[int, int, int]]:
@@ -264,9 +262,8 @@ def test_classes_agree_with_kpageflags(dump: str, trixie: Path, kpf: array, kpf_
     # free in B on a per-CPU list, in the buddy allocator at the dump
     freed_from_pcp = {p for p in ex16 - buddy if kpf[p] == 0 and kpc[p] == 0}
     # and the other way: in the buddy allocator in B, on a per-CPU list at the dump (a list refilled)
-    to_pcp = on_pcp_list(trixie / dump, buddy - ex16)
-    # and on from there: taken by an allocation (in use at the dump, rightly kept)
-    allocated = taken(trixie / dump, buddy - ex16 - to_pcp)
+    # (and on from there: taken by an allocation, in use at the dump, rightly kept)
+    to_pcp, allocated = moved_out_of_buddy(trixie / dump, buddy - ex16)
     user_diff = len(anon ^ ex8)
     free_diff = len((buddy ^ ex16) - freed_from_pcp - to_pcp - allocated)
     print(dump, {"changed A-B": total, "cache": len(cache), "B-dump cache": len(ex4 ^ cache), "anon": len(anon),
