@@ -22,7 +22,9 @@
 #
 # Used by kdump-utils (core_collector pymakedumpfile ...) or on its own: with
 # pymakedumpfile.target= on the crash kernel's command line (or PMD_TARGET in the config),
-# the pre-mount hook captures /proc/vmcore (see pymakedumpfile-capture.sh).
+# the capture script saves /proc/vmcore (see pymakedumpfile-capture.sh). It runs as the
+# systemd service pymakedumpfile-capture.service when the image has dracut's systemd module,
+# else from dracut's pre-mount hook.
 
 _pmd_setting() { # _pmd_setting NAME DEFAULT: dracut variable pymakedumpfile_NAME, else env PYMAKEDUMPFILE_NAME
     local v u
@@ -115,7 +117,17 @@ EOF
     inst_multiple -o blkid findfs modprobe vmcore-dmesg
     src=$(_pmd_setting capture_conf /etc/pymakedumpfile-capture.conf)
     [[ -f $src ]] && inst_simple "$src" /etc/pymakedumpfile-capture.conf
-    inst_hook cmdline 95 "$moddir/pymakedumpfile-cmdline.sh"
-    inst_hook pre-mount 90 "$moddir/pymakedumpfile-hook.sh"
+    if dracut_module_included systemd; then
+        # systemd is the init: the capture is a service of initrd.target (a missing root= is
+        # systemd's case, not an error, so the cmdline hook is not needed)
+        inst_simple "$moddir/pymakedumpfile-capture.service" \
+            "$systemdsystemunitdir/pymakedumpfile-capture.service" || return 1
+        mkdir -p "$initdir$systemdsystemunitdir/initrd.target.wants"
+        ln -sfn ../pymakedumpfile-capture.service \
+            "$initdir$systemdsystemunitdir/initrd.target.wants/pymakedumpfile-capture.service"
+    else
+        inst_hook cmdline 95 "$moddir/pymakedumpfile-cmdline.sh"
+        inst_hook pre-mount 90 "$moddir/pymakedumpfile-hook.sh"
+    fi
     return 0
 }

@@ -3,7 +3,7 @@
 #
 #   pymakedumpfile-capture [--target DEV] [--fstype T] [--mount-opts O] [--path DIR] [--no-stamp]
 #                          [--args "ARGS"] [--collector CMD] [--vmcore FILE] [--action A]
-#                          [--wait SEC] [--time]
+#                          [--wait SEC] [--time] [--if-configured]
 #
 # Mounts DEV (a device, LABEL=, UUID=, PARTUUID=; none: DIR is on a file system already
 # mounted), writes DIR/<stamp>/vmcore-incomplete with `CMD ARGS VMCORE FILE`, renames it to
@@ -14,7 +14,8 @@
 # kexec-dmesg.log (that log is not the crashed kernel's: capture.log says so). capture.log
 # records every step, the collector's messages, its exit code and wall time (and with --time,
 # /usr/bin/time -v's figures: peak RSS). Then the action: reboot (default), poweroff, halt,
-# shell, none (return the exit code).
+# shell, none (return the exit code). With --if-configured it does nothing (exit 0) unless a
+# target is configured (PMD_TARGET or pymakedumpfile.target=): the dracut hook and service run so.
 #
 # Settings, later ones winning: defaults, /etc/pymakedumpfile-capture.conf (shell variables
 # PMD_TARGET PMD_FSTYPE PMD_MOUNT_OPTS PMD_PATH PMD_STAMP PMD_ARGS PMD_COLLECTOR PMD_VMCORE
@@ -61,6 +62,7 @@ if [ -r /proc/cmdline ]; then
     done
 fi
 
+only_configured=
 usage() {
     sed -n '3,7p' "$0" >&2
     exit 2
@@ -78,14 +80,19 @@ while [ $# -gt 0 ]; do
         --action) PMD_ACTION=$2; shift ;;
         --wait) PMD_WAIT=$2; shift ;;
         --time) PMD_TIME=yes ;;
+        --if-configured) only_configured=yes ;;
         -h | --help) usage ;;
         *) echo "pymakedumpfile-capture: unknown option $1" >&2; usage ;;
     esac
     shift
 done
+# the hook and the service: a crash kernel whose initramfs carries the module only for its
+# collector (kdump-utils' core_collector) has no target of ours
+[ -n "$only_configured" ] && [ -z "$PMD_TARGET" ] && exit 0
 
-LOG=/run/pymakedumpfile-capture.log
-mkdir -p /run 2> /dev/null
+RUNDIR=${PMD_RUNDIR:-/run} # the log and exit code while the capture runs
+LOG=$RUNDIR/pymakedumpfile-capture.log
+mkdir -p "$RUNDIR" 2> /dev/null
 say() {
     echo "pymakedumpfile-capture: $*"
     echo "$(uptime_s) $*" >> "$LOG"
@@ -238,7 +245,7 @@ case " $PMD_ARGS " in
 esac
 say "running: $PMD_COLLECTOR $PMD_ARGS $PMD_VMCORE $OUT"
 t0=$(uptime_s)
-rcfile=/run/pymakedumpfile-capture.rc
+rcfile=$RUNDIR/pymakedumpfile-capture.rc
 # the collector's messages go to the console and to the log
 if [ -n "$flat" ]; then
     # shellcheck disable=SC2086 # ARGS and the timer are words

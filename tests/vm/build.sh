@@ -7,9 +7,12 @@
 # the package is installed for (the test installs it into a fresh venv, as the README does).
 # PYMAKEDUMPFILE_PYTHONPATH: a source checkout to take the package from instead (optional).
 # CAPTURE_APPEND: the crash kernel's command line (default below).
+# PMD_VM_INIT=systemd: the crash kernel's image is systemd-based, as kdump-utils' mkdumprd builds
+# it (dracut's systemd modules + ours); the capture is then pymakedumpfile-capture.service,
+# configured by the command line, after 98pmdtest's raw copy and makedumpfile run.
 # Writes to OUT_DIR:
 #   capture.img        dracut (host's dracut-core, our modules from a private dracutbasedir):
-#                      base + 99pymakedumpfile + the test-only 98pmdtest, gzip
+#                      base (+ systemd) + 99pymakedumpfile + the test-only 98pmdtest, gzip
 #   base.cpio / pmd.cpio  uncompressed images without and with 99pymakedumpfile (no test
 #                      module), for the size the module adds; sizes.json
 #   initramfs.cpio.gz  the first kernel's busybox initramfs (our copy of the rig's
@@ -45,11 +48,26 @@ mkd() { # mkd OUTPUT MODULES EXTRA...
 		--drivers "virtio_pci virtio_blk ext4 crc32c_generic" \
 		--tmpdir "$OUT_DIR" "$@" "$out" > "$out.log" 2>&1 || { tail -20 "$out.log"; exit 1; }
 }
-mkd "$OUT_DIR/base.cpio" "base" --no-compress
-mkd "$OUT_DIR/pmd.cpio" "base pymakedumpfile" --no-compress
-mkd "$OUT_DIR/pmd-aggr.cpio" "base pymakedumpfile" --no-compress --aggressive-strip
-mkd "$OUT_DIR/base-aggr.cpio" "base" --no-compress --aggressive-strip
-mkd "$OUT_DIR/capture.img" "base pymakedumpfile pmdtest" --gzip
+APPEND="console=ttyS0,115200 irqpoll nr_cpus=1 reset_devices panic=10 rd.shell=0 pmdtest=1"
+case ${PMD_VM_INIT:-dracut} in
+	systemd)
+		BASEMODS="systemd dracut-systemd base"
+		# systemd's own messages in the kernel log, and the journal's (our service's output)
+		APPEND="$APPEND pmdtest.runs=raw,mdf pmdtest.then=capture systemd.log_target=kmsg"
+		APPEND="$APPEND systemd.journald.forward_to_kmsg=1 pymakedumpfile.target=/dev/disk/by-id/virtio-pmdout"
+		APPEND="$APPEND pymakedumpfile.fstype=ext4 pymakedumpfile.action=poweroff"
+		;;
+	dracut)
+		BASEMODS=base
+		APPEND="$APPEND pmdtest.runs=raw,l,z,mdf,small"
+		;;
+	*) echo "PMD_VM_INIT: systemd or dracut" >&2; exit 2 ;;
+esac
+mkd "$OUT_DIR/base.cpio" "$BASEMODS" --no-compress
+mkd "$OUT_DIR/pmd.cpio" "$BASEMODS pymakedumpfile" --no-compress
+mkd "$OUT_DIR/pmd-aggr.cpio" "$BASEMODS pymakedumpfile" --no-compress --aggressive-strip
+mkd "$OUT_DIR/base-aggr.cpio" "$BASEMODS" --no-compress --aggressive-strip
+mkd "$OUT_DIR/capture.img" "$BASEMODS pymakedumpfile pmdtest" --gzip
 "$PY" - "$OUT_DIR" << 'PYEOF'
 import json, os, sys
 d = sys.argv[1]
@@ -62,5 +80,5 @@ PYEOF
 rm -f "$OUT_DIR"/base*.cpio "$OUT_DIR"/pmd*.cpio
 
 export OUT_DIR RIG_DIR CAPTURE_IMG=$OUT_DIR/capture.img
-export CAPTURE_APPEND=${CAPTURE_APPEND:-"console=ttyS0,115200 irqpoll nr_cpus=1 reset_devices panic=10 rd.shell=0 pmdtest=1 pmdtest.runs=raw,l,z,mdf,small"}
+export CAPTURE_APPEND=${CAPTURE_APPEND:-$APPEND}
 "$HERE/build-initramfs.sh"

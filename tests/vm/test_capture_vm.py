@@ -27,28 +27,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from needs import need, need_libkdumpfile, need_tool
+from needs import need_libkdumpfile, need_tool
+from vmtest import PARTIAL_PFN, REPO, VM_MARKS, build_images, need_vm_tools, run_guest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-RIG_DIR = Path(os.environ.get("RIG_DIR", Path.home() / ".cache/pymakedumpfile/rig"))
-PARTIAL_PFN = 0x9F  # the page the PT_LOAD ending at 0x9fc00 covers in part (tests/real/test_core_real.py)
-
-
-OPT_IN = os.environ.get("PMD_VM_TESTS") == "1"
-
-# the first test builds the images and boots, crashes and captures the guest (minutes under TCG)
-pytestmark = [pytest.mark.vm, pytest.mark.timeout(3600),
-              pytest.mark.skipif(not OPT_IN, reason="VM end-to-end test: set PMD_VM_TESTS=1 (takes minutes)")]
+pytestmark = VM_MARKS
 
 
 @pytest.fixture(scope="module", autouse=True)
 def vm_tools() -> None:
-    """What the test needs once asked for: missing, a skip, or a failure in CI (PMD_REQUIRE_REAL=1)."""
-    for tool in ("qemu-system-x86_64", "dracut", "debugfs", "mkfs.ext4"):
-        need_tool(tool)
-    need((RIG_DIR / "kernel/lib/modules").is_dir() and bool(list((RIG_DIR / "kernel/boot").glob("vmlinuz-*"))),
-         f"no rig kernel in {RIG_DIR}/kernel (tests/rig/make-dumps.sh makes it)")
+    need_vm_tools()
 
 
 MEMS = [int(m) for m in os.environ.get("PMD_VM_MEM", "512").split(",")]
@@ -56,49 +43,13 @@ CRASH = int(os.environ.get("PMD_VM_CRASH", "192"))
 
 
 @pytest.fixture(scope="session")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = os.environ.get("PMD_VM_OUT")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        return Path(out)
-    return tmp_path_factory.mktemp("vm")
-
-
-def installed_python(work: Path) -> str:
-    """The interpreter of a virtual environment the package is installed into as the README
-    installs it (``python3 -m venv .venv && .venv/bin/pip install .``: not editable, no source
-    tree on any path): the dracut module must find everything through that interpreter alone.
-    PYMAKEDUMPFILE_PYTHON names another interpreter to use instead."""
-    if os.environ.get("PYMAKEDUMPFILE_PYTHON"):
-        return os.environ["PYMAKEDUMPFILE_PYTHON"]
-    venv = work / "venv"
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(REPO)], check=True,
-                   env={**os.environ, "PYMAKEDUMPFILE_REQUIRE_ACCEL": "1"})
-    return str(venv / "bin/python")
-
-
-@pytest.fixture(scope="session")
-def images(work: Path) -> Path:
-    d = work / "images"
-    if os.environ.get("PMD_VM_REUSE") == "1" and (d / "sizes.json").exists():
-        return d
-    env = {k: v for k, v in os.environ.items() if k != "PYMAKEDUMPFILE_PYTHONPATH"}
-    subprocess.run([str(HERE / "build.sh"), str(d)], check=True,
-                   env={**env, "RIG_DIR": str(RIG_DIR), "PYMAKEDUMPFILE_PYTHON": installed_python(work)}, cwd=work)
-    return d
+def images(work: Path, installed_python: str) -> Path:
+    return build_images(work / "images", installed_python, work)
 
 
 @pytest.fixture(scope="session", params=MEMS, ids=[f"mem{m}" for m in MEMS])
 def vm(request: pytest.FixtureRequest, images: Path, work: Path) -> Path:
-    mem = request.param
-    run = work / f"run{mem}"
-    if os.environ.get("PMD_VM_REUSE") == "1" and (run / "run.json").exists():
-        return run
-    subprocess.run([sys.executable, str(HERE / "vmrun.py"), str(images), str(run), "--mem", str(mem),
-                    "--crash", str(CRASH)], check=True, env={**os.environ, "RIG_DIR": str(RIG_DIR)})
-    return run
+    return run_guest(images, work / f"run{request.param}", request.param, CRASH)
 
 
 def _results(vm: Path) -> dict:

@@ -125,7 +125,7 @@ def parse_mem_usage(lines: list[str]) -> dict:
 
 
 def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeout: int,
-        mem_usage: bool = True) -> dict:
+        mem_usage: bool = True, then_wait: int = 120) -> dict:
     kver = os.listdir(RIG_DIR / "kernel/lib/modules")[0]
     vmlinuz = RIG_DIR / "kernel/boot" / f"vmlinuz-{kver}"
     if run_dir.exists():
@@ -177,8 +177,9 @@ def run(images: Path, run_dir: Path, mem: int, crash: int, small_mb: int, timeou
         T["crash_to_capture_kernel_s"] = round(time.time() - t1, 1)
         g.wait_for("PMDTEST: DONE", timeout)
         T["capture_total_s"] = round(time.time() - t1, 1)
-        try:
-            g.p.wait(120)
+        try:  # the guest powers off (the capture service may still be at work: then_wait)
+            g.p.wait(then_wait)
+            T["crash_to_poweroff_s"] = round(time.time() - t1, 1)
         except subprocess.TimeoutExpired:
             g.p.kill()
             g.p.wait()
@@ -240,8 +241,10 @@ def main() -> int:
     ap.add_argument("--crash", type=int, default=192)
     ap.add_argument("--small-mb", type=int, default=24)
     ap.add_argument("--timeout", type=int, default=3600)
+    ap.add_argument("--no-mem-usage", action="store_true", help="skip the first kernel's --mem-usage runs")
+    ap.add_argument("--then-wait", type=int, default=120, help="seconds from PMDTEST: DONE to the power-off")
     a = ap.parse_args()
-    T = run(a.images, a.run_dir, a.mem, a.crash, a.small_mb, a.timeout)
+    T = run(a.images, a.run_dir, a.mem, a.crash, a.small_mb, a.timeout, not a.no_mem_usage, a.then_wait)
     print(json.dumps({k: v for k, v in T.items() if k != "markers"}, indent=1))
     return 0
 

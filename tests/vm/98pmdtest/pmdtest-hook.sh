@@ -1,6 +1,8 @@
 #!/bin/sh
-# tests/vm crash-kernel sequence (sourced by dracut's init in pre-mount). Markers: "PMDTEST: ".
-# The runs, in order, come from the command line: pmdtest.runs=raw,l,z,mdf,small.
+# tests/vm crash-kernel sequence (sourced by dracut's init in pre-mount, or run by pmdtest.service
+# under systemd). Markers: "PMDTEST: ".
+# The runs, in order, come from the command line: pmdtest.runs=raw,l,z,mdf,small. Then it powers
+# off, unless pmdtest.then=capture leaves that to pymakedumpfile-capture.service.
 if [ -e /proc/vmcore ] && grep -q 'pmdtest=1' /proc/cmdline; then
     pmdt_log() { echo "PMDTEST: $*"; }
     pmdt_dev() { # wait for /dev/disk/by-id/virtio-SERIAL
@@ -41,5 +43,7 @@ if [ -e /proc/vmcore ] && grep -q 'pmdtest=1' /proc/cmdline; then
     done
     pmdt_log "DONE"
     sync
-    poweroff -f 2> /dev/null || echo o > /proc/sysrq-trigger
+    if ! grep -q 'pmdtest\.then=capture' /proc/cmdline; then
+        poweroff -f 2> /dev/null || echo o > /proc/sysrq-trigger
+    fi
 fi
