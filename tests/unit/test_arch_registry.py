@@ -107,7 +107,7 @@ def test_readme_and_help_tables_are_the_registry() -> None:
     assert [r[0] for r in rows] == list(translate.ARCHES)
     for r in rows:
         assert (r[2] == "yes") == (r[6].startswith(("real:", "synthetic:"))), r
-    from pymakedumpfile.cli import HELP
+    from pymakedumpfile.cli.clicked import HELP
 
     assert all(name in HELP for name in translate.ARCHES)
     assert all(f"  {r[0]:<12} {r[6].split(': ', 1)[1]}" in HELP for r in rows if r[2] == "yes")

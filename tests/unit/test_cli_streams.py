@@ -110,16 +110,18 @@ def test_reader_of_messages_gone(tmp_path: Path) -> None:
     assert b"Traceback" not in p.stderr and out.stat().st_size > 1 << 20
 
 
-def test_interrupt_while_loading_is_one_line() -> None:
-    """Ctrl-C while the modules load (made certain here: importing click raises it)."""
+@pytest.mark.parametrize(("module", "arg"), [("options", "-v"), ("click", "-h")])
+def test_interrupt_while_loading_is_one_line(module: str, arg: str) -> None:
+    """Ctrl-C while the modules load (made certain here: importing MODULE raises it): the command
+    line's own modules, or click's, loaded later for --help."""
     code = ("import builtins, sys\n"
             "real = builtins.__import__\n"
             "def imp(name, *a, **k):\n"
-            "    if name == 'click':\n"
+            f"    if name == {module!r}:\n"
             "        raise KeyboardInterrupt\n"
             "    return real(name, *a, **k)\n"
             "builtins.__import__ = imp\n"
-            "sys.argv = ['pymakedumpfile', '-v']\n"
+            f"sys.argv = ['pymakedumpfile', {arg!r}]\n"
             "from pymakedumpfile.__main__ import entry\n"
             "entry()\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
