@@ -56,6 +56,9 @@ case ${PMD_VM_INIT:-dracut} in
 		APPEND="$APPEND pmdtest.runs=raw,mdf pmdtest.then=capture systemd.log_target=kmsg"
 		APPEND="$APPEND systemd.journald.forward_to_kmsg=1 pymakedumpfile.target=/dev/disk/by-id/virtio-pmdout"
 		APPEND="$APPEND pymakedumpfile.fstype=ext4 pymakedumpfile.action=poweroff"
+		# a root the crash kernel cannot mount (as a first kernel's, kept by kexec --reuse-cmdline,
+		# whose device it lacks): the capture must not wait for it
+		APPEND="$APPEND root=LABEL=pmd-no-such-root"
 		;;
 	dracut)
 		BASEMODS=base
