@@ -108,7 +108,13 @@ def test_only_erased_bytes_change(erased: dict[str, Path]) -> None:
 
 
 def test_crash_shows_the_record_and_the_erased_bytes(erased: dict[str, Path], vmlinux: Path, crash: str) -> None:
-    p = subprocess.run([crash, "-s", str(vmlinux), str(erased["ours"])], input="help -D\np init_uts_ns.name.nodename\n"
+    """crash with --no_modules: CONFIG erases every module's name (56 bytes, no NUL left), and crash
+    8.0.2, loading the modules' symbols, reads past the names ("module name greater than
+    MAX_MOD_NAME"); on the dump of a rig made afresh on a new machine it then spun for more than the
+    10 minutes allowed here, on makedumpfile's file as on ours. The record and the erased bytes do
+    not depend on the modules."""
+    p = subprocess.run([crash, "--no_modules", "-s", str(vmlinux), str(erased["ours"])],
+                       input="help -D\np init_uts_ns.name.nodename\n"
                        "p init_task.comm\nquit\n", capture_output=True, text=True, errors="replace", timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     n = len(eraseinfo(erased["ours"]))
