@@ -1,4 +1,5 @@
-"""tests/vm: the crash-kernel end-to-end tests (opt-in: PMD_VM_TESTS=1)."""
+"""tests/vm: the crash-kernel end-to-end tests (opt-in: PMD_VM_TESTS=1; the ``vm`` mark is declared in
+pyproject.toml, as vmtest.py makes it when this file is loaded)."""
 from __future__ import annotations
 
 import os
@@ -11,10 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vmtest import REPO  # noqa: E402
-
-
-def pytest_configure(config):  # noqa: ANN001, ANN201
-    config.addinivalue_line("markers", "vm: boots QEMU guests and crashes them (minutes); needs PMD_VM_TESTS=1")
 
 
 @pytest.fixture(scope="session")
