@@ -17,9 +17,9 @@ of pages, step by step (docs/erase.md, "-e"):
 
 Where those vmemmap pages are in physical memory is read from the page tables, page by page
 (one walk per mapping). makedumpfile 1.7.2 computes it from the group's first mapping instead,
-and after a hole in the memory map its groups are wrong: on a 4 GiB x86_64 guest (RAM above
-4 GiB) it drops 14,025 pages none of which is a vmemmap page, 5,107 of them pages that -d 31
-keeps. The choice of runs stays makedumpfile's; the pages dropped are the ones that hold their
+and after a hole in the memory map that arithmetic picks other pages: on a 4 GiB x86_64 guest
+(RAM above 4 GiB) it drops 14,025 pages none of which is a vmemmap page, 5,107 of them pages
+that -d 31 keeps. The choice of runs stays makedumpfile's; the pages dropped are the ones that hold their
 ``struct page`` (tests/real/test_vmemmap_real.py).
 """
 
