@@ -177,7 +177,10 @@ def quick_parse(args: Sequence[str]) -> dict[str, Any] | None:
     pos: list[str] = []
     i = 0
 
-    def take(opt: Opt, value: Any) -> bool:
+    def take(opt: Opt, value: Any = None) -> bool:
+        """Store OPT's VALUE (an option without one: its own); False when click must decide."""
+        if opt.kind in (FLAG, CONST):
+            value = True if opt.kind == FLAG else opt.value
         if opt.kind == MULTI:
             o[opt.dest] += (value,)
             return True
@@ -196,7 +199,7 @@ def quick_parse(args: Sequence[str]) -> dict[str, Any] | None:
             if opt is None:
                 return None  # --, --help, a mistake
             if opt.kind in (FLAG, CONST):
-                if eq or not take(opt, True if opt.kind == FLAG else opt.value):
+                if eq or not take(opt):
                     return None
                 continue
             if not eq:
@@ -211,7 +214,7 @@ def quick_parse(args: Sequence[str]) -> dict[str, Any] | None:
                 if opt is None:
                     return None  # -h, a mistake
                 if opt.kind in (FLAG, CONST):
-                    if not take(opt, True if opt.kind == FLAG else opt.value):
+                    if not take(opt):
                         return None
                     continue
                 if j + 1 < len(a):
