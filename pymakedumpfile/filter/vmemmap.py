@@ -37,9 +37,9 @@ BLOCK = 4096 * 8  # pfns per block of the scan
 PMASK = 0x7FFFFFFFFFFFF000  # makedumpfile's mask of a table entry's address (wider than the translator's)
 
 
-def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list[tuple[int, int, int]]:
-    """The physically contiguous groups of the vmemmap's 2 MiB mappings, as (first vmemmap
-    pfn, first pfn represented, last pfn represented, inclusive)."""
+def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list[tuple[int, int]]:
+    """The physically contiguous groups of the vmemmap's 2 MiB mappings, as (first pfn
+    represented, last pfn represented, inclusive)."""
     vi = ctx.reader.vmcoreinfo
     km = ctx.kernel_memory()
     if km.xlat.levels != 4:
@@ -56,11 +56,11 @@ def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list
     per_pgd = 512 * 512 * ctx.page_size // struct_size  # struct pages one pgd entry maps
     npgd = -(-high_pfn // per_pgd)
     pgd = km.vtop(top) + ((base >> 39) & 511) * 8
-    groups: list[tuple[int, int, int]] = []
+    groups: list[tuple[int, int]] = []
     first = True
     last_valid = last_invalid = False
     off_start = off_end = 0
-    start_data = last_data = data = 0
+    last_data = data = 0
     done = False
     for g in range(npgd):
         pud_page = u64s(pgd + 8 * g, 1)[0] & mask
@@ -81,9 +81,9 @@ def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list
                         raise UnsupportedDumpError("-e: the vmemmap is not mapped with 2 MiB pages", ctx.name)
                     data = pmd & mask
                     if first:
-                        start_data, last_data, first = data, data - HUGE, False
+                        last_data, first = data - HUGE, False
                     if last_invalid:  # a hole ends: a new group starts here
-                        start_data, last_data = data, data - HUGE
+                        last_data = data - HUGE
                         brk = True
                     last_valid, last_invalid = True, False
                     if data != last_data + HUGE:
@@ -94,16 +94,14 @@ def vmemmap_groups(ctx: Any, base: int, struct_size: int, high_pfn: int) -> list
                     last_valid, last_invalid = False, True
                 if brk:
                     if in_valids:
-                        groups.append((start_data // ctx.page_size, off_start // struct_size,
-                                       (off_end - HUGE) // struct_size))
+                        groups.append((off_start // struct_size, (off_end - HUGE) // struct_size))
                     off_start = off_end - HUGE
-                    start_data = data
                 last_data = data
             if done:
                 break
         if done:
             break
-    groups.append((start_data // ctx.page_size, off_start // struct_size, (off_end - HUGE) // struct_size))
+    groups.append((off_start // struct_size, (off_end - HUGE) // struct_size))
     return groups
 
 
@@ -143,7 +141,7 @@ def unused_vmemmap_pages(ctx: Any, present: PageMap, kept: PageMap, max_pfn: int
                 continue
             if run >= 0 and i - run > 1:
                 first, last = b0 + run * WORD, b0 + i * WORD - 1
-                for _vpfn, rep0, rep1 in groups:
+                for rep0, rep1 in groups:
                     if rep0 <= first and last <= rep1:
                         # the vmemmap pages wholly within the run's struct pages
                         va0 = -(-(base + first * size) // ps) * ps
