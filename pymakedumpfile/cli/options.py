@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..core.record import dataclass
 from .messages import DEFAULT_MESSAGE_LEVEL, Messages
 from .streams import Closed
 

@@ -102,9 +102,8 @@ def print_debug(run: Run, src: Any, argv: list[str]) -> None:
     max_mapnr, the memory model and the mem_map ranges)."""
     if not run.msg.level & ML_DEBUG:
         return
-    import dataclasses
-
     from .. import __version__
+    from ..core import record as dataclasses
     from .messages import PROG
 
     say = run.msg.say

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import os
 import sys
-from dataclasses import dataclass
 from typing import TextIO
+
+from ..core.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..core.errors import UnsupportedDumpError
+from ..core.record import dataclass
 
 # (pages, page_size, skip bitmap or None, sizes out, flags out) -> the pages' data, laid out
 # as accel.lzo_pages does: a whole batch in one call that releases the GIL

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ..accel import PAGE_SKIPPED
 from .context import Context
 from .errors import DumpError
+from .workers import Pool
 
 if TYPE_CHECKING:
     from ..input.base import DumpReader
@@ -112,7 +112,7 @@ class Compressor:
                  batch: Callable[..., bytes] | None = None) -> None:
         self.fn, self.flag, self.ps = fn, flag, page_size
         self.batch = batch  # the codec's batch kernel (C, GIL released), when it has one
-        self.pool: Executor | None = None
+        self.pool: Pool | None = None
         self.threads = threads
 
     def compress_batch(self, buf: bytes, skip: bytes | None, sizes: array, flags: array,
@@ -145,10 +145,10 @@ class Compressor:
                 sizes[i], flags[i] = ps, 0
         return b"".join(out)
 
-    def pool_for_pages(self) -> Executor:
+    def pool_for_pages(self) -> Pool:
         """The worker pool that reads and compresses batches of pages."""
         if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads)
+            self.pool = Pool(self.threads)
         return self.pool
 
     def close(self) -> None:

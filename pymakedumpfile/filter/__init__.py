@@ -11,11 +11,9 @@ every pfn (:mod:`.classify`, :mod:`.memmap`).
 from __future__ import annotations
 
 import enum
-import logging
 import zlib
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import accel
@@ -23,6 +21,7 @@ from ..core.context import Context
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
 from ..core.pagemap import Bitmap, CyclicMap, PageMap, Restricted
 from ..core.pipeline import default_threads
+from ..core.record import dataclass, field
 from ..translate import get_arch
 from .freelist import exclude_free_lists
 from .memmap import find_mem_map
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from .erase import EraseSet
     from .xen import XenOptions
 
-log = logging.getLogger(__name__)
 BATCH_PAGES = 16384  # struct pages read and classified together
 CYCLE_PFNS = 1 << 20  # pfns classified as one cycle: a 128 KiB bitmap, 4 GiB of memory
 MAX_WHOLE_BITMAP_PFNS = 1 << 28  # free-list walks hold one bit per pfn: 32 MiB at most (1 TiB)
@@ -300,9 +298,10 @@ def _in_order(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> I
         yield from map(fn, items)
         return
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(threads) as pool:
+    from ..core.workers import Pool
+
+    with Pool(threads) as pool:
         window: deque = deque()
         try:
             for it in items:

@@ -9,9 +9,9 @@ through the page tables) and FLATMEM.  DISCONTIGMEM is not implemented.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 from ..translate import KernelMemory, get_arch
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
 
 from ..core.context import Context
 from ..core.errors import DumpError, UnsupportedDumpError, UsageError
 from ..core.pagemap import Bitmap
+from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 from ..translate.xen_x86_64 import (
     DIRECTMAP_START,

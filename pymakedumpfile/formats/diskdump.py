@@ -8,9 +8,9 @@ docs/formats.md §1 for LP64, i386 and 8-byte-aligned ILP32 ABIs.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
+from ..core.record import dataclass, fields, replace
 from . import utsname
 
 SIG_KDUMP = b"KDUMP   "

@@ -8,8 +8,9 @@ and a class (32 or 64 bits).  Source: the System V ABI / ``include/uapi/linux/el
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, ClassVar
+
+from ..core.record import dataclass, fields
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # bytes, or a buffer such as an mmap

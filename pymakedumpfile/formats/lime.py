@@ -11,7 +11,8 @@ out a block that is all zeros.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from ..core.record import dataclass
 
 LIME_MAGIC = 0x4C694D45  # b"EMiL" little endian
 AVML_MAGIC = 0x4C4D5641  # b"AVML" little endian

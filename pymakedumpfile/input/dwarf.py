@@ -31,11 +31,11 @@ import os
 import struct
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .. import accel
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.record import dataclass, field
 from ..formats import utsname
 from .vmlinux import Elf, cstr
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass
 
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
 from ..core.pagemap import RangeMap
+from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import elf as elff
 from ..translate import ARCHES, arch_from_elf_machine

@@ -15,10 +15,10 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from ..core.errors import CorruptDumpError
 from ..core.pagemap import RangeMap
+from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 from ..translate import ArchInfo
 from .base import DumpReader

@@ -12,9 +12,9 @@ from __future__ import annotations
 import mmap
 import struct
 import zlib
-from dataclasses import astuple
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.record import astuple
 from ..formats.elf import (
     EI_CLASS,
     EI_DATA,

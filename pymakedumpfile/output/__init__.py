@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..core.context import Context
 from ..core.errors import UsageError
 from ..core.pipeline import default_threads
+from ..core.record import dataclass
+from ..core.workers import Pool
 from .kdump import WriteResult, exclude_in_bitmap2, write_kdump
 from .target import NullTarget, Target, WriteTarget, check_target
 
@@ -239,7 +239,7 @@ def write_split(
     try:
         for p in paths:
             targets.append(Target(p, force=force))
-        with ThreadPoolExecutor(min(len(paths), threads)) as ex:
+        with Pool(min(len(paths), threads)) as ex:
             futs = [ex.submit(write_kdump, ctx, t, each, None, r) for t, r in zip(targets, ranges)]
             results = [f.result() for f in futs]
         unreadable = [u for r in results for u in r.unreadable]

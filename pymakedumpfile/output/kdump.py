@@ -15,8 +15,6 @@ import struct
 from array import array
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from .. import accel, codecs
@@ -24,6 +22,8 @@ from ..core.context import Context
 from ..core.errors import OutOfSpaceError, OutputError, StopWriting
 from ..core.pagemap import PageMap
 from ..core.pipeline import Compressor, default_threads, page_batches, read_batch
+from ..core.record import dataclass, field, replace
+from ..core.workers import Job
 from ..formats import diskdump as dd
 from ..formats import elf as elff
 from . import interrupt
@@ -291,7 +291,7 @@ def _write_pages(ctx: Context, target: WriteTarget, comp: Compressor, pds: struc
         return n, data, sizes, flags, failed
 
     descs = bytearray()  # descriptors of pages whose data is on disk
-    window: deque[Future[tuple[int, bytes, array, array, list[tuple[int, int, str]]]]] = deque()
+    window: deque[Job] = deque()
     pool = comp.pool_for_pages()
     batches = page_batches(ctx, start=start, end=end)
     try:

@@ -12,9 +12,9 @@ RAM once (:attr:`MemUsage.counted_twice` says how many pages that is).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 from ..core.context import Context
+from ..core.record import asdict, dataclass
 from ..input.kcore import open_kcore
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..core.errors import UnsupportedDumpError
+from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 
 ByteOrder = Literal["little", "big"]
