@@ -8,7 +8,7 @@ it needs (and an interrupt while it starts is its own to report).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from .core.hints import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.context import Attributes, Context

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
 
 from ..core.compat import bit_count
+from ..core.hints import Any
 
 _native: ModuleType | None
 try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from array import array
-from typing import Literal
+
+from ..core.hints import Literal
 
 
 class C(enum.IntEnum):

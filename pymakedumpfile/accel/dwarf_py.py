@@ -10,7 +10,8 @@ compares them).
 from __future__ import annotations
 
 from array import array
-from typing import Any, Literal
+
+from ..core.hints import Any, Literal
 
 T_ENUM, T_STRUCT, T_TYPEDEF, T_UNION, T_ENUMERATOR, T_VARIABLE = 0x04, 0x13, 0x16, 0x17, 0x28, 0x34
 _FIXED = {0x0B: 1, 0x11: 1, 0x0C: 1, 0x05: 2, 0x12: 2, 0x06: 4, 0x13: 4, 0x07: 8, 0x14: 8, 0x20: 8, 0x1E: 16,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Callable
 
 from .. import __version__, accel, codecs
 from ..core.errors import DumpError, UsageError
+from ..core.hints import Callable
 from . import modes
 from .messages import DEFAULT_MESSAGE_LEVEL, ML_DEBUG, ML_ERROR, ML_REPORT, PROG, Messages
 from .options import NOT_YET, Run, c_atoi, inexact_levels, parse_levels, parse_size, quick_parse

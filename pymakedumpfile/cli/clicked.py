@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
 from ..core.errors import UsageError
+from ..core.hints import Any
 from ..translate import support as _arch_support
 from . import _say_error, run
 from .messages import PROG

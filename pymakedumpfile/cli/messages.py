@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, NoReturn
 
+from ..core.hints import Any, NoReturn
 from .streams import SafeStream
 
 PROG = "pymakedumpfile"

@@ -8,9 +8,9 @@ import os
 import re
 import sys
 import time
-from typing import Any
 
 from .. import codecs
+from ..core.hints import Any
 from ..output.interrupt import stop_on_signals
 from .messages import ML_COMMON, ML_DEBUG, PROG
 from .options import Run

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
+from ..core.hints import Any, TypeVar
 from ..core.record import dataclass
 from .messages import DEFAULT_MESSAGE_LEVEL, Messages
 from .streams import Closed

@@ -4,8 +4,8 @@ the pages the input could not give, and the --vtop walk."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from ..core.hints import Any
 from .messages import ML_COMMON, ML_DEBUG, ML_REPORT
 from .options import Run
 

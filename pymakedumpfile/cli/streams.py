@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import TextIO
 
+from ..core.hints import TextIO
 from ..core.record import dataclass
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
 
 from ..core.errors import UnsupportedDumpError
+from ..core.hints import Any, Optional
 from ..core.record import dataclass
 
 # (pages, page_size, skip bitmap or None, sizes out, flags out) -> the pages' data, laid out

@@ -4,9 +4,9 @@ pure-Python twin), as no usable LZO wheel exists."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from .. import accel
+from ..core.hints import Any
 from ..formats import diskdump as dd
 from .base import Codec
 

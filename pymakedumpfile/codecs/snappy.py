@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
 
+from ..core.hints import Any, cast
 from ..formats import diskdump as dd
 from .base import Codec, library
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from .. import accel
+from ..core.hints import Any
 from ..formats import diskdump as dd
 from .base import Codec, library
 

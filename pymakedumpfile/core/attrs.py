@@ -12,8 +12,8 @@ marked as the caller's), and that the readers give the types declared.
 from __future__ import annotations
 
 import re
-from typing import Any, Union
 
+from .hints import Any, Union
 from .record import dataclass
 
 TypeSpec = Union[type, "tuple[type, ...]", str]  # a str names a protocol checked by attribute

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
 
 from .attrs import check
 from .errors import DumpError, PageExcludedError, UsageError
+from .hints import TYPE_CHECKING, Any
 from .pagemap import Bitmap, PageMap
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol, overload
 
 from .. import accel
 from .compat import bit_count
+from .hints import Protocol, overload
 
 _NONZERO = re.compile(rb"[^\x00]+")
 _NOTFF = re.compile(rb"[^\xff]")

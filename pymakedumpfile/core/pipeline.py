@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from ..accel import PAGE_SKIPPED
 from .context import Context
 from .errors import DumpError
+from .hints import TYPE_CHECKING
 from .workers import Pool
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import threading
 from _queue import SimpleQueue  # the C queue behind queue.SimpleQueue, without queue's imports
 
-TYPE_CHECKING = False
+from .hints import TYPE_CHECKING, Any
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
-    from typing import Any
 
 _PENDING, _RUNNING, _DONE, _CANCELLED = range(4)
 

@@ -14,11 +14,11 @@ import enum
 import zlib
 from array import array
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from .. import accel
 from ..core.context import Context
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError, UsageError
+from ..core.hints import TYPE_CHECKING, Any
 from ..core.pagemap import Bitmap, CyclicMap, PageMap, Restricted
 from ..core.pipeline import default_threads
 from ..core.record import dataclass, field

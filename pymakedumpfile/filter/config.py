@@ -18,9 +18,10 @@ This module only parses; :mod:`.erase` finds the objects in a dump.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from ..core.errors import DumpError
+from ..core.hints import Union
 
 KEYWORDS = frozenset({"erase", "size", "nullify", "for", "in", "via", "within", "endfor"})
 _SIZE = re.compile(r"(\d+)([kKmM]?)\Z")

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import DumpError
+from ..core.hints import Any
 from ..formats.elf import Sym
 from ..input.ktypes import (
     ARRAY,

@@ -25,9 +25,8 @@ that -d 31 keeps. The choice of runs stays makedumpfile's; the pages dropped are
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.errors import AddressTranslationError, UnsupportedDumpError
+from ..core.hints import Any
 from ..core.pagemap import PageMap
 from ..translate.x86_64 import PAGE_PSE
 

@@ -12,8 +12,8 @@ IDs and string offsets of its base (the kernel's).  docs/btf.md has the layout i
 from __future__ import annotations
 
 import struct
-from typing import ClassVar
 
+from ..core.hints import ClassVar
 from ..core.record import dataclass
 
 BTF_MAGIC = 0xEB9F

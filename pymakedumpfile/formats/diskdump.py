@@ -8,8 +8,8 @@ docs/formats.md §1 for LP64, i386 and 8-byte-aligned ILP32 ABIs.
 from __future__ import annotations
 
 import struct
-from typing import ClassVar
 
+from ..core.hints import ClassVar
 from ..core.record import dataclass, fields, replace
 from . import utsname
 

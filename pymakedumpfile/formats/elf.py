@@ -8,8 +8,8 @@ and a class (32 or 64 bits).  Source: the System V ABI / ``include/uapi/linux/el
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, ClassVar
 
+from ..core.hints import TYPE_CHECKING, ClassVar
 from ..core.record import dataclass, fields
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ..core.context import Context
 from ..core.errors import DumpError, ReleaseMismatchError, UnsupportedDumpError, UsageError
+from ..core.hints import TYPE_CHECKING, Any, Protocol, Union
 from ..core.vmcoreinfo import VmcoreInfo
 from .base import DumpReader
 from .raw import RawReader, parse_spec

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
 
 from ..core.errors import DumpError, PageExcludedError
+from ..core.hints import Any, ClassVar
 from ..core.pagemap import PageMap
 from ..core.vmcoreinfo import VmcoreInfo
 from ..formats import elf as elff

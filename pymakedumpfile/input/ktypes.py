@@ -10,9 +10,10 @@ type on the way (:class:`TypeInfo`).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import DumpError
+from ..core.hints import Any
 from ..formats import btf
 from .dwarf import A_BYTE_SIZE, A_DECL, T_ARRAY, T_POINTER, T_STRUCT, T_UNION
 

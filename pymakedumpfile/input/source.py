@@ -12,9 +12,9 @@ import bisect
 import errno
 import os
 import stat
-from typing import BinaryIO
 
 from ..core.errors import CorruptDumpError, DumpError, ReadError, TruncatedDumpError
+from ..core.hints import BinaryIO
 from ..formats import flattened as flat
 
 # A read may span this much of a flattened file that no record provides (it

@@ -10,9 +10,9 @@ the user is told.
 from __future__ import annotations
 
 import bisect
-from typing import Any
 
 from ..core.errors import CorruptDumpError, UnsupportedDumpError
+from ..core.hints import Any
 from ..core.pagemap import Restricted
 from .base import DumpReader
 from .kdump import KdumpReader

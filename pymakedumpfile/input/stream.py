@@ -5,9 +5,9 @@ readers keep random access."""
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO
 
 from ..core.errors import CorruptDumpError
+from ..core.hints import Any, BinaryIO
 
 
 def decompressing_reader(kind: str, src: BinaryIO) -> BinaryIO:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
 
 from ..core.context import Context
 from ..core.errors import UsageError
+from ..core.hints import Any, BinaryIO
 from ..core.pipeline import default_threads
 from ..core.record import dataclass
 from ..core.workers import Pool

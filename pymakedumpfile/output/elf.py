@@ -14,10 +14,10 @@ used (section header 0 right after the program headers, as makedumpfile).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..core.context import Context
 from ..core.errors import OutputError, StopWriting
+from ..core.hints import TYPE_CHECKING
 from ..core.record import dataclass, replace
 from ..formats import elf as elff
 from ..translate import get_arch

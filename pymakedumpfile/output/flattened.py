@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import BinaryIO
 
 from ..core.errors import CorruptDumpError, OutOfSpaceError, OutputError, TruncatedDumpError
+from ..core.hints import BinaryIO
 from ..formats import flattened as flat
 from .target import Target
 

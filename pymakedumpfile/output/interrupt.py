@@ -15,9 +15,9 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 from ..core.errors import WriteInterrupted
+from ..core.hints import Any
 
 _stop = threading.Event()
 _signame = ""

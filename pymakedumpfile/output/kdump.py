@@ -15,11 +15,11 @@ import struct
 from array import array
 from collections import deque
 from collections.abc import Callable
-from typing import TypedDict
 
 from .. import accel, codecs
 from ..core.context import Context
 from ..core.errors import OutOfSpaceError, OutputError, StopWriting
+from ..core.hints import TypedDict
 from ..core.pagemap import PageMap
 from ..core.pipeline import Compressor, default_threads, page_batches, read_batch
 from ..core.record import dataclass, field, replace

@@ -8,9 +8,8 @@ frames (lz4) around the whole output; every reader of ours recognises them by ma
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
-
 from ..core.errors import OutputError, UnsupportedDumpError
+from ..core.hints import Any, BinaryIO
 from ..formats.streams import KINDS
 from .target import Target
 

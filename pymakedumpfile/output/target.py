@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Protocol
 
 from ..core.errors import OutOfSpaceError, OutputError
+from ..core.hints import Protocol
 from . import interrupt
 
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

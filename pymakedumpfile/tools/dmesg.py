@@ -62,9 +62,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.hints import TYPE_CHECKING
 from ..translate.base import IntDecoder
 
 if TYPE_CHECKING:

@@ -6,9 +6,8 @@ drgn is not a dependency: it is imported when this is called.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.errors import DumpError, UnsupportedDumpError
+from ..core.hints import Any
 
 # our architecture names -> drgn's
 _ARCHES = {"x86_64": "X86_64", "aarch64": "AARCH64", "s390x": "S390X", "ppc64": "PPC64"}

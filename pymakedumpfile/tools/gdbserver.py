@@ -12,9 +12,10 @@ import bisect
 import os
 import socket
 import sys
-from typing import Any, BinaryIO, Callable, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import DumpError
+from ..core.hints import Any, BinaryIO, Callable
 from . import rsp
 
 SIGTRAP = 5

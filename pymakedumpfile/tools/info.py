@@ -7,10 +7,9 @@ whole memory, stored pages and excluded ones alike.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.context import Context
 from ..core.errors import DumpError
+from ..core.hints import Any
 
 
 def dump_info(ctx: Context, classify: bool = True) -> dict[str, Any]:

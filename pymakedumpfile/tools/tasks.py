@@ -11,9 +11,10 @@ Symbols and types come from input/ktypes.py (kallsyms and the kernel's BTF, or -
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import DumpError
+from ..core.hints import Any
 
 MAX_TASKS = 1 << 20
 

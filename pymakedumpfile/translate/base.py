@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Literal, Protocol
 
 from ..core.errors import UnsupportedDumpError
+from ..core.hints import Literal, Protocol
 from ..core.record import dataclass
 from ..core.vmcoreinfo import VmcoreInfo
 

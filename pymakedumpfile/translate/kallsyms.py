@@ -17,9 +17,9 @@ docs/btf.md describes the layout.
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 from ..core.errors import CorruptDumpError, DumpError, UnsupportedDumpError
+from ..core.hints import Any
 
 NEEDED = ("kallsyms_names", "kallsyms_num_syms", "kallsyms_token_table", "kallsyms_token_index")
 MAX_SYMS = 1 << 22  # a count beyond this is a broken table, not a kernel

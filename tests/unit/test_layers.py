@@ -21,7 +21,7 @@ PKG = Path(__file__).resolve().parents[2] / "pymakedumpfile"
 
 # lowest first; a module not named here takes the layer of its package (the first match wins)
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base", ["core.errors", "core.compat", "core.record", "core.vmcoreinfo", "formats",
+    ("base", ["core.errors", "core.compat", "core.record", "core.hints", "core.vmcoreinfo", "formats",
               "accel.classify_py", "accel.lzo_py", "accel._accel"]),
     ("translate", ["translate"]),
     ("core", ["accel", "codecs", "core"]),

@@ -143,12 +143,3 @@ def test_declaration_mistakes_refused(m: Any) -> None:
     with pytest.raises(ValueError):
         m.field(default=1, default_factory=int)
 
-
-def test_capture_does_not_import_dataclasses() -> None:
-    """The point of core.record: the package (and its capture path) loads without dataclasses."""
-    import subprocess
-    import sys
-    code = ("import sys; import pymakedumpfile.cli, pymakedumpfile.output, pymakedumpfile.filter, "
-            "pymakedumpfile.input; print('dataclasses' in sys.modules, 'inspect' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False"]
