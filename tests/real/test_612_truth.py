@@ -73,7 +73,10 @@ import math
 import os
 import sys
 from array import array
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from util import rig_release
@@ -191,26 +194,51 @@ def moved_out_of_buddy(path: Path, pfns: set[int]) -> tuple[set[int], set[int]]:
             {p for p, (flags, ref, mapc) in sp.items() if flags == 0 and ref > 0 and mapc == -1})
 
 
-def struct_pages(path: Path, pfns: set[int]) -> dict[int, tuple[int, int, int]]:
-    """pfn -> (the low 24 bits of flags, _refcount, _mapcount) of each of ``pfns`` in the dump."""
+class RawPage(NamedTuple):
+    """A ``struct page``'s fields as the dump holds them (whole words, not decoded)."""
+    flags: int
+    ref: int
+    mapc: int
+    mapping: int
+    private: int
+
+
+@contextmanager
+def raw_pages(path: Path) -> Iterator[tuple[Callable[[int], RawPage | None], Any]]:
+    """A reader of the raw ``struct page`` of any pfn of the dump (None: no mem_map covers it),
+    and the dump's VMCOREINFO."""
     import struct
 
     from pymakedumpfile.filter.memmap import find_mem_map
 
-    out: dict[int, tuple[int, int, int]] = {}
     with open_dump(path) as src:
         vi = src.reader.vmcoreinfo
         ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, src.attr["arch.name"])
-        size, ref, mapc = vi.SIZE["page"], vi.OFFSET["page._refcount"], vi.OFFSET["page._mapcount"]
+        size = vi.SIZE["page"]
         e = ">" if src.attr.get("arch.byte_order") == "big" else "<"
-        for p in pfns:
+        w = e + ("Q" if src.attr.get("arch.ptr_size", 8) == 8 else "I")
+        at = {k: vi.OFFSET[f"page.{k}"] for k in ("_refcount", "_mapcount", "mapping", "private")}
+
+        def page(p: int) -> RawPage | None:
             r = next((r for r in ranges if r.pfn_start <= p < r.pfn_end and r.mem_map), None)
             if r is None:
-                continue
+                return None
             sp = src.read_virt(r.mem_map + (p - r.pfn_start) * size, size)
-            flags, = struct.unpack_from(e + "Q", sp, 0)
-            count, mapcount = struct.unpack_from(e + "i", sp, ref)[0], struct.unpack_from(e + "i", sp, mapc)[0]
-            out[p] = (flags & 0xFFFFFF, count, mapcount)
+            return RawPage(struct.unpack_from(w, sp, 0)[0], struct.unpack_from(e + "i", sp, at["_refcount"])[0],
+                           struct.unpack_from(e + "i", sp, at["_mapcount"])[0],
+                           struct.unpack_from(w, sp, at["mapping"])[0], struct.unpack_from(w, sp, at["private"])[0])
+
+        yield page, vi
+
+
+def struct_pages(path: Path, pfns: set[int]) -> dict[int, tuple[int, int, int]]:
+    """pfn -> (the low 24 bits of flags, _refcount, _mapcount) of each of ``pfns`` in the dump."""
+    out: dict[int, tuple[int, int, int]] = {}
+    with raw_pages(path) as (page, _):
+        for p in pfns:
+            r = page(p)
+            if r is not None:
+                out[p] = (r.flags & 0xFFFFFF, r.ref, r.mapc)
     return out
 
 
@@ -225,27 +253,15 @@ def moved_in_or_out_of_cache(path: Path, kept: set[int], dropped: set[int], priv
     Seen on a fresh arm64 16 KiB-page run (6.12.117): between B and the crash kernel's copy the
     rig wrote its files out, and 328 pages of a tmpfs file were freed while 309 free pages
     became page cache; QEMU's dump, right after B, had 27 such pages, all freed or reused."""
-    import struct
-
-    from pymakedumpfile.filter.memmap import find_mem_map
-
     out: set[int] = set()
-    with open_dump(path) as src:
-        vi = src.reader.vmcoreinfo
+    with raw_pages(path) as (page, vi):
         lru, private = vi.NUMBER.get("PG_lru", 5), vi.NUMBER.get("PG_private")
-        ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, src.attr["arch.name"])
-        size, mapping_at = vi.SIZE["page"], vi.OFFSET["page.mapping"]
-        e = ">" if src.attr.get("arch.byte_order") == "big" else "<"
-        ptr = "Q" if src.attr.get("arch.ptr_size", 8) == 8 else "I"
         for p in kept | dropped:
-            r = next((r for r in ranges if r.pfn_start <= p < r.pfn_end and r.mem_map), None)
+            r = page(p)
             if r is None:
                 continue
-            sp = src.read_virt(r.mem_map + (p - r.pfn_start) * size, size)
-            flags = struct.unpack_from(e + ptr, sp, 0)[0]
-            mapping = struct.unpack_from(e + ptr, sp, mapping_at)[0]
-            on_lru = bool(flags >> lru & 1)
-            is_cache = on_lru and not mapping & 1 and (private_too or private is None or not flags >> private & 1)
+            on_lru = bool(r.flags >> lru & 1)
+            is_cache = on_lru and not r.mapping & 1 and (private_too or private is None or not r.flags >> private & 1)
             if (p in kept and not on_lru) or (p in dropped and is_cache):
                 out.add(p)
     return out
@@ -263,29 +279,10 @@ def moved_user_or_free(path: Path, user_kept: set[int], user_dropped: set[int], 
     copy: 100 user and 687 free pages whose class changed after B (the tmpfs pages freed there
     went back to the buddy allocator as parts of larger blocks), against 18 and 110 between A
     and B."""
-    import struct
-
-    from pymakedumpfile.filter.memmap import find_mem_map
-
     user: set[int] = set()
     free: set[int] = set()
-    with open_dump(path) as src:
-        vi = src.reader.vmcoreinfo
-        ranges = find_mem_map(vi, src.kernel_memory(), src.max_pfn, src.page_size, src.attr["arch.name"])
-        size, ref_at, mapc_at = vi.SIZE["page"], vi.OFFSET["page._refcount"], vi.OFFSET["page._mapcount"]
-        mapping_at, private_at = vi.OFFSET["page.mapping"], vi.OFFSET["page.private"]
+    with raw_pages(path) as (page, vi):
         buddy = vi.NUMBER["PAGE_BUDDY_MAPCOUNT_VALUE"] & 0xFFFFFFFF
-        e = ">" if src.attr.get("arch.byte_order") == "big" else "<"
-        ptr = "Q" if src.attr.get("arch.ptr_size", 8) == 8 else "I"
-
-        def page(p: int) -> tuple[int, int, int, int] | None:
-            """(mapping, _refcount, _mapcount, private) of pfn ``p`` at the dump."""
-            r = next((r for r in ranges if r.pfn_start <= p < r.pfn_end and r.mem_map), None)
-            if r is None:
-                return None
-            sp = src.read_virt(r.mem_map + (p - r.pfn_start) * size, size)
-            return (struct.unpack_from(e + ptr, sp, mapping_at)[0], struct.unpack_from(e + "i", sp, ref_at)[0],
-                    struct.unpack_from(e + "i", sp, mapc_at)[0], struct.unpack_from(e + ptr, sp, private_at)[0])
 
         def is_buddy(mapc: int) -> bool:
             # 6.1: the whole _mapcount is the value; 6.12: the type is its top byte (data below)
@@ -294,20 +291,20 @@ def moved_user_or_free(path: Path, user_kept: set[int], user_dropped: set[int], 
 
         def in_free_block(p: int) -> bool:
             for k in range(16):
-                head = page(p & ~((1 << k) - 1))
-                if head is not None and is_buddy(head[2]) and p < (p & ~((1 << k) - 1)) + (1 << head[3]):
+                first = p & ~((1 << k) - 1)
+                head = page(first)
+                if head is not None and is_buddy(head.mapc) and p < first + (1 << head.private):
                     return True
             return False
 
         for p in user_kept | user_dropped | free_kept | free_dropped:
-            got = page(p)
-            if got is None:
+            r = page(p)
+            if r is None:
                 continue
-            mapping, ref, mapc, _ = got
-            anon_in_use = bool(mapping & 1) and ref > 0
+            anon_in_use = bool(r.mapping & 1) and r.ref > 0
             if (p in user_kept and not anon_in_use) or (p in user_dropped and anon_in_use):
                 user.add(p)
-            if (p in free_kept and ref > 0) or (p in free_dropped and ref == 0 and in_free_block(p)):
+            if (p in free_kept and r.ref > 0) or (p in free_dropped and r.ref == 0 and in_free_block(p)):
                 free.add(p)
     return user, free
 
