@@ -93,7 +93,7 @@ def main() -> None:
                     f.write(ctx.read_pfn(pfn))
         src.write_text(HARNESS)
         subprocess.run(["gcc", "-O2", f"-I{REPO / 'accel'}", str(src), str(REPO / "accel" / "lzo.c"), "-o", str(exe),
-                        so or f"-l{lib}"], check=True)
+                        so or f"-l:{lib}"], check=True)  # -l:FILE: the runtime library itself, no -dev link
         out = subprocess.run([str(exe), str(raw), str(a.rounds)], check=True, capture_output=True, text=True).stdout
         pages = raw.stat().st_size // 4096
     times: dict[str, list[float]] = {}
