@@ -13,7 +13,8 @@ the class defines them, ``__hash__`` by the same rules, fields inherited from re
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from .hints import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from dataclasses import FrozenInstanceError, asdict, astuple, dataclass, field, fields, is_dataclass, replace
 else:

@@ -22,6 +22,7 @@ from ..core.hints import TYPE_CHECKING, Any
 from ..core.pagemap import Bitmap, CyclicMap, PageMap, Restricted
 from ..core.pipeline import default_threads
 from ..core.record import dataclass, field
+from ..core.workers import Pool
 from ..translate import get_arch
 from .freelist import exclude_free_lists
 from .memmap import find_mem_map
@@ -298,8 +299,6 @@ def _in_order(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> I
         yield from map(fn, items)
         return
     from collections import deque
-
-    from ..core.workers import Pool
 
     with Pool(threads) as pool:
         window: deque = deque()
