@@ -376,6 +376,7 @@ class Classifier:
             return bytes(keep)
         valid = self.ram.to_bytes(c0, c1)
         sz = self.params[C.SIZE_PAGE]
+        ps = self.ctx.page_size
         for r in self.ranges:
             lo, hi = max(r.pfn_start, c0), min(r.pfn_end, c1)
             pfn = skip = lo
@@ -385,8 +386,12 @@ class Classifier:
                     pfn += n
                     continue
                 extra = 1 if pfn + n < r.pfn_end else 0
+                at = r.mem_map + (pfn - r.pfn_start) * sz
+                want = (n + extra) * sz
+                if extra and (at + want) % ps:  # to the end of its page: whole pages read without a copy
+                    want = min(want + ps - (at + want) % ps, (r.pfn_end - pfn) * sz)
                 try:
-                    pages = self.km.read(r.mem_map + (pfn - r.pfn_start) * sz, (n + extra) * sz)
+                    pages = self.km.read(at, want)
                 except DumpError as e:
                     raise DumpError(f"Cannot read struct page of pfns {pfn:#x}-{pfn + n:#x}: {e.message}",
                                     self.ctx.name) from None

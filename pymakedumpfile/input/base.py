@@ -163,9 +163,11 @@ class DumpReader:
         n = (off + size + ps - 1) // ps
         if n > 1:
             try:
-                return self.read_pages(first, n)[off : off + size]
+                data = self.read_pages(first, n)
             except PageExcludedError:
                 pass
+            else:  # whole pages are returned as read: slicing would copy them all
+                return data if off == 0 and size == len(data) else data[off : off + size]
         out = bytearray()
         while size > 0:
             pfn, off = divmod(address, ps)
