@@ -4,7 +4,7 @@ alternating, each case on all CPUs and on one (taskset -c 0, as in a crash kerne
 nr_cpus=1).  Prints a Markdown table of median wall times, their ratio and peak RSS.
 
 usage: benchmarks/suite.py VMCORE [--rounds 3] [--only NAME]... [--big GIB]... [--work DIR]
-                           [--mdf-zstd MAKEDUMPFILE] [--durable]
+                           [--mdf-zstd MAKEDUMPFILE] [--durable [--pin-writeback]] [--ours CMD]
 
 VMCORE is an ELF vmcore (the rig's 4 GiB guest: ~/.cache/pymakedumpfile/rig/dumps/mem4096/
 vmcore.elf, made by PMD_RIG_BIG=1 tests/rig/make-dumps.sh).  The inputs of the other cases are
@@ -25,16 +25,27 @@ Cases (makedumpfile cannot do some; then we are timed alone):
 
 --durable times each command until its output is on disk (the command, then sync): we fsync
 what we write, makedumpfile leaves the writeback to the kernel, untimed without --durable.
+
+--pin-writeback (root, with --durable): on the one-CPU rows the kernel's unbound workqueues, which
+write dirty pages back, are held to CPU 0 as well (/sys/devices/virtual/workqueue/cpumask, put
+back afterwards).  taskset pins the tools only, so without it makedumpfile's writeback runs on
+another CPU while it is timed on one; a crash kernel booted with nr_cpus=1 has no other CPU.
+
+--ours CMD times another installation of ours (default: this interpreter's -m pymakedumpfile;
+an editable install adds the cost of its import finder, ~9 ms a run, that users do not pay).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +109,27 @@ def cases(vmcore: Path, f: dict[str, Path], out: Path, big: list[Path], mdf: str
     return rows
 
 
+WQ_MASK = Path("/sys/devices/virtual/workqueue/cpumask")
+
+
+@contextlib.contextmanager
+def writeback_on(cpus: str | None) -> Iterator[None]:
+    """The kernel's unbound workqueues (writeback among them) held to ``cpus`` (a hex mask)
+    for the duration; None leaves them alone."""
+    if cpus is None:
+        yield
+        return
+    try:
+        old = WQ_MASK.read_text().strip()
+        WQ_MASK.write_text(cpus)
+    except OSError as e:
+        sys.exit(f"--pin-writeback: cannot set {WQ_MASK}: {e.strerror} (root is needed)")
+    try:
+        yield
+    finally:
+        WQ_MASK.write_text(old)
+
+
 def run(cmd: list[str], stdin: str | None) -> tuple[float, int]:
     if stdin is None:
         return timed(cmd)
@@ -136,9 +168,14 @@ def main() -> int:
     ap.add_argument("--big", type=int, action="append", default=[])
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("PMD_SUITE_DIR", "/var/tmp/pmd-suite")))
     ap.add_argument("--durable", action="store_true", help="time each command and a sync after it")
+    ap.add_argument("--pin-writeback", action="store_true",
+                    help="with --durable: the kernel's writeback on CPU 0 too for the one-CPU rows (root)")
+    ap.add_argument("--ours", type=shlex.split, default=OURS, help="the command that runs pymakedumpfile")
     ap.add_argument("--mdf-zstd", default=os.environ.get("PMD_MDF_ZSTD"),
                     help="a makedumpfile with zstd (-z) for the -z case (default: $PMD_MDF_ZSTD)")
     a = ap.parse_args()
+    if a.pin_writeback and not a.durable:
+        ap.error("--pin-writeback times the writeback, which only --durable does")
     compile_package()
     mdf = shutil.which("makedumpfile")
     if not mdf:
@@ -146,7 +183,8 @@ def main() -> int:
     files = prepare(a.vmcore, a.work)
     out = a.work / "out"
     print(f"{a.vmcore} ({a.vmcore.stat().st_size / 2**30:.1f} GiB), {os.cpu_count()} CPUs, medians of {a.rounds}"
-          + (", each command timed with a sync after it" if a.durable else ""))
+          + (", each command timed with a sync after it" if a.durable else "")
+          + (" (one CPU: the kernel's writeback on it too)" if a.pin_writeback else ""))
     print("| case | CPUs | makedumpfile | pymakedumpfile | ratio | RSS mdf / ours |")
     print("|---|---|---:|---:|---:|---:|")
     sizes: dict[str, dict[str, int]] = {}
@@ -156,16 +194,17 @@ def main() -> int:
         for pin in ([], ["taskset", "-c", "0"]):
             t: dict[str, list[float]] = {"mdf": [], "ours": []}
             rss: dict[str, int] = {"mdf": 0, "ours": 0}
-            for _ in range(a.rounds):
-                for who in ("mdf", "ours") if mdf_bin else ("ours",):
-                    clean(out)
-                    tool = ([mdf_bin] if who == "mdf" else OURS) + ["--message-level", "0"] + args
-                    cmd = pin + (["sh", "-c", '"$@" && sync', "sh"] if a.durable else []) + tool
-                    w, r = run(cmd, stdin)
-                    t[who].append(w)
-                    rss[who] = max(rss[who], r)
-                    if out.exists():
-                        sizes.setdefault(name, {})[who] = out.stat().st_size
+            with writeback_on("1" if pin and a.pin_writeback else None):
+                for _ in range(a.rounds):
+                    for who in ("mdf", "ours") if mdf_bin else ("ours",):
+                        clean(out)
+                        tool = ([mdf_bin] if who == "mdf" else a.ours) + ["--message-level", "0"] + args
+                        cmd = pin + (["sh", "-c", '"$@" && sync', "sh"] if a.durable else []) + tool
+                        w, r = run(cmd, stdin)
+                        t[who].append(w)
+                        rss[who] = max(rss[who], r)
+                        if out.exists():
+                            sizes.setdefault(name, {})[who] = out.stat().st_size
             clean(out)
             ours = statistics.median(t["ours"])
             cpus = "1" if pin else "all"
@@ -181,7 +220,7 @@ def main() -> int:
     if not a.only or any("info" in s for s in a.only):
         for pin in ([], ["taskset", "-c", "0"]):
             w, _ = timed(["sh", "-c", 'for i in $(seq 100); do "$@" >/dev/null || exit 1; done', "sh",
-                          *pin, *OURS, "--info", str(files["l"])])
+                          *pin, *a.ours, "--info", str(files["l"])])
             print(f"| --info x100 | {'1' if pin else 'all'} | (no --info) | {w:.2f} s | | |", flush=True)
     return 0
 
