@@ -183,13 +183,13 @@ def buddy_pages(kpf: array, present: list[int]) -> set[int]:
     return {p for p in present if has(kpf[p], BUDDY)}
 
 
-def moved_out_of_buddy(path: Path, pfns: set[int]) -> tuple[set[int], set[int]]:
+def moved_out_of_buddy(page: PageReader, pfns: set[int]) -> tuple[set[int], set[int]]:
     """Of ``pfns`` (free in the buddy allocator in B, kept by the dump), the pages the dump shows
     (1) free on a per-CPU list: a ``struct page`` with no flag set (the low 24 bits; node, zone
     and section numbers sit above), a reference count of 0 and no page type (``_mapcount`` -1);
     (2) allocated out of the free lists: no flag, no page type, a reference count (a kernel
     allocation served from a per-CPU list refilled after B)."""
-    sp = struct_pages(path, pfns)
+    sp = struct_pages(page, pfns)
     return ({p for p, (flags, ref, mapc) in sp.items() if flags == 0 and ref == 0 and mapc == -1},
             {p for p, (flags, ref, mapc) in sp.items() if flags == 0 and ref > 0 and mapc == -1})
 
@@ -203,10 +203,14 @@ class RawPage(NamedTuple):
     private: int
 
 
+PageReader = Callable[[int], "RawPage | None"]
+
+
 @contextmanager
-def raw_pages(path: Path) -> Iterator[tuple[Callable[[int], RawPage | None], Any]]:
+def raw_pages(path: Path) -> Iterator[tuple[PageReader, Any]]:
     """A reader of the raw ``struct page`` of any pfn of the dump (None: no mem_map covers it),
-    and the dump's VMCOREINFO."""
+    and the dump's VMCOREINFO; each page is read once, however often it is asked for."""
+    import functools
     import struct
 
     from pymakedumpfile.filter.memmap import find_mem_map
@@ -219,6 +223,7 @@ def raw_pages(path: Path) -> Iterator[tuple[Callable[[int], RawPage | None], Any
         w = e + ("Q" if src.attr.get("arch.ptr_size", 8) == 8 else "I")
         at = {k: vi.OFFSET[f"page.{k}"] for k in ("_refcount", "_mapcount", "mapping", "private")}
 
+        @functools.cache
         def page(p: int) -> RawPage | None:
             r = next((r for r in ranges if r.pfn_start <= p < r.pfn_end and r.mem_map), None)
             if r is None:
@@ -231,18 +236,19 @@ def raw_pages(path: Path) -> Iterator[tuple[Callable[[int], RawPage | None], Any
         yield page, vi
 
 
-def struct_pages(path: Path, pfns: set[int]) -> dict[int, tuple[int, int, int]]:
-    """pfn -> (the low 24 bits of flags, _refcount, _mapcount) of each of ``pfns`` in the dump."""
+def struct_pages(page: PageReader, pfns: set[int]) -> dict[int, tuple[int, int, int]]:
+    """pfn -> (the low 24 bits of flags, _refcount, _mapcount) of each of ``pfns`` in the dump
+    (``page``: :func:`raw_pages`'s reader)."""
     out: dict[int, tuple[int, int, int]] = {}
-    with raw_pages(path) as (page, _):
-        for p in pfns:
-            r = page(p)
-            if r is not None:
-                out[p] = (r.flags & 0xFFFFFF, r.ref, r.mapc)
+    for p in pfns:
+        r = page(p)
+        if r is not None:
+            out[p] = (r.flags & 0xFFFFFF, r.ref, r.mapc)
     return out
 
 
-def moved_in_or_out_of_cache(path: Path, kept: set[int], dropped: set[int], private_too: bool) -> set[int]:
+def moved_in_or_out_of_cache(page: PageReader, vi: Any, kept: set[int], dropped: set[int],
+                             private_too: bool) -> set[int]:
     """Of the pages that read B calls page cache and the dump keeps (``kept``), those that are
     not on an LRU list at the dump: freed since B (a tmpfs file deleted), or taken off the
     list; and of the pages B does not call cache that the dump's level excludes as cache
@@ -254,20 +260,19 @@ def moved_in_or_out_of_cache(path: Path, kept: set[int], dropped: set[int], priv
     rig wrote its files out, and 328 pages of a tmpfs file were freed while 309 free pages
     became page cache; QEMU's dump, right after B, had 27 such pages, all freed or reused."""
     out: set[int] = set()
-    with raw_pages(path) as (page, vi):
-        lru, private = vi.NUMBER.get("PG_lru", 5), vi.NUMBER.get("PG_private")
-        for p in kept | dropped:
-            r = page(p)
-            if r is None:
-                continue
-            on_lru = bool(r.flags >> lru & 1)
-            is_cache = on_lru and not r.mapping & 1 and (private_too or private is None or not r.flags >> private & 1)
-            if (p in kept and not on_lru) or (p in dropped and is_cache):
-                out.add(p)
+    lru, private = vi.NUMBER.get("PG_lru", 5), vi.NUMBER.get("PG_private")
+    for p in kept | dropped:
+        r = page(p)
+        if r is None:
+            continue
+        on_lru = bool(r.flags >> lru & 1)
+        is_cache = on_lru and not r.mapping & 1 and (private_too or private is None or not r.flags >> private & 1)
+        if (p in kept and not on_lru) or (p in dropped and is_cache):
+            out.add(p)
     return out
 
 
-def moved_user_or_free(path: Path, user_kept: set[int], user_dropped: set[int], free_kept: set[int],
+def moved_user_or_free(page: PageReader, vi: Any, user_kept: set[int], user_dropped: set[int], free_kept: set[int],
                        free_dropped: set[int]) -> tuple[set[int], set[int]]:
     """As :func:`moved_in_or_out_of_cache`, for user and free pages, from the raw struct page at
     the dump: a page B calls user data that the dump keeps and that is no longer an anonymous page
@@ -281,31 +286,30 @@ def moved_user_or_free(path: Path, user_kept: set[int], user_dropped: set[int], 
     and B."""
     user: set[int] = set()
     free: set[int] = set()
-    with raw_pages(path) as (page, vi):
-        buddy = vi.NUMBER["PAGE_BUDDY_MAPCOUNT_VALUE"] & 0xFFFFFFFF
+    buddy = vi.NUMBER["PAGE_BUDDY_MAPCOUNT_VALUE"] & 0xFFFFFFFF
 
-        def is_buddy(mapc: int) -> bool:
-            # 6.1: the whole _mapcount is the value; 6.12: the type is its top byte (data below)
-            m = mapc & 0xFFFFFFFF
-            return m == buddy or (buddy & 0xFFFFFF == 0 and m & 0xFF000000 == buddy)
+    def is_buddy(mapc: int) -> bool:
+        # 6.1: the whole _mapcount is the value; 6.12: the type is its top byte (data below)
+        m = mapc & 0xFFFFFFFF
+        return m == buddy or (buddy & 0xFFFFFF == 0 and m & 0xFF000000 == buddy)
 
-        def in_free_block(p: int) -> bool:
-            for k in range(16):
-                first = p & ~((1 << k) - 1)
-                head = page(first)
-                if head is not None and is_buddy(head.mapc) and p < first + (1 << head.private):
-                    return True
-            return False
+    def in_free_block(p: int) -> bool:
+        for k in range(16):
+            first = p & ~((1 << k) - 1)
+            head = page(first)
+            if head is not None and is_buddy(head.mapc) and p < first + (1 << head.private):
+                return True
+        return False
 
-        for p in user_kept | user_dropped | free_kept | free_dropped:
-            r = page(p)
-            if r is None:
-                continue
-            anon_in_use = bool(r.mapping & 1) and r.ref > 0
-            if (p in user_kept and not anon_in_use) or (p in user_dropped and anon_in_use):
-                user.add(p)
-            if (p in free_kept and r.ref > 0) or (p in free_dropped and r.ref == 0 and in_free_block(p)):
-                free.add(p)
+    for p in user_kept | user_dropped | free_kept | free_dropped:
+        r = page(p)
+        if r is None:
+            continue
+        anon_in_use = bool(r.mapping & 1) and r.ref > 0
+        if (p in user_kept and not anon_in_use) or (p in user_dropped and anon_in_use):
+            user.add(p)
+        if (p in free_kept and r.ref > 0) or (p in free_dropped and r.ref == 0 and in_free_block(p)):
+            free.add(p)
     return user, free
 
 
@@ -338,33 +342,34 @@ def test_classes_agree_with_kpageflags(dump: str, trixie: Path, kpf: array, kpf_
     freed = ((kernel - kernel_first) & ex31) | stable_gone
     assert freed <= ex16 and len(freed) <= allowance(len(kernel ^ kernel_first), 0), (
         len(freed), len(kernel ^ kernel_first))
-    # page cache, with and without private data
+    # page cache, with and without private data; user and free pages
     total = sum(kpf[p] != kpf_first[p] for p in present)
     ex2, _ = excluded(trixie / dump, 2)
     ex4, _ = excluded(trixie / dump, 4)
+    ex8, _ = excluded(trixie / dump, 8)
     cache, cache_first = cache_pages(kpf, present), cache_pages(kpf_first, present)
     plain, plain_first = ({p for p in c if not has(k[p], PRIVATE)} for c, k in ((cache, kpf), (cache_first, kpf_first)))
+    anon, buddy = anon_pages(kpf, present), buddy_pages(kpf, present)
+    with raw_pages(trixie / dump) as (page, vi):  # struct pages at the dump, each read once for the four
+        # pages that left the page cache after B or joined it, as their struct page at the dump shows
+        moved4 = moved_in_or_out_of_cache(page, vi, cache - ex4, ex4 - cache, private_too=True)
+        moved2 = moved_in_or_out_of_cache(page, vi, plain - ex2, ex2 - plain, private_too=False)
+        # in the buddy allocator in B, on a per-CPU list at the dump (a list refilled) (and on from
+        # there: taken by an allocation, in use at the dump, rightly kept)
+        to_pcp, allocated = moved_out_of_buddy(page, buddy - ex16)
+        # and user and free pages whose raw struct page at the dump shows they changed class after B
+        moved_user, moved_free = moved_user_or_free(page, vi, anon - ex8, ex8 - anon, buddy - ex16, ex16 - buddy)
     assert len(cache) * mib > 19
-    # pages that left the page cache after B or joined it, as their struct page at the dump shows
-    moved4 = moved_in_or_out_of_cache(trixie / dump, cache - ex4, ex4 - cache, private_too=True)
-    moved2 = moved_in_or_out_of_cache(trixie / dump, plain - ex2, ex2 - plain, private_too=False)
     cache_diff, plain_diff = len((ex4 ^ cache) - moved4), len((ex2 ^ plain) - moved2)
     assert cache_diff <= allowance(len(cache ^ cache_first), total), (cache_diff, len(cache ^ cache_first), len(moved4))
     assert plain_diff <= allowance(len(plain ^ plain_first), total), (plain_diff, len(plain ^ plain_first), len(moved2))
     # user and free pages: agreement but for pages that changed state, bounded by what changed
     # between the two reads
-    ex8, _ = excluded(trixie / dump, 8)
-    anon, buddy = anon_pages(kpf, present), buddy_pages(kpf, present)
     assert len(anon) * mib > 78 and len(buddy) * mib > 19
     churn_anon = len(anon ^ anon_pages(kpf_first, present))
     churn_buddy = len(buddy ^ buddy_pages(kpf_first, present))
     # free in B on a per-CPU list, in the buddy allocator at the dump
     freed_from_pcp = {p for p in ex16 - buddy if kpf[p] == 0 and kpc[p] == 0}
-    # and the other way: in the buddy allocator in B, on a per-CPU list at the dump (a list refilled)
-    # (and on from there: taken by an allocation, in use at the dump, rightly kept)
-    to_pcp, allocated = moved_out_of_buddy(trixie / dump, buddy - ex16)
-    # and pages whose raw struct page at the dump shows they changed class after B
-    moved_user, moved_free = moved_user_or_free(trixie / dump, anon - ex8, ex8 - anon, buddy - ex16, ex16 - buddy)
     user_diff = len((anon ^ ex8) - moved_user)
     free_diff = len((buddy ^ ex16) - freed_from_pcp - to_pcp - allocated - moved_free)
     print(dump, {"changed A-B": total, "cache": len(cache), "B-dump cache": len(ex4 ^ cache), "anon": len(anon),
@@ -374,7 +379,6 @@ def test_classes_agree_with_kpageflags(dump: str, trixie: Path, kpf: array, kpf_
                  "moved free": len(moved_free), "moved cache": len(moved4)})
     assert user_diff <= allowance(churn_anon, total), (user_diff, churn_anon, total)
     assert free_diff <= allowance(churn_buddy, total), (free_diff, churn_buddy, total)
-
 
 def test_makedumpfile_172_excludes_kernel_data_we_keep(mem512: Path) -> None:
     """Where our output and makedumpfile's differ on 6.12, the truth says we are right: the
