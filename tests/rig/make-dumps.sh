@@ -398,7 +398,10 @@ if [ -x "$G/qemu/usr/bin/qemu-system-loongarch64" ]; then
 	D=$G/dumps/mem1024
 	if [ ! -e "$D/vmcore.elf" ] || [ ! -e "$D/kpageflags.first.bin" ] || [ ! -e "$D/rig-run.json" ]; then
 		rig
-		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch loong64 --dir "$G" --mem 1024 --crash 256 --formats none \
+		# crashkernel=320M: with 256M, sid's 7.2 crash kernel had 128 MiB left and ran out of memory in
+		# the raw copy of /proc/vmcore (once; another run only after it); 320M leaves the first kernel
+		# ~430 MiB for its 380 MiB of fill
+		RIG_SRC=$RIG_SRC python3 "$HERE/qemu_rig.py" run --arch loong64 --dir "$G" --mem 1024 --crash 320 --formats none \
 			--kpf-twice --qemu "$G/qemu/usr/bin/qemu-system-loongarch64" --qemu-datadir "$G/qemu/usr/share/qemu"
 	fi
 	finish "$G" "$GKEY"
